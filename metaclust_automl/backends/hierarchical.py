@@ -1,0 +1,27 @@
+"""Agglomerative (linkage) clustering."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.cluster import AgglomerativeClustering
+
+from ..params import Param
+from .base import Backend
+from .partitional import N_CLUSTERS
+
+
+class AgglomerativeBackend(Backend):
+    name = "agglomerative"
+    description = "hierarchical agglomerative clustering cut at n_clusters"
+    cost = "quadratic"
+    max_fit_rows = 5000
+    params = (
+        N_CLUSTERS,
+        Param("linkage", "categorical", default="ward",
+              choices=("ward", "complete", "average", "single"), help="linkage criterion"),
+    )
+
+    def cluster(self, X: np.ndarray, params: dict[str, Any], seed: int) -> np.ndarray:
+        return AgglomerativeClustering(n_clusters=params["n_clusters"],
+                                       linkage=params["linkage"]).fit_predict(X)

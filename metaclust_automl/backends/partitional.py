@@ -1,0 +1,101 @@
+"""Backends that need the number of clusters: k-means, Gaussian mixture, BIRCH and spectral."""
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn.cluster import Birch, KMeans, MiniBatchKMeans, SpectralClustering
+from sklearn.mixture import GaussianMixture
+
+from ..params import Param
+from .base import Backend
+from .scale import knn_distance_quantile
+
+N_CLUSTERS = Param("n_clusters", "int", default=8, low=1, high=100_000, search_low=2, search_high=30,
+                   help="number of clusters")
+
+
+class KMeansBackend(Backend):
+    name = "kmeans"
+    description = "k-means (Lloyd, k-means++ seeding); mini-batch above 200,000 rows"
+    cost = "linear"
+    params = (N_CLUSTERS,)
+    minibatch_above = 200_000
+
+    def cluster(self, X: np.ndarray, params: dict[str, Any], seed: int) -> np.ndarray:
+        k = params["n_clusters"]
+        if X.shape[0] > self.minibatch_above:
+            model = MiniBatchKMeans(n_clusters=k, random_state=seed, n_init=3, batch_size=4096)
+        else:
+            model = KMeans(n_clusters=k, random_state=seed, n_init=3)
+        return model.fit_predict(X)
+
+
+class GMMBackend(Backend):
+    name = "gmm"
+    description = "Gaussian mixture fitted by EM"
+    cost = "linear"
+    max_fit_rows = 200_000
+    params = (
+        Param("n_components", "int", default=8, low=1, high=100_000, search_low=2, search_high=30,
+              help="number of mixture components (clusters)"),
+        Param("covariance_type", "categorical", default="full",
+              choices=("full", "tied", "diag", "spherical"), help="form of each component's covariance"),
+    )
+
+    def cluster(self, X: np.ndarray, params: dict[str, Any], seed: int) -> np.ndarray:
+        model = GaussianMixture(n_components=params["n_components"],
+                                covariance_type=params["covariance_type"],
+                                reg_covar=1e-5, random_state=seed, max_iter=200)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return model.fit(X).predict(X)
+
+
+class BirchBackend(Backend):
+    name = "birch"
+    description = "BIRCH clustering-feature tree, then a global clustering into n_clusters"
+    cost = "linear"
+    params = (
+        N_CLUSTERS,
+        Param("threshold", "float", default=None, low=1e-12, search=False,
+              help="subcluster radius in data units (default: from threshold_factor)"),
+        Param("threshold_factor", "float", default=0.5, low=1e-3, high=100, search_low=0.1,
+              search_high=5.0, log=True,
+              help="threshold as a multiple of the median 5-nearest-neighbour distance"),
+    )
+
+    def resolve(self, X: np.ndarray, params: dict[str, Any]) -> dict[str, Any]:
+        out = super().resolve(X, params)
+        if params["threshold"] is None:
+            out["threshold"] = params["threshold_factor"] * knn_distance_quantile(X, 5, 0.5)
+        return out
+
+    def cluster(self, X: np.ndarray, params: dict[str, Any], seed: int) -> np.ndarray:
+        threshold = self.resolve(X, params)["threshold"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return Birch(n_clusters=params["n_clusters"], threshold=threshold).fit_predict(X)
+
+
+class SpectralBackend(Backend):
+    name = "spectral"
+    description = "spectral clustering on a k-nearest-neighbour graph"
+    cost = "quadratic"
+    max_fit_rows = 3000
+    params = (
+        N_CLUSTERS,
+        Param("n_neighbors", "int", default=10, low=2, high=10_000, search_low=3, search_high=50,
+              log=True, help="neighbours in the affinity graph"),
+    )
+
+    def cluster(self, X: np.ndarray, params: dict[str, Any], seed: int) -> np.ndarray:
+        n = X.shape[0]
+        model = SpectralClustering(n_clusters=min(params["n_clusters"], n - 1),
+                                   affinity="nearest_neighbors",
+                                   n_neighbors=min(params["n_neighbors"], n - 1),
+                                   assign_labels="cluster_qr", random_state=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return model.fit_predict(X)

@@ -1,0 +1,57 @@
+"""The typer application object and options shared by several commands."""
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from .. import __version__
+
+app = typer.Typer(
+    name="metaclust",
+    help="Meta-learned clustering: which algorithm and parameters suit this table.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"metaclust {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """metaclust: recommends and runs clustering algorithms, learned from labelled datasets."""
+
+
+# Options shared by every command that reads a table.
+ColumnsOpt = Annotated[Optional[list[str]], typer.Option(
+    "--columns", help="Use only these columns (name or 0-based index); repeatable.")]
+DropOpt = Annotated[Optional[list[str]], typer.Option(
+    "--drop", help="Drop this column (name or 0-based index); repeatable.")]
+LabelColumnOpt = Annotated[Optional[str], typer.Option(
+    "--label-column", help="Column holding reference labels; excluded from the features.")]
+ImputeOpt = Annotated[Optional[str], typer.Option(
+    "--impute", help="Fill missing/NaN/inf values with the column 'mean' or 'median'.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of tables.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same result.")]
+
+
+def load_for_cli(path: str, columns, drop, label_column, impute):  # noqa: ANN001, ANN201
+    """Load a table and report the loader's warnings on stderr."""
+    from ..loading import load_table
+
+    table = load_table(path, columns=columns or None, drop=drop or (), label_column=label_column,
+                       impute=impute)
+    for message in table.warnings:
+        err_console.print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)
+    return table

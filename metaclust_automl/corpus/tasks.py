@@ -1,0 +1,115 @@
+"""Labelled tasks and reading them from a user's directory.
+
+A directory corpus may hold, in any mix (subdirectories are searched and their path
+becomes the task's group, e.g. a battery of the benchmark suite):
+- ``NAME.data.gz`` with ``NAME.labels0.gz`` (label 0 = noise, not scored);
+- CSV/TSV/parquet files with a label column (``label`` unless told otherwise);
+- ``.npz`` files with arrays ``X`` and ``y``.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from ..loading import load_labels, load_table
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".csv.gz", ".tsv.gz")
+
+
+@dataclass
+class LabelledTask:
+    """One labelled dataset. ``y`` holds integer labels; ``NOISE`` (-1) rows are not scored."""
+
+    id: str
+    X: np.ndarray
+    y: np.ndarray
+    group: str = ""
+    source: str = ""
+
+    NOISE = -1
+
+    @property
+    def n_classes(self) -> int:
+        return int(np.unique(self.y[self.y != self.NOISE]).size)
+
+
+def encode_labels(raw: np.ndarray, noise_values: Sequence[object] = ()) -> np.ndarray:
+    """Integer codes 0..k-1 for the reference labels; missing or noise values become -1."""
+    raw = np.asarray(raw, dtype=object)
+    missing = np.array([v is None or (isinstance(v, float) and np.isnan(v)) or v in noise_values
+                        for v in raw], dtype=bool)
+    out = np.full(raw.shape[0], -1, dtype=np.int64)
+    if (~missing).any():
+        _, codes = np.unique(raw[~missing].astype(str), return_inverse=True)
+        out[~missing] = codes
+    return out
+
+
+def _data_gz_task(path: Path, root: Path) -> LabelledTask:
+    name = path.name[: -len(".data.gz")]
+    lpath = path.with_name(f"{name}.labels0.gz")
+    if not lpath.exists():
+        raise DataError(f"{path} has no labels file {lpath.name}")
+    table = load_table(path)
+    raw = np.asarray(load_labels(lpath))
+    if raw.shape[0] != table.X.shape[0]:
+        raise DataError(f"{lpath}: {raw.shape[0]} labels for {table.X.shape[0]} rows")
+    y = encode_labels(raw, noise_values=(0, "0"))
+    return LabelledTask(id=_task_id(path, root, name), X=table.X, y=y, group=_group(path, root), source=str(path))
+
+
+def _task_id(path: Path, root: Path, name: str) -> str:
+    rel = path.parent.relative_to(root) if path.parent != root else Path()
+    return "/".join([*rel.parts, name]) if rel.parts else name
+
+
+def _group(path: Path, root: Path) -> str:
+    rel = path.parent.relative_to(root) if path.parent != root else Path()
+    return "/".join(rel.parts) or root.name
+
+
+def load_directory(root: str | os.PathLike, *, label_column: str = "label") -> list[LabelledTask]:
+    """Every labelled task under ``root``, sorted by id."""
+    root = Path(root)
+    if not root.exists():
+        raise DataError(f"corpus not found: {root}")
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    base = root.parent if root.is_file() else root
+    tasks: list[LabelledTask] = []
+    for path in files:
+        low = path.name.lower()
+        if low.endswith(".data.gz"):
+            tasks.append(_data_gz_task(path, base))
+        elif low.endswith(".npz"):
+            table = load_table(path)
+            if table.labels is None:
+                raise DataError(f"{path} has no label array (expected arrays X and y)")
+            tasks.append(LabelledTask(id=_task_id(path, base, path.name[:-4]), X=table.X,
+                                      y=encode_labels(table.labels), group=_group(path, base), source=str(path)))
+        elif low.endswith(TABLE_SUFFIXES):
+            table = load_table(path, label_column=label_column)
+            name = path.name.split(".")[0]
+            tasks.append(LabelledTask(id=_task_id(path, base, name), X=table.X, y=encode_labels(table.labels),
+                                      group=_group(path, base), source=str(path)))
+    if not tasks:
+        raise DataError(f"no labelled tasks found in {root} (expected .data.gz + .labels0.gz, "
+                        f"CSV/parquet with a {label_column!r} column, or .npz with X and y)")
+    return sorted(tasks, key=lambda t: t.id)
+
+
+def load_corpus(paths: Iterable[str | os.PathLike], *, label_column: str = "label") -> list[LabelledTask]:
+    """Tasks from several directories or files; ids must be unique across them."""
+    tasks: list[LabelledTask] = []
+    for p in paths:
+        tasks.extend(load_directory(p, label_column=label_column))
+    seen: set[str] = set()
+    for t in tasks:
+        if t.id in seen:
+            raise DataError(f"task id {t.id!r} occurs twice in the corpus")
+        seen.add(t.id)
+    return tasks

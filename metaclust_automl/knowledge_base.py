@@ -1,0 +1,231 @@
+"""The knowledge base: what meta-training learned, as a directory of plain files.
+
+Layout (schema version 1)::
+
+    KB_DIR/manifest.json   format, schema version, package version, tasks, configurations,
+                           meta-feature and index names, sha256 of every other file
+    KB_DIR/arrays.npz      M[task, feature]         meta-features
+                           P_ari/P_nmi/P_acc[task, config]   performance of every config on every task
+                           C[task, config, index]   internal indices observed when a config ran
+                           seconds[task, config]    run time
+                           status[task, config]     0 ok, 1 failed, 2 timed out, 3 skipped
+
+Loading never executes code (JSON and ``np.load(allow_pickle=False)``), and checks the
+schema, the shapes and the checksums before anything uses the data.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .atomic import atomic_directory
+from .errors import KnowledgeBaseError
+
+FORMAT = "metaclust-knowledge-base"
+SCHEMA_VERSION = 1
+METRICS = ("ari", "nmi", "acc")
+STATUS = {"ok": 0, "failed": 1, "timeout": 2, "skipped": 3}
+MANIFEST = "manifest.json"
+ARRAYS = "arrays.npz"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@dataclass
+class Task:
+    """One labelled dataset of the corpus."""
+
+    id: str
+    group: str = ""
+    n: int = 0
+    d: int = 0
+    source: str = ""
+
+
+@dataclass
+class Config:
+    """One portfolio configuration: a backend and its scale-free parameters."""
+
+    id: str
+    algorithm: str
+    params: dict[str, Any]
+
+    def key(self) -> str:
+        return json.dumps([self.algorithm, self.params], sort_keys=True, default=str)
+
+
+@dataclass
+class KnowledgeBase:
+    """Tasks x configurations performance, with the tasks' meta-features and indices."""
+
+    tasks: list[Task]
+    configs: list[Config]
+    metafeature_names: list[str]
+    index_names: list[str]
+    M: np.ndarray
+    P: dict[str, np.ndarray]
+    C: np.ndarray
+    seconds: np.ndarray
+    status: np.ndarray
+    info: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # -- checks ---------------------------------------------------------------
+    def validate(self) -> None:
+        """Raise KnowledgeBaseError unless every array has the shape the lists imply."""
+        T, K, F, I = len(self.tasks), len(self.configs), len(self.metafeature_names), len(self.index_names)
+        where = f" in {self.path}" if self.path else ""
+        expect = {"M": (self.M, (T, F)), "C": (self.C, (T, K, I)), "seconds": (self.seconds, (T, K)),
+                  "status": (self.status, (T, K))}
+        for m in METRICS:
+            if m not in self.P:
+                raise KnowledgeBaseError(f"knowledge base{where} lacks the {m} performance matrix")
+            expect[f"P_{m}"] = (self.P[m], (T, K))
+        for name, (arr, shape) in expect.items():
+            if not isinstance(arr, np.ndarray) or arr.shape != shape:
+                got = getattr(arr, "shape", type(arr).__name__)
+                raise KnowledgeBaseError(f"knowledge base{where}: {name} has shape {got}, expected {shape}")
+            if arr.dtype.kind not in "fiu":
+                raise KnowledgeBaseError(f"knowledge base{where}: {name} is not numeric")
+        if T == 0 or K == 0:
+            raise KnowledgeBaseError(f"knowledge base{where} has no tasks or no configurations")
+        if len({t.id for t in self.tasks}) != T:
+            raise KnowledgeBaseError(f"knowledge base{where} has duplicate task ids")
+        if len({c.id for c in self.configs}) != K:
+            raise KnowledgeBaseError(f"knowledge base{where} has duplicate configuration ids")
+        if not np.all(np.isfinite(self.M)):
+            raise KnowledgeBaseError(f"knowledge base{where}: meta-features contain NaN or inf")
+
+    # -- views ----------------------------------------------------------------
+    @property
+    def task_ids(self) -> list[str]:
+        return [t.id for t in self.tasks]
+
+    def performance(self, metric: str = "ari") -> np.ndarray:
+        """P[task, config] with failed runs counted as 0 (what a user would get from them)."""
+        P = np.where(self.status == STATUS["ok"], self.P[metric], np.nan)
+        return np.nan_to_num(P, nan=0.0)
+
+    def subset(self, task_indices: Any) -> KnowledgeBase:
+        """The same knowledge base restricted to some tasks (for leave-one-out)."""
+        idx = np.asarray(task_indices)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        return KnowledgeBase(
+            tasks=[self.tasks[i] for i in idx], configs=list(self.configs),
+            metafeature_names=list(self.metafeature_names), index_names=list(self.index_names),
+            M=self.M[idx], P={m: v[idx] for m, v in self.P.items()}, C=self.C[idx],
+            seconds=self.seconds[idx], status=self.status[idx], info=dict(self.info))
+
+    # -- files ----------------------------------------------------------------
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write the knowledge base atomically (a reader never sees half of one)."""
+        from . import __version__
+
+        self.validate()
+        target = Path(directory)
+        with atomic_directory(target) as tmp:
+            arrays = {"M": self.M.astype(np.float64), "C": self.C.astype(np.float64),
+                      "seconds": self.seconds.astype(np.float64), "status": self.status.astype(np.int8)}
+            arrays.update({f"P_{m}": self.P[m].astype(np.float64) for m in METRICS})
+            np.savez_compressed(tmp / ARRAYS, **arrays)
+            manifest = {
+                "format": FORMAT, "schema_version": SCHEMA_VERSION, "package_version": __version__,
+                "tasks": [vars(t) for t in self.tasks],
+                "configs": [{"id": c.id, "algorithm": c.algorithm, "params": c.params} for c in self.configs],
+                "metafeature_names": list(self.metafeature_names),
+                "index_names": list(self.index_names),
+                "metrics": list(METRICS), "status_codes": STATUS,
+                "info": self.info,
+                "files": {ARRAYS: sha256_file(tmp / ARRAYS)},
+            }
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str), encoding="utf-8")
+        self.path = target
+        return target
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> KnowledgeBase:
+        """Read and verify a knowledge base directory (raises KnowledgeBaseError)."""
+        d = Path(directory)
+        if not d.is_dir():
+            raise KnowledgeBaseError(f"knowledge base not found: {d} is not a directory")
+        mpath = d / MANIFEST
+        if not mpath.is_file():
+            raise KnowledgeBaseError(f"{d} is not a metaclust knowledge base: {MANIFEST} is missing")
+        try:
+            manifest = json.loads(mpath.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise KnowledgeBaseError(f"{mpath} is corrupt: {exc}") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise KnowledgeBaseError(f"{d} is not a metaclust knowledge base (format field missing or foreign)")
+        version = manifest.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise KnowledgeBaseError(f"{d} has schema version {version!r}; this metaclust reads version "
+                                     f"{SCHEMA_VERSION}: rebuild it with `metaclust meta-train`")
+        files = manifest.get("files")
+        if not isinstance(files, dict) or ARRAYS not in files:
+            raise KnowledgeBaseError(f"{mpath} lists no checksums; the knowledge base is incomplete")
+        for name, digest in files.items():
+            fpath = d / name
+            if Path(name).name != name:
+                raise KnowledgeBaseError(f"{mpath} names a file outside the knowledge base: {name!r}")
+            if not fpath.is_file():
+                raise KnowledgeBaseError(f"knowledge base {d} is incomplete: {name} is missing")
+            if sha256_file(fpath) != digest:
+                raise KnowledgeBaseError(f"knowledge base {d}: {name} does not match its checksum "
+                                         "(truncated or modified)")
+        try:
+            with np.load(d / ARRAYS, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+            raise KnowledgeBaseError(f"knowledge base {d}: cannot read {ARRAYS}: {exc}") from None
+        try:
+            tasks = [Task(**t) for t in manifest["tasks"]]
+            configs = [Config(id=str(c["id"]), algorithm=str(c["algorithm"]), params=dict(c["params"]))
+                       for c in manifest["configs"]]
+            missing = [k for k in ("M", "C", "seconds", "status", *(f"P_{m}" for m in METRICS))
+                       if k not in arrays]
+            if missing:
+                raise KnowledgeBaseError(f"knowledge base {d}: {ARRAYS} lacks {', '.join(missing)}")
+            kb = cls(tasks=tasks, configs=configs,
+                     metafeature_names=[str(x) for x in manifest["metafeature_names"]],
+                     index_names=[str(x) for x in manifest["index_names"]],
+                     M=arrays["M"], P={m: arrays[f"P_{m}"] for m in METRICS}, C=arrays["C"],
+                     seconds=arrays["seconds"], status=arrays["status"],
+                     info=dict(manifest.get("info", {})), path=d)
+        except KnowledgeBaseError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise KnowledgeBaseError(f"knowledge base {d}: malformed manifest ({type(exc).__name__}: {exc})") from None
+        kb.path = d
+        return kb
+
+
+def default_kb_path() -> Path:
+    """Where the knowledge base shipped with the package lives."""
+    return Path(__file__).resolve().parent / "data" / "kb"
+
+
+def load_default() -> KnowledgeBase:
+    """The shipped knowledge base (works offline right after install)."""
+    path = default_kb_path()
+    if not (path / MANIFEST).exists():
+        raise KnowledgeBaseError(f"the shipped knowledge base is missing at {path}; reinstall metaclust-automl "
+                                 "or pass --kb DIR")
+    return KnowledgeBase.load(path)
