@@ -132,8 +132,9 @@ def _task_specs(family: dict[str, Any], where: str) -> list[TaskSpec]:
 
 
 @lru_cache(maxsize=8)
-def _catalogue(path: str) -> dict[str, TaskSpec]:
-    """Every task of the definition file at ``path``, in file order, keyed by id."""
+def _catalogue(path: str, stamp: tuple[int, int] = (0, 0)) -> dict[str, TaskSpec]:
+    """Every task of the definition file at ``path``, in file order, keyed by id
+    (``stamp``, the file's mtime and size, makes an edited file be read again)."""
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -160,7 +161,9 @@ def _catalogue(path: str) -> dict[str, TaskSpec]:
 
 
 def _specs(spec: str | os.PathLike | None) -> dict[str, TaskSpec]:
-    return _catalogue(str(spec_path(spec)))
+    path = spec_path(spec)
+    st = path.stat()
+    return _catalogue(str(path), (st.st_mtime_ns, st.st_size))
 
 
 # ----------------------------------------------------------------------------- the API
