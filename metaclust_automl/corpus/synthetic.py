@@ -155,7 +155,8 @@ def blobs(rng: np.random.Generator, *, n: int, d: int, k: int, sep: float, sprea
     """Gaussian clusters. ``sep``: every pair of centres lies at least ``sep`` times the sum of
     the two clusters' largest standard deviations apart (3 = clean, 1 = heavy overlap).
     ``spread``: ratio of the widest to the narrowest cluster (different densities).
-    ``aniso``: ratio of each cluster's longest to shortest axis, randomly rotated.
+    ``aniso``: ratio of each cluster's longest to shortest axis (their geometric mean is
+    the width ``sep`` refers to), randomly rotated, so long clusters may reach their neighbours.
     ``shear``: condition number of one linear map applied to all clusters (elongates them
     in the same direction, which k-means and silhouette read as the wrong split).
     ``imb``: ratio of the largest to the smallest cluster size."""
@@ -168,8 +169,8 @@ def blobs(rng: np.random.Generator, *, n: int, d: int, k: int, sep: float, sprea
     for i in range(k):
         axes = np.ones(d)
         if aniso > 1.0 and d > 1:
-            axes = aniso ** -rng.uniform(0.0, 1.0, d)
-            axes[0], axes[1] = 1.0, 1.0 / aniso
+            axes = aniso ** rng.uniform(-0.5, 0.5, d)
+            axes[0], axes[1] = aniso ** 0.5, aniso ** -0.5
             z = rng.standard_normal((sizes[i], d)) * axes
             z = z @ _rotation(rng, d).T
         else:
