@@ -385,39 +385,45 @@ def dbcv(D: np.ndarray, labels: np.ndarray, dim: int, noise_share: float = 0.0) 
         return float("nan")
     dim = max(int(dim), 1)
     tiny = max(float(D.max()) * 1e-12, 1e-300)
-    Df = np.maximum(D, tiny)
+    members = [np.flatnonzero(codes == c) for c in range(k)] if k <= 64 else \
+        np.split(np.argsort(codes, kind="stable"), np.cumsum(np.bincount(codes, minlength=k))[:-1])
     core = np.empty(n)
-    members = [np.flatnonzero(codes == c) for c in range(k)]
-    for idx in members:
-        m = idx.size
-        if m == 1:
-            row = Df[idx[0]].copy()
-            row[idx[0]] = np.inf
-            core[idx] = row.min()
-            continue
-        # all-points core distance: (mean over the other members of dist^-dim)^(-1/dim),
-        # in log space so that dist^-dim cannot overflow
-        L = -dim * np.log(Df[np.ix_(idx, idx)])
-        np.fill_diagonal(L, -np.inf)
-        top = L.max(axis=1, keepdims=True)
-        lse = top[:, 0] + np.log(np.exp(L - top).sum(axis=1))
-        core[idx] = np.exp(-(lse - np.log(m - 1)) / dim)
-    MR = np.maximum(np.maximum(Df, core[:, None]), core[None, :])
     sparseness = np.zeros(k)
     internal = []
     for c, idx in enumerate(members):
-        if idx.size == 1:
+        m = idx.size
+        if m == 1:
+            row = np.maximum(D[idx[0]], tiny)
+            row[idx[0]] = np.inf
+            core[idx] = row.min()
             internal.append(idx)
             continue
-        eu, ev, ew = _prim(MR[np.ix_(idx, idx)])
-        degree = np.bincount(np.concatenate([eu, ev]), minlength=idx.size)
+        block = np.maximum(D[np.ix_(idx, idx)], tiny)
+        # all-points core distance: (mean over the other members of dist^-dim)^(-1/dim),
+        # in log space so that dist^-dim cannot overflow
+        L = np.log(block)
+        L *= -dim
+        np.fill_diagonal(L, -np.inf)
+        top = L.max(axis=1, keepdims=True)
+        L -= top
+        np.exp(L, out=L)
+        cc = np.exp(-(top[:, 0] + np.log(L.sum(axis=1)) - np.log(m - 1)) / dim)
+        core[idx] = cc
+        # mutual reachability inside the cluster, and its minimum spanning tree
+        np.maximum(block, cc[:, None], out=block)
+        np.maximum(block, cc[None, :], out=block)
+        eu, ev, ew = _prim(block)
+        degree = np.bincount(np.concatenate([eu, ev]), minlength=m)
         inner = degree > 1
         inner_edges = inner[eu] & inner[ev]
         sparseness[c] = ew[inner_edges].max() if inner_edges.any() else ew.max()
         internal.append(idx[inner] if inner.any() else idx)
     sel = np.concatenate(internal)
     starts = np.cumsum([0] + [i.size for i in internal[:-1]])
-    block = np.minimum.reduceat(MR[np.ix_(sel, sel)], starts, axis=1)
+    MR = np.maximum(D[np.ix_(sel, sel)], tiny)
+    np.maximum(MR, core[sel][:, None], out=MR)
+    np.maximum(MR, core[sel][None, :], out=MR)
+    block = np.minimum.reduceat(MR, starts, axis=1)
     sep = np.minimum.reduceat(block, starts, axis=0)
     np.fill_diagonal(sep, np.inf)
     separation = sep.min(axis=1)

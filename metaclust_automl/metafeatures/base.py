@@ -6,9 +6,9 @@ samples (``sampling.py``); everything else runs on bounded samples:
 - the *stats sample* (``10 * sample_size`` rows, at most half a million values) feeds
   the linear statistics: moments, correlations, spectra;
 - the *sample* (``sample_size`` rows, the first rows of the stats sample) feeds everything
-  super-linear: nearest neighbours on at most ``PAIRWISE_MAX`` rows; the distance
-  distribution and the landmark clusterings on the first ``LANDMARK_ROWS`` of them
-  (half a million distances). Wide tables are randomly projected to
+  super-linear: nearest neighbours on at most ``PAIRWISE_MAX`` rows (in blocks, never an
+  s x s matrix); the distance distribution and the landmark clusterings on the first
+  ``LANDMARK_ROWS`` of them (half a million distances). Wide tables are randomly projected to
   ``PAIRWISE_MAX_DIM`` dimensions before distances are taken.
 
 Both samples are picked by a seeded hash of the row contents, so the meta-features are
@@ -31,14 +31,16 @@ DEFAULT_SAMPLE = 2000
 STATS_FACTOR = 10
 #: ... but no more than this many values (rows x columns)
 STATS_MAX_VALUES = 500_000
-#: rows used for pairwise distances, whatever ``sample_size`` says (memory: 8 * rows**2 bytes)
-PAIRWISE_MAX = 3000
+#: rows used for nearest neighbours, whatever ``sample_size`` says (time: rows**2 distances)
+PAIRWISE_MAX = 5000
 #: tables wider than this are randomly projected before pairwise distances
 PAIRWISE_MAX_DIM = 128
 #: rows used by the landmark clusterings and the distance distribution
 LANDMARK_ROWS = 1000
 #: neighbours kept for the density features
 KNN_MAX = 10
+#: distances held at once while searching neighbours
+KNN_BLOCK_VALUES = 1 << 19
 
 
 class MetaFeatureWarning(UserWarning):
@@ -105,7 +107,9 @@ class Context:
         """The stats sample with every column centred and scaled to unit variance
         (constant columns become 0): the scale-free view of the table."""
         st = self.stats
-        return (self.stats_sample - st.mean) / np.where(st.varying, st.std, 1.0)
+        Z = (self.stats_sample - st.mean) / np.where(st.varying, st.std, 1.0)
+        Z[:, ~st.varying] = 0.0
+        return Z
 
     @cached_property
     def Z(self) -> np.ndarray:
@@ -121,22 +125,21 @@ class Context:
         return np.ascontiguousarray(Z)
 
     @cached_property
-    def D(self) -> np.ndarray:
-        """Euclidean distances between the rows of ``Z``, square (zero diagonal)."""
-        from ..metrics import pairwise_distances
+    def distances(self) -> np.ndarray:
+        """Condensed Euclidean distances (scipy's pdist layout) between the first
+        ``LANDMARK_ROWS`` rows of ``Z``: the rows the distance and landmark features use."""
+        from scipy.spatial.distance import pdist
 
-        return pairwise_distances(self.Z)
+        Zl = self.Z[:LANDMARK_ROWS]
+        return pdist(Zl) if Zl.shape[0] >= 2 else np.zeros(0)
 
     @cached_property
-    def distances(self) -> np.ndarray:
-        """Condensed distances (scipy's pdist layout) between the first ``LANDMARK_ROWS``
-        rows of ``Z``: the rows the distance and landmark features use."""
+    def D(self) -> np.ndarray:
+        """Square form of ``distances`` (zero diagonal; ``min(LANDMARK_ROWS, s)`` rows)."""
         from scipy.spatial.distance import squareform
 
         m = min(LANDMARK_ROWS, self.Z.shape[0])
-        if m < 2:
-            return np.zeros(0)
-        return squareform(self.D[:m, :m], checks=False)
+        return squareform(self.distances) if m >= 2 else np.zeros((m, m))
 
     @cached_property
     def median_distance(self) -> float:
@@ -146,18 +149,29 @@ class Context:
     @cached_property
     def knn(self) -> tuple[np.ndarray, np.ndarray]:
         """Distances and indices of each row's ``min(KNN_MAX, s - 1)`` nearest other rows
-        of ``Z``, nearest first (shape s x k; k may be 0)."""
-        D = self.D
-        s = D.shape[0]
+        of ``Z``, nearest first (shape s x k; k may be 0).
+
+        Candidates come from BLAS products in blocks (no s x s matrix is held); the k
+        distances kept are then recomputed exactly, so identical rows are at distance 0.
+        """
+        Z = self.Z
+        s = Z.shape[0]
         k = min(KNN_MAX, s - 1)
         if k <= 0:
             return np.zeros((s, 0)), np.zeros((s, 0), dtype=np.int64)
-        np.fill_diagonal(D, np.inf)  # a row is not its own neighbour (restored below)
-        try:
-            idx = np.argpartition(D, k - 1, axis=1)[:, :k]
-            dist = np.take_along_axis(D, idx, axis=1)
-        finally:
-            np.fill_diagonal(D, 0.0)
+        sq = np.einsum("ij,ij->i", Z, Z)
+        idx = np.empty((s, k), dtype=np.int64)
+        step = max(1, KNN_BLOCK_VALUES // s)
+        for start in range(0, s, step):
+            stop = min(s, start + step)
+            block = Z[start:stop] @ Z.T
+            block *= -2.0
+            block += sq[None, :]  # + sq[start:stop, None] would not change the order in a row
+            rows = np.arange(stop - start)
+            block[rows, rows + start] = np.inf  # a row is not its own neighbour
+            idx[start:stop] = np.argpartition(block, k - 1, axis=1)[:, :k]
+        diff = Z[idx] - Z[:, None, :]
+        dist = np.sqrt(np.einsum("ikj,ikj->ik", diff, diff))
         order = np.argsort(dist, axis=1, kind="stable")
         return np.take_along_axis(dist, order, axis=1), np.take_along_axis(idx, order, axis=1)
 
@@ -208,6 +222,18 @@ def stats_sample_size(sample_size: int, d: int) -> int:
     return int(max(sample_size, min(STATS_FACTOR * sample_size, STATS_MAX_VALUES // max(d, 1))))
 
 
+def _validated(X: np.ndarray) -> np.ndarray:
+    """``check_matrix(X, min_rows=1)``, with a fast path for float64 C-contiguous input: one
+    sum tells that every value is finite (NaN and inf survive a sum; an overflow to inf
+    merely sends the table down the slow, exact path)."""
+    if (isinstance(X, np.ndarray) and X.dtype == np.float64 and X.ndim == 2 and X.flags.c_contiguous
+            and X.shape[0] >= 1 and X.shape[1] >= 1):
+        with np.errstate(all="ignore"):
+            if np.isfinite(X.sum()):
+                return X
+    return check_matrix(X, min_rows=1)
+
+
 def make_context(X: np.ndarray, sample_size: int = DEFAULT_SAMPLE, seed: int = 0) -> Context:
     """Validate ``X`` and draw its order-invariant samples (one pass over the table)."""
     from ..errors import ConfigError
@@ -215,7 +241,7 @@ def make_context(X: np.ndarray, sample_size: int = DEFAULT_SAMPLE, seed: int = 0
     if int(sample_size) < 1:
         raise ConfigError(f"sample_size must be at least 1, got {sample_size}")
     sample_size = int(sample_size)
-    X = check_matrix(X, min_rows=1)
+    X = _validated(X)
     picked = order_invariant_sample(X, stats_sample_size(sample_size, X.shape[1]), seed)
     stats_sample = X[picked.index]
     return Context(X=X, sample=stats_sample[:sample_size], seed=int(seed),

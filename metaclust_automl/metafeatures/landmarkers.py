@@ -120,9 +120,10 @@ def _hdbscan(Z: np.ndarray, D: np.ndarray, out: dict[str, float]) -> None:
     out["hdbscan_noise_share"] = float(1.0 - clustered.mean())
     out["hdbscan_largest_share"] = float(np.bincount(labels[clustered]).max() / s) if found else 0.0
     if found >= 2:
-        sub = np.ix_(clustered, clustered)
-        out["hdbscan_silhouette"] = silhouette_from_distances(D[sub], labels[clustered])
-        out["hdbscan_dbcv"] = dbcv(D[sub], labels[clustered], Z.shape[1], out["hdbscan_noise_share"])
+        keep = np.flatnonzero(clustered)
+        Dc = D if keep.size == s else D[np.ix_(keep, keep)]
+        out["hdbscan_silhouette"] = silhouette_from_distances(Dc, labels[keep])
+        out["hdbscan_dbcv"] = dbcv(Dc, labels[keep], Z.shape[1], out["hdbscan_noise_share"])
 
 
 def _landmarkers(ctx: Context) -> dict[str, float]:

@@ -23,7 +23,7 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _S30, _S27, _S31, _FOLD = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(29)
-_BLOCK = 4096  # rows per block: keeps the temporaries in cache
+_BLOCK_VALUES = 1 << 15  # values per block: keeps the temporaries in cache
 
 
 def _mix(z: np.ndarray) -> np.ndarray:
@@ -49,15 +49,16 @@ def row_hash(X: np.ndarray, seed: int = 0) -> np.ndarray:
     salt = np.uint64(int(rng.integers(0, 2**63, dtype=np.uint64)))
     bits = X.view(np.uint64)
     out = np.empty(n, dtype=np.uint64)
+    block = max(1, _BLOCK_VALUES // max(d, 1))
     with np.errstate(over="ignore"):
-        for start in range(0, n, _BLOCK):
-            b = bits[start:start + _BLOCK]
+        for start in range(0, n, block):
+            b = bits[start:start + block]
             # Fold the high half (sign, exponent, leading mantissa bits) onto the low half
             # before the odd multiply, which only carries bits upwards.
             t = b >> _FOLD
             t ^= b
             t *= odd
-            out[start:start + _BLOCK] = t.sum(axis=1, dtype=np.uint64)
+            out[start:start + block] = t.sum(axis=1, dtype=np.uint64)
         out ^= salt
         _mix(out)
     return out
