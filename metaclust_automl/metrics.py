@@ -28,8 +28,8 @@ from .errors import ConfigError, DataError
 
 NOISE_MODES = ("cluster", "singletons")
 
-#: dense contingency tables up to this many cells; sparse beyond
-_DENSE_CELLS = 1 << 24
+#: dense contingency tables up to this many cells (16 MB); sparse beyond
+_DENSE_CELLS = 1 << 21
 
 
 # -- preparing labels -----------------------------------------------------------------

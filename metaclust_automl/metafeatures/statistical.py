@@ -14,14 +14,20 @@ from .base import Context, MetaFeatureGroup
 CORR_MAX_COLUMNS = 256
 #: eigenvalues below this (on the correlation scale) count as this in ``corr_log_det``
 EIG_FLOOR = 1e-6
+#: spectra use at most this many values (rows x columns) of the stats sample, so that a
+#: wide table costs O(d) here, not O(d^3)
+SPECTRUM_MAX_VALUES = 300_000
 
 
 def spectrum(A: np.ndarray) -> np.ndarray:
     """Eigenvalues of ``A.T @ A / m`` (descending, clipped at 0), through the smaller Gram
-    matrix; an m x d matrix has min(m, d) of them."""
+    matrix, on the first ``SPECTRUM_MAX_VALUES / d`` rows (at least 50); an m x d matrix
+    has min(m, d) of them."""
     m, d = A.shape
     if m == 0 or d == 0:
         return np.zeros(0)
+    m = min(m, max(50, SPECTRUM_MAX_VALUES // d))
+    A = A[:m]
     G = A.T @ A if m >= d else A @ A.T
     ev = np.linalg.eigvalsh(G / m)[::-1]
     return np.clip(ev, 0.0, None)
