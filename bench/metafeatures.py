@@ -12,6 +12,10 @@ Targets (issue 3): under 2 s at 1M x 20, and time(1M) <= 3 x time(100k).
     python bench/metafeatures.py                      # full run (a few minutes with pymfe)
     python bench/metafeatures.py --sizes 10000,100000 --no-pymfe
 
+With ``--real``, also extracts the meta-features of every real dataset under
+``REPO/../shared/datasets`` (or ``$METACLUST_DATASETS``), checking that each gives finite
+values without a warning, and reports the slowest; skipped with a note when absent.
+
 Writes bench/results/metafeatures.json and bench/results/metafeatures.md.
 """
 from __future__ import annotations
@@ -116,6 +120,44 @@ def time_pymfe(X: np.ndarray, timeout: float, mem_gib: float) -> dict:
     return result
 
 
+def datasets_dir() -> Path:
+    return Path(os.environ.get("METACLUST_DATASETS", ROOT.parent / "shared" / "datasets"))
+
+
+def real_sweep(seed: int) -> dict:
+    """Extract every real dataset's meta-features: time, finiteness, warnings."""
+    from metaclust_automl.metafeatures import extract
+
+    root = datasets_dir()
+    paths = sorted(root.glob("clustering/*/*.data.gz")) + sorted(root.glob("anomaly/*.npz"))
+    if not paths:
+        return {"skipped": f"no datasets under {root}"}
+    results = []
+    for path in paths:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                X = z["X"].astype(np.float64)
+        else:
+            X = np.loadtxt(path, ndmin=2)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            t0 = time.perf_counter()
+            try:
+                values = extract(X, seed=seed)
+                error = None
+            except Exception as exc:  # noqa: BLE001 - report any failure by name
+                values, error = {}, f"{type(exc).__name__}: {exc}"
+            seconds = time.perf_counter() - t0
+        results.append({"dataset": str(path.relative_to(root)), "n": int(X.shape[0]), "d": int(X.shape[1]),
+                        "seconds": seconds, "error": error, "warnings": [str(w.message) for w in caught],
+                        "finite": bool(values) and all(np.isfinite(v) for v in values.values())})
+    slowest = max(results, key=lambda r: r["seconds"])
+    return {"datasets": len(results), "failed": [r["dataset"] for r in results if r["error"] or not r["finite"]],
+            "with_warnings": [r["dataset"] for r in results if r["warnings"]],
+            "max_seconds": slowest["seconds"], "slowest": slowest["dataset"],
+            "total_seconds": sum(r["seconds"] for r in results), "results": results}
+
+
 def pymfe_version() -> str | None:
     try:
         from importlib.metadata import version
@@ -140,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-pymfe", action="store_true", help="skip the pymfe column")
     ap.add_argument("--pymfe-timeout", type=float, default=120.0, help="seconds per pymfe run")
     ap.add_argument("--pymfe-mem-gib", type=float, default=6.0, help="memory cap of a pymfe run")
+    ap.add_argument("--real", action="store_true", help="also sweep the real datasets")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results"))
     args = ap.parse_args(argv)
 
@@ -172,6 +215,12 @@ def main(argv: list[str] | None = None) -> int:
               + (f"  pymfe {fmt(pm.get('seconds'))} s {pm.get('note', pm.get('error', ''))}" if pm else ""),
               flush=True)
         del X
+    real = None
+    if args.real:
+        real = real_sweep(args.seed)
+        if "skipped" in real:
+            notes.append(f"real-dataset sweep skipped: {real['skipped']}")
+            real = None
     load_after = os.getloadavg()
 
     by_n = {r["n"]: r["ours"]["median_s"] for r in rows}
@@ -208,6 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, c in checks.items():
         value = f"{c['seconds']:.3f} s" if "seconds" in c else f"{c['ratio']:.2f}x"
         print(f"{name}: {value} (target {c['target']}) -> {'PASS' if c['passed'] else 'FAIL'}")
+    if real:
+        print(f"real datasets: {real['datasets']} extracted, {len(real['failed'])} failed, "
+              f"{len(real['with_warnings'])} with warnings; slowest {real['slowest']} "
+              f"{real['max_seconds']:.3f} s; total {real['total_seconds']:.1f} s")
     for note in notes:
         print(f"note: {note}")
     print(f"machine: {os.cpu_count()} CPUs, load average {load_before[0]:.1f} before / "
@@ -217,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "metafeatures", "sizes": sizes, "d": args.d, "repeats": args.repeats,
         "seed": args.seed, "cold_first_call_s": cold, "rows": rows, "checks": checks, "notes": notes,
+        "real_datasets": real,
         "pymfe": {"version": pm_version, "groups": list(PYMFE_GROUPS), "timeout_s": args.pymfe_timeout,
                   "memory_cap_gib": args.pymfe_mem_gib},
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
@@ -240,6 +294,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, c in checks.items():
         value = f"{c['seconds']:.3f} s" if "seconds" in c else f"{c['ratio']:.2f}x"
         md.append(f"- {name}: {value} (target {c['target']}): {'PASS' if c['passed'] else 'FAIL'}")
+    if real:
+        md.append(f"- real datasets (`--real`): {real['datasets']} extracted, {len(real['failed'])} failed "
+                  f"or non-finite, {len(real['with_warnings'])} with warnings; slowest "
+                  f"{real['slowest']} in {real['max_seconds']:.3f} s")
     md += [f"- note: {n}" for n in notes]
     md.append(f"- first call in a fresh process (imports, plugin registry, 500 rows): {cold:.2f} s")
     write_text(out / "metafeatures.md", "\n".join(md) + "\n")
