@@ -4,10 +4,14 @@ A backend declares its name, its parameters (the scale-free ones are searched by
 Optuna, so that configurations transfer across tables), its cost class in n, and
 ``cluster(X, params, seed)``. The base class does the rest the same way for all of
 them: validation, preprocessing, fitting on a sample and assigning the remaining
-rows when the table is too big for the method, and normalising labels (noise = -1).
+rows when the table is too big for the method (by row count, ``max_fit_rows``, or by a
+memory estimate made before an O(n^2) method runs), and normalising labels (noise = -1).
 """
 from __future__ import annotations
 
+import math
+import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -15,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .. import preprocess
-from ..errors import BackendError
+from ..errors import BackendError, ConfigError
 from ..params import PREPROCESS, Param, ParamSpace
 from ..validation import check_matrix
 
@@ -64,16 +68,164 @@ def normalise_labels(labels: Any, n: int, owner: str) -> np.ndarray:
     return out
 
 
+def _as_float32_centered(block: np.ndarray, center: np.ndarray) -> np.ndarray:
+    """Rows minus ``center`` in float32: centring first keeps float32 distances accurate
+    on tables with a large offset (values near 1e6 that differ in the third digit)."""
+    return (block - center).astype(np.float32, copy=False)
+
+
 def nearest_labels(X: np.ndarray, ref: np.ndarray, ref_labels: np.ndarray,
                    chunk: int = 50_000) -> np.ndarray:
-    """Label of each row's nearest reference row (squared Euclidean, chunked: memory flat in n)."""
-    ref_sq = np.einsum("ij,ij->i", ref, ref)
+    """Label of each row's nearest reference row (squared Euclidean).
+
+    Chunked so that a block of distances holds at most about 4 million float32 values
+    (16 MB) whatever the size of ``ref``: time is linear in n and memory flat."""
+    ref = np.asarray(ref, dtype=np.float64)
+    ref_labels = np.asarray(ref_labels)
+    center = ref.mean(axis=0)
+    R = _as_float32_centered(ref, center)
+    ref_sq = np.einsum("ij,ij->i", R, R)
+    out = np.empty(X.shape[0], dtype=ref_labels.dtype if ref_labels.size else np.int64)
+    rows = max(1, min(chunk, (1 << 22) // max(1, R.shape[0])))
+    for start in range(0, X.shape[0], rows):
+        block = _as_float32_centered(X[start:start + rows], center)
+        d2 = block @ R.T
+        d2 *= -2.0
+        d2 += ref_sq[None, :]
+        out[start:start + rows] = ref_labels[np.argmin(d2, axis=1)]
+    return out
+
+
+def stratified_pool(labels: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of at most about ``size`` rows in which every label (noise too) keeps a few
+    rows, so that a small cluster of the sample is not lost when the rest is assigned."""
+    n = labels.size
+    if n <= size:
+        return np.arange(n)
+    uniq, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    floor = np.minimum(counts, max(1, min(10, size // max(1, uniq.size))))
+    spare = max(0, size - int(floor.sum()))
+    extra = np.minimum(counts - floor, np.floor(spare * counts / n).astype(np.int64))
+    take = floor + extra
+    order = np.argsort(inverse, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    picks = [rng.choice(order[s:s + c], t, replace=False) for s, c, t in zip(starts, counts, take)]
+    return np.sort(np.concatenate(picks))
+
+
+def nearest_centroid_labels(X: np.ndarray, sample: np.ndarray, sample_labels: np.ndarray) -> np.ndarray:
+    """Label of each row's nearest cluster mean (k-means' own rule for new rows)."""
+    keep = sample_labels >= 0
+    ids = np.unique(sample_labels[keep])
+    if ids.size == 0:
+        return np.full(X.shape[0], -1, dtype=np.int64)
+    centres = np.stack([sample[sample_labels == i].mean(axis=0) for i in ids])
+    return nearest_labels(X, centres, ids)
+
+
+def gaussian_labels(X: np.ndarray, sample: np.ndarray, sample_labels: np.ndarray,
+                    covariance_type: str = "full", reg: float = 1e-5,
+                    chunk: int = 100_000) -> np.ndarray:
+    """The most likely Gaussian for each row, the Gaussians (means, covariances, weights)
+    estimated from the sample's clusters: a Gaussian mixture's own rule for new rows."""
+    keep = sample_labels >= 0
+    ids = np.unique(sample_labels[keep])
+    d = X.shape[1]
+    if ids.size < 2:
+        return nearest_centroid_labels(X, sample, sample_labels)
+    means, covs, logw = [], [], []
+    for i in ids:
+        Z = sample[sample_labels == i]
+        means.append(Z.mean(axis=0))
+        covs.append(np.cov(Z, rowvar=False).reshape(d, d) if Z.shape[0] > 1 else np.zeros((d, d)))
+        logw.append(np.log(Z.shape[0] / keep.sum()))
+    covs_arr = np.nan_to_num(np.stack(covs))
+    if covariance_type == "tied":
+        weights = np.exp(np.asarray(logw))
+        covs_arr = np.repeat(np.tensordot(weights, covs_arr, axes=1)[None], ids.size, axis=0)
+    elif covariance_type == "diag":
+        covs_arr = np.stack([np.diag(np.diag(c)) for c in covs_arr])
+    elif covariance_type == "spherical":
+        covs_arr = np.stack([np.eye(d) * np.mean(np.diag(c)) for c in covs_arr])
+    chols = []
+    for c in covs_arr:
+        eps = reg
+        while True:
+            try:
+                chols.append(np.linalg.cholesky(c + eps * np.eye(d)))
+                break
+            except np.linalg.LinAlgError:
+                eps *= 10.0
+                if eps > 1e6:
+                    return nearest_centroid_labels(X, sample, sample_labels)
+    from scipy.linalg import solve_triangular
+
     out = np.empty(X.shape[0], dtype=np.int64)
+    logdet = [np.sum(np.log(np.diag(L))) for L in chols]
     for start in range(0, X.shape[0], chunk):
         block = X[start:start + chunk]
-        d2 = ref_sq[None, :] - 2.0 * block @ ref.T
-        out[start:start + chunk] = ref_labels[np.argmin(d2, axis=1)]
+        score = np.empty((block.shape[0], ids.size))
+        for k, (mu, L) in enumerate(zip(means, chols)):
+            z = solve_triangular(L, (block - mu).T, lower=True, check_finite=False)
+            score[:, k] = -0.5 * np.einsum("ij,ij->j", z, z) - logdet[k] + logw[k]
+        out[start:start + chunk] = ids[np.argmax(score, axis=1)]
     return out
+
+
+#: assignment rules for rows left out of the fitted sample
+ASSIGN_METHODS = ("nearest_row", "centroid", "gaussian")
+_ASSIGN_WORDS = {
+    "nearest_row": "the label of their nearest of {pool:,} sampled rows (every cluster represented)",
+    "centroid": "the label of their nearest cluster centre",
+    "gaussian": "their most likely Gaussian, estimated from the sample's clusters",
+}
+#: the budget of a method's largest structure when METACLUST_MEMORY_BUDGET is not set
+DEFAULT_MEMORY_BUDGET = 2 * 2**30
+#: the smallest sample the memory guard will shrink to before giving up
+MIN_GUARDED_ROWS = 500
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def parse_bytes(text: str) -> int:
+    """``"2G"``, ``"512MB"``, ``"1.5 GiB"`` or plain bytes as a number of bytes."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)i?b?\s*", text.lower())
+    if not m:
+        raise ConfigError(f"cannot read {text!r} as a memory size; write it like 2G or 512M")
+    scale = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}[m.group(2)]
+    return int(float(m.group(1)) * scale)
+
+
+def memory_budget() -> int:
+    """Bytes a backend's largest structure may take: METACLUST_MEMORY_BUDGET if set, else
+    2 GiB or half the memory available now, whichever is smaller."""
+    raw = os.environ.get("METACLUST_MEMORY_BUDGET", "").strip()
+    if raw:
+        value = parse_bytes(raw)
+        if value <= 0:
+            raise ConfigError("METACLUST_MEMORY_BUDGET must be positive")
+        return value
+    available = _available_memory()
+    return int(min(DEFAULT_MEMORY_BUDGET, 0.5 * available)) if available else DEFAULT_MEMORY_BUDGET
+
+
+def format_bytes(value: float) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.1f} {unit}"
+    return f"{int(value)} B"
 
 
 class Backend:
@@ -85,10 +237,16 @@ class Backend:
     #: how time grows with n: one of COST_CLASSES
     cost: ClassVar[str] = "linear"
     #: above this many rows the method is fitted on a random sample and the other rows
-    #: are given the label of their nearest sampled row; None means never
+    #: are assigned by ``assign_method``; None means never (but see ``pairwise_bytes``)
     max_fit_rows: ClassVar[int | None] = None
-    #: rows used to assign the rest (bounded, so assignment is linear in n)
-    assign_pool: ClassVar[int] = 4000
+    #: how rows outside the sample get a label: one of ASSIGN_METHODS
+    assign_method: ClassVar[str] = "nearest_row"
+    #: sampled rows used to assign the rest by "nearest_row" (bounded: assignment is linear in n)
+    assign_pool: ClassVar[int] = 2000
+    #: bytes per pair of fitted rows that the method holds at once (a condensed distance
+    #: matrix is 4); None: 8 for quadratic and cubic methods, 0 for the others. Used to
+    #: fit on a smaller sample rather than run out of memory.
+    pairwise_bytes: ClassVar[float | None] = None
     #: whether it can label rows as noise
     finds_noise: ClassVar[bool] = False
     #: whether it needs torch (imported only when the backend runs)
@@ -122,37 +280,105 @@ class Backend:
             "description": self.description,
             "cost": self.cost,
             "max_fit_rows": self.max_fit_rows,
+            "assign_method": self.assign_method,
             "finds_noise": self.finds_noise,
             "parameters": [p.describe() for p in self.space.params],
         }
+
+    # -- memory ------------------------------------------------------------------
+    def estimate_memory(self, X: np.ndarray, params: dict[str, Any]) -> int:
+        """Bytes of the largest structure the method builds on the rows of ``X`` (the
+        data itself not counted). Backends whose need depends on the parameters (DBSCAN's
+        neighbourhoods grow with eps) override this; it must be cheap."""
+        per_pair = self.pairwise_bytes
+        if per_pair is None:
+            per_pair = 8.0 if self.cost in ("quadratic", "cubic") else 0.0
+        n = X.shape[0]
+        return int(per_pair * n * n)
+
+    def _fit_rows_within_budget(self, Xp: np.ndarray, p: dict[str, Any], rows: int,
+                                rng: np.random.Generator) -> tuple[int, np.ndarray | None, str]:
+        """Shrink the sample until the memory estimate fits the budget (or raise)."""
+        n = Xp.shape[0]
+        idx = None if rows >= n else np.sort(rng.choice(n, rows, replace=False))
+        est = self.estimate_memory(Xp if idx is None else Xp[idx], p)
+        budget = memory_budget()
+        if est <= budget:
+            return rows, idx, ""
+        first_rows, first_est = rows, est
+        for _ in range(12):
+            floor = min(MIN_GUARDED_ROWS, n)
+            if rows <= floor:
+                raise BackendError(
+                    f"algorithm {self.name!r} would need about {format_bytes(first_est)} of memory "
+                    f"on {first_rows:,} rows, more than the budget of {format_bytes(budget)}, even on "
+                    f"a sample of {rows:,} rows; choose other parameters or raise "
+                    f"METACLUST_MEMORY_BUDGET")
+            rows = max(floor, min(int(rows * 0.9 * math.sqrt(budget / est)), int(rows * 0.7)))
+            idx = np.sort(rng.choice(n, rows, replace=False))
+            est = self.estimate_memory(Xp[idx], p)
+            if est <= budget:
+                note = (f"memory estimate {format_bytes(first_est)} on {first_rows:,} rows exceeds "
+                        f"the budget of {format_bytes(budget)} (METACLUST_MEMORY_BUDGET), so a sample "
+                        f"of {rows:,} rows was fitted")
+                return rows, idx, note
+        raise BackendError(f"algorithm {self.name!r} would need about {format_bytes(est)} of memory "
+                           f"on {rows:,} rows, more than the budget of {format_bytes(budget)}; "
+                           f"choose other parameters or raise METACLUST_MEMORY_BUDGET")
 
     # -- running ---------------------------------------------------------------
     def cluster(self, X: np.ndarray, params: dict[str, Any], seed: int) -> np.ndarray:
         """Cluster the (preprocessed, possibly sampled) rows of ``X``; noise as -1."""
         raise NotImplementedError
 
+    def assign(self, X: np.ndarray, idx: np.ndarray, sample_labels: np.ndarray,
+               params: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
+        """Labels for every row of ``X`` given the labels of the fitted rows ``X[idx]``."""
+        sample = X[idx]
+        if self.assign_method == "centroid":
+            labels = nearest_centroid_labels(X, sample, sample_labels)
+        elif self.assign_method == "gaussian":
+            labels = gaussian_labels(X, sample, sample_labels,
+                                     covariance_type=str(params.get("covariance_type", "full")))
+        else:
+            pool = stratified_pool(sample_labels, self.assign_pool, rng)
+            labels = nearest_labels(X, sample[pool], sample_labels[pool])
+        labels[idx] = sample_labels
+        return labels
+
     def run(self, X: Any, params: dict[str, Any] | None = None, seed: int = 0,
             max_fit_rows: int | None = None) -> ClusterRun:
-        """Validate, preprocess, fit (on a sample if the table is too big) and label every row."""
+        """Validate, preprocess, fit (on a sample if the table is too big) and label every row.
+
+        A sample is used when the table has more than ``max_fit_rows`` rows (the
+        argument, else the class attribute) or when the memory estimate of the method
+        exceeds :func:`memory_budget`; ``ClusterRun.notes`` says which and how the
+        other rows were labelled."""
         p = self.validate(params)
         X = check_matrix(X)
+        if max_fit_rows is not None and max_fit_rows < 1:
+            raise ConfigError(f"max_fit_rows must be at least 1, got {max_fit_rows}")
         start = time.perf_counter()
         Xp = preprocess.apply(X, p["preprocess"], seed=seed)
         n = Xp.shape[0]
         limit = max_fit_rows if max_fit_rows is not None else self.max_fit_rows
         notes: list[str] = []
         rng = np.random.default_rng(seed)
-        if limit is not None and n > limit:
-            idx = np.sort(rng.choice(n, limit, replace=False))
-            resolved = self.resolve(Xp[idx], p)
-            sample_labels = self._call(Xp[idx], p, seed, idx.size)
-            pool = idx.size if idx.size <= self.assign_pool else self.assign_pool
-            pool_idx = rng.choice(idx.size, pool, replace=False)
-            labels = nearest_labels(Xp, Xp[idx][pool_idx], sample_labels[pool_idx])
-            labels[idx] = sample_labels
-            notes.append(f"fitted on a random sample of {limit} of {n} rows; "
-                         f"the other rows took the label of their nearest sampled row")
-            fitted, assigned = int(limit), int(n - limit)
+        rows = n if limit is None else min(n, max(int(limit), 2))
+        rows, idx, memory_note = self._fit_rows_within_budget(Xp, p, rows, rng)
+        if memory_note:
+            notes.append(memory_note)
+        if idx is not None:
+            Xs = Xp[idx]
+            resolved = self.resolve(Xs, p)
+            sample_labels = self._call(Xs, p, seed, rows)
+            del Xs
+            labels = self.assign(Xp, idx, sample_labels, p, rng)
+            how = _ASSIGN_WORDS.get(self.assign_method, _ASSIGN_WORDS["nearest_row"])
+            why = f" (max_fit_rows={limit:,})" if limit is not None and not memory_note else ""
+            notes.append(f"fitted on a random sample of {rows:,} of {n:,} rows{why}; the other "
+                         f"rows took {how.format(pool=min(self.assign_pool, rows))}")
+            fitted, assigned = int(rows), int(n - rows)
         else:
             resolved = self.resolve(Xp, p)
             labels = self._call(Xp, p, seed, n)
@@ -166,7 +392,8 @@ class Backend:
         try:
             labels = self.cluster(X, p, seed)
         except (MemoryError, ValueError, np.linalg.LinAlgError, FloatingPointError) as exc:
-            raise BackendError(f"algorithm {self.name!r} failed on this table: {exc}") from exc
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise BackendError(f"algorithm {self.name!r} failed on this table: {first}") from exc
         return normalise_labels(labels, n, f"algorithm {self.name!r}")
 
     def fit_predict(self, X: Any, params: dict[str, Any] | None = None, seed: int = 0) -> np.ndarray:

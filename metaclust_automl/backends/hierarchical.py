@@ -16,6 +16,8 @@ class AgglomerativeBackend(Backend):
     description = "hierarchical agglomerative clustering cut at n_clusters"
     cost = "quadratic"
     max_fit_rows = 5000
+    # SciPy's linkage holds the condensed distance matrix (4 bytes a pair) and a copy
+    pairwise_bytes = 8.0
     params = (
         N_CLUSTERS,
         Param("linkage", "categorical", default="ward",
