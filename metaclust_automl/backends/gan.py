@@ -47,6 +47,13 @@ class GANBackend(Backend):
         DEVICE, VERBOSE,
     )
 
+    def validate(self, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        from .deep.runtime import check_device
+
+        p = super().validate(params)
+        check_device(p["device"])
+        return p
+
     def config(self, params: dict[str, Any], k: int) -> Any:
         from .deep.clustergan import GanConfig
 
@@ -67,7 +74,7 @@ class GANBackend(Backend):
         with seeded(seed, device) as gen:
             sp = space.fit_space(X, seed=seed)
             Z = torch.from_numpy(space.transform(sp, X)).to(device)
-            nb = space.mine_neighbours(Z, params["neighbours"], gen)
+            nb = space.mine_neighbours(Z, space.neighbour_count(params["neighbours"], X.shape[0], k), gen)
             nets = clustergan.build(Z, nb, cfg, gen)
             with TrainingProgress("gan", cfg.steps, params["verbose"]) as bar:
                 clustergan.train(nets, Z, nb, cfg, gen, progress=bar)

@@ -56,6 +56,13 @@ class PrototypeBackend(Backend):
         DEVICE, VERBOSE,
     )
 
+    def validate(self, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        from .deep.runtime import check_device
+
+        p = super().validate(params)
+        check_device(p["device"])
+        return p
+
     #: the rule file; tests point it elsewhere
     rule_path: Path | None = None
     _rules: dict[tuple[str, str], Any] = {}
@@ -85,7 +92,7 @@ class PrototypeBackend(Backend):
         with seeded(seed, device) as gen:
             sp = space.fit_space(X, seed=seed)
             Z = torch.from_numpy(space.transform(sp, X)).to(device)
-            nb = space.mine_neighbours(Z, params["neighbours"], gen)
+            nb = space.mine_neighbours(Z, space.neighbour_count(params["neighbours"], X.shape[0], k), gen)
             p0 = prototypes.init_params(Z, k, params["hidden"], gen, nb)
             with TrainingProgress(f"prototype ({params['rule']} rule)", params["steps"],
                                   params["verbose"]) as bar:

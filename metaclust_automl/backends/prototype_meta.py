@@ -42,7 +42,7 @@ def prepare(task: synthetic.Task, seed: int) -> tuple[Any, Any, Any, Any]:
     g = torch.Generator().manual_seed(seed)
     sp = space.fit_space(task.X, seed=seed)
     Z = torch.from_numpy(space.transform(sp, task.X))
-    nb = space.mine_neighbours(Z, META_DEFAULTS["neighbours"], g)
+    nb = space.mine_neighbours(Z, space.neighbour_count(META_DEFAULTS["neighbours"], Z.shape[0], task.k), g)
     return Z, nb, torch.from_numpy(task.y), g
 
 
@@ -98,7 +98,7 @@ def meta_train(iters: int, steps: int, seed: int, meta_lr: float, n_range: tuple
         loss.backward()
         torch.nn.utils.clip_grad_norm_(list(theta.values()), 1.0)
         opt.step()
-        history.append(float(loss))
+        history.append(float(loss.detach()))
         if (it + 1) % 10 == 0 or it == 0:
             vals = {k: round(math.exp(float(v.mean())), 4) for k, v in theta.items()}
             log(f"iter {it + 1}/{iters}  loss(last 10) {np.mean(history[-10:]):.4f}  "

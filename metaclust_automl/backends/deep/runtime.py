@@ -15,6 +15,13 @@ VERBOSE = Param("verbose", "bool", default=True, search=False,
                 help="show a training progress bar on stderr (only when stderr is a terminal)")
 
 
+def check_device(name: str) -> None:
+    """Fail at validation, before any work, when CUDA is asked for but absent (torch is
+    imported only in that case)."""
+    if name == "cuda":
+        resolve_device(name)
+
+
 def resolve_device(name: str) -> Any:
     """The torch device for ``auto``/``cpu``/``cuda``; ConfigError when CUDA is asked for
     but this torch cannot use it."""

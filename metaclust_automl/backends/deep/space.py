@@ -61,6 +61,12 @@ def transform(space: Space, X: np.ndarray, chunk: int = 65_536) -> np.ndarray:
     return out
 
 
+def neighbour_count(wanted: int, n: int, k: int) -> int:
+    """At most half the rows of an average cluster: a row's neighbours should mostly
+    lie in its own cluster, which on a tiny table they cannot if there are many."""
+    return int(max(1, min(wanted, n // (2 * max(k, 1)))))
+
+
 def mine_neighbours(Z: Any, m: int, generator: Any, block: int = 16_384, chunk: int = 2048) -> Any:
     """Indices (n x m, int64 torch tensor on Z's device) of each row's m nearest other rows
     within its block (see the module docstring)."""
