@@ -28,7 +28,7 @@ class GANBackend(Backend):
     uses_torch = True
     params = (
         N_CLUSTERS,
-        Param("steps", "int", default=1500, low=10, high=200_000, search_low=300, search_high=4000, log=True,
+        Param("steps", "int", default=1000, low=10, high=200_000, search_low=300, search_high=4000, log=True,
               help="most training steps (early stopping may end sooner); independent of n"),
         BATCH, NEIGHBOURS,
         Param("latent_dim", "int", default=10, low=1, high=512, search_low=2, search_high=32, log=True,
@@ -39,8 +39,8 @@ class GANBackend(Backend):
               help="temperature of the encoder's categorical head (cosine similarity scale)"),
         Param("beta_c", "float", default=10.0, low=0.0, high=1000.0, search_low=1.0, search_high=30.0, log=True,
               help="weight of recovering the category of generated rows"),
-        Param("hidden", "int", default=256, low=8, high=4096, search=False, help="width of the three networks"),
-        Param("tol", "float", default=0.005, low=0.0, high=1.0, search=False,
+        Param("hidden", "int", default=128, low=8, high=4096, search=False, help="width of the three networks"),
+        Param("tol", "float", default=0.01, low=0.0, high=1.0, search=False,
               help="early stopping: share of monitored rows whose label may still change between checks"),
         Param("patience", "int", default=3, low=1, high=1000, search=False,
               help="early stopping: checks in a row below tol"),

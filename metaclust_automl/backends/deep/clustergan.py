@@ -39,7 +39,7 @@ class GanConfig:
     k: int
     latent_dim: int = 10
     sigma: float = 0.1
-    hidden: int = 256
+    hidden: int = 128
     beta_n: float = 10.0
     beta_c: float = 10.0
     real_weight: float = 1.0
@@ -48,11 +48,11 @@ class GanConfig:
     temperature: float = 0.1
     lr: float = 2e-4
     lr_head: float = 0.01
-    steps: int = 1500
+    steps: int = 1000
     batch_size: int = 256
     check_every: int = 50
     patience: int = 3
-    tol: float = 0.005
+    tol: float = 0.01
 
 
 def build(Z: Any, nb: Any, cfg: GanConfig, generator: Any) -> dict[str, Any]:

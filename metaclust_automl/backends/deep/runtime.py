@@ -52,6 +52,15 @@ def seeded(seed: int, device: Any) -> Iterator[Any]:
         yield torch.Generator().manual_seed(seed)
 
 
+def _stderr_console(factory: Any) -> Any:
+    """The command line's stderr console when the CLI is running (its spinner and this
+    bar then share one console and render as one display), else a new one. Looked up
+    in ``sys.modules`` so the library never imports the CLI."""
+    app = sys.modules.get("metaclust_automl.cli.app")
+    console = getattr(app, "err_console", None)
+    return console if console is not None else factory(stderr=True)
+
+
 class TrainingProgress:
     """A rich progress bar on stderr, shown only when asked for and stderr is a terminal
     (so that pipes, logs and pytest output stay clean)."""
@@ -71,7 +80,7 @@ class TrainingProgress:
 
             self._progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                       TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
-                                      console=Console(stderr=True), transient=True)
+                                      console=_stderr_console(Console), transient=True)
             try:
                 self._progress.start()
             except Exception:  # noqa: BLE001 - another live display is active: stay quiet
