@@ -26,6 +26,7 @@ ENTRY_POINT_GROUP = "metaclust"
 #: Modules holding the built-in hook implementations.
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "metaclust_automl.backends.builtin",
+    "metaclust_automl.backends.deep_builtin",
     "metaclust_automl.metafeatures.builtin",
 )
 

@@ -1,0 +1,170 @@
+"""The networks and training loop of the ``gan`` backend (ClusterGAN, Mukherjee et al., 2019).
+
+Latent z = (z_n, one_hot(c)): continuous noise z_n ~ N(0, sigma^2) and a categorical
+part c, one per cluster. The generator G maps z to a row; the discriminator D tells
+real rows from generated ones; the encoder E maps a row back to (z_n, logits of c).
+A row's cluster is the encoder's categorical output on the real row.
+
+Losses (all from logits, so none takes log(0)):
+- D: binary cross-entropy with logits, real rows -> 1, generated rows -> 0;
+- G and E: adversarial BCE (generated -> 1), plus latent recovery on generated rows
+  (``beta_n`` * MSE of z_n, ``beta_c`` * cross-entropy of c) as in ClusterGAN, plus,
+  weighted by ``real_weight``, terms on the real rows: a row and one of its nearest
+  neighbours should get the same category (with a balance term against collapse,
+  as in ``prototypes``), and the row should come back through G(E(row)) (cycle).
+  A pure ClusterGAN (``real_weight`` = 0) separates few clusters on small tables such
+  as digits; the real-row terms are what make the encoder's categories follow the data.
+
+The encoder's categorical head is a prototype head: the category logits are cosine
+similarities, divided by a temperature, between the lifted encoder features and one
+prototype per category, seeded by spherical k-means on neighbour-smoothed rows.
+
+Early stopping: every ``check_every`` steps the encoder labels a fixed monitor sample
+of real rows; training stops when the share of monitor rows whose label changed since
+the previous check stays below ``tol`` for ``patience`` checks in a row (the
+clustering has settled), or after ``steps`` steps.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from . import prototypes
+
+MONITOR_ROWS = 2048
+
+
+@dataclass
+class GanConfig:
+    k: int
+    latent_dim: int = 10
+    sigma: float = 0.1
+    hidden: int = 128
+    beta_n: float = 10.0
+    beta_c: float = 10.0
+    real_weight: float = 1.0
+    balance: float = 1.0
+    cycle_weight: float = 1.0
+    temperature: float = 0.1
+    lr: float = 2e-4
+    lr_head: float = 0.01
+    steps: int = 1000
+    batch_size: int = 256
+    check_every: int = 50
+    patience: int = 3
+    tol: float = 0.01
+
+
+def build(Z: Any, nb: Any, cfg: GanConfig, generator: Any) -> dict[str, Any]:
+    """G, D and E (with its prototype head) on Z's device; all weights drawn under the
+    caller's seed, the prototypes from ``generator``."""
+    import torch
+    from torch import nn
+
+    e = Z.shape[1]
+
+    def mlp(i: int, o: int) -> nn.Module:
+        return nn.Sequential(nn.Linear(i, cfg.hidden), nn.LeakyReLU(0.2), nn.Linear(cfg.hidden, cfg.hidden),
+                             nn.LeakyReLU(0.2), nn.Linear(cfg.hidden, o))
+
+    class Encoder(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.trunk = mlp(e, e + cfg.latent_dim)
+            last = self.trunk[-1]
+            nn.init.zeros_(last.weight)  # starts as the identity on the features
+            nn.init.zeros_(last.bias)
+            self.proto = nn.Parameter(prototypes.spherical_kmeans(
+                prototypes.lift(prototypes.smooth(Z, nb)), cfg.k, generator))
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            h = self.trunk(x)
+            feats = prototypes.lift(x + h[:, :e])
+            logits = feats @ nn.functional.normalize(self.proto, dim=1).T / cfg.temperature
+            return h[:, e:], logits
+
+    return {"G": mlp(cfg.latent_dim + cfg.k, e).to(Z.device), "D": mlp(e, 1).to(Z.device),
+            "E": Encoder().to(Z.device)}
+
+
+def sample_latent(n: int, cfg: GanConfig, generator: Any, device: Any) -> tuple[Any, Any, Any]:
+    import torch
+
+    c = torch.randint(cfg.k, (n,), generator=generator)
+    zn = cfg.sigma * torch.randn((n, cfg.latent_dim), generator=generator)
+    z = torch.cat([zn, torch.nn.functional.one_hot(c, cfg.k).float()], dim=1)
+    return z.to(device), zn.to(device), c.to(device)
+
+
+def encode_labels(E: Any, Z: Any, batch: int = 8192) -> Any:
+    """Hard categories of real rows, in batches."""
+    import torch
+
+    with torch.no_grad():
+        return torch.cat([E(Z[s:s + batch])[1].argmax(1).cpu() for s in range(0, Z.shape[0], batch)])
+
+
+def train(nets: dict[str, Any], Z: Any, nb: Any, cfg: GanConfig, generator: Any, progress: Any = None
+          ) -> dict[str, Any]:
+    """Alternate D and G/E steps until the labels settle (see the module docstring).
+    Returns a small report: steps run, whether it stopped early, last losses."""
+    import torch
+    import torch.nn.functional as F
+
+    G, D, E = nets["G"], nets["D"], nets["E"]
+    dev = Z.device
+    head = [E.proto]
+    rest = [p for name, p in E.named_parameters() if name != "proto"]
+    opt_ge = torch.optim.Adam([{"params": list(G.parameters()) + rest, "lr": cfg.lr},
+                               {"params": head, "lr": cfg.lr_head}], betas=(0.5, 0.9))
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(0.5, 0.9))
+    n = Z.shape[0]
+    monitor = torch.randperm(n, generator=generator)[:MONITOR_ROWS].to(dev)
+    previous = encode_labels(E, Z[monitor])
+    calm, stopped_early, step = 0, False, 0
+    changes: list[float] = []
+    losses = {"d": float("nan"), "ge": float("nan")}
+    m = nb.shape[1]
+    for step, rows in enumerate(prototypes.batches(n, cfg.batch_size, cfg.steps, generator), start=1):
+        B = rows.numel()
+        picks = torch.randint(m, (B,), generator=generator)
+        rows_d = rows.to(dev)
+        xr, xj = Z[rows_d], Z[nb[rows_d, picks.to(dev)]]
+        z, zn, c = sample_latent(B, cfg, generator, dev)
+        ones, zeros = torch.ones((B, 1), device=dev), torch.zeros((B, 1), device=dev)
+
+        fake = G(z)
+        loss_d = (F.binary_cross_entropy_with_logits(D(xr), ones)
+                  + F.binary_cross_entropy_with_logits(D(fake.detach()), zeros))
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+
+        zn_hat, c_logits = E(fake)
+        loss_ge = (F.binary_cross_entropy_with_logits(D(fake), ones)
+                   + cfg.beta_n * F.mse_loss(zn_hat, zn) + cfg.beta_c * F.cross_entropy(c_logits, c))
+        if cfg.real_weight > 0:
+            zr, lr_ = E(xr)
+            _, lj = E(xj)
+            qa, qb = torch.softmax(lr_, 1), torch.softmax(lj, 1)
+            consistency = -torch.log((qa * qb).sum(1).clamp_min(prototypes.EPS)).mean()
+            mean_q = qa.mean(0)
+            negentropy = (mean_q * torch.log(mean_q.clamp_min(prototypes.EPS))).sum()
+            cycle = F.mse_loss(G(torch.cat([zr, qa], 1)), xr)
+            loss_ge = loss_ge + cfg.real_weight * (consistency + cfg.balance * negentropy) + cfg.cycle_weight * cycle
+        opt_ge.zero_grad(set_to_none=True)
+        loss_ge.backward()
+        opt_ge.step()
+        losses = {"d": float(loss_d.detach()), "ge": float(loss_ge.detach())}
+        if progress is not None:
+            progress.advance(1, f"D {losses['d']:.3f}  G/E {losses['ge']:.3f}")
+        if step % cfg.check_every == 0:
+            current = encode_labels(E, Z[monitor])
+            changed = float((current != previous).float().mean())
+            changes.append(round(changed, 5))
+            previous = current
+            calm = calm + 1 if changed < cfg.tol else 0
+            if calm >= cfg.patience:
+                stopped_early = True
+                break
+    return {"steps": step, "stopped_early": stopped_early, "label_changes": changes, **losses}

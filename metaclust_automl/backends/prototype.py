@@ -1,0 +1,106 @@
+"""``prototype``: clustering by learnable prototypes with a meta-learned update rule (torch).
+
+The rows are normalised (``deep.space``), each row's nearest neighbours are mined, and
+a small residual network plus ``n_clusters`` prototypes are trained by mini-batch
+gradient steps so that neighbours share a prototype (soft assignment with a
+temperature; ``deep.prototypes``). At the end the assignment is hardened (nearest
+prototype) and prototypes that are not needed are switched off (``deep.merge``), so
+``n_clusters`` is an upper bound rather than a promise.
+
+``rule=meta`` (default) trains with the step-size, temperature and balance schedules
+meta-learned across generated tasks (``prototype_meta``; shipped in
+``data/weights/prototype_rule.safetensors``); ``rule=plain`` uses constant
+conventional values. If the weights file is missing or broken the backend warns and
+runs the plain rule.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..params import Param
+from .base import Backend
+from .deep.runtime import DEVICE, VERBOSE
+from .partitional import N_CLUSTERS
+
+STEPS = Param("steps", "int", default=200, low=10, high=100_000, search_low=100, search_high=800, log=True,
+              help="mini-batch training steps (independent of n: small tables get many passes)")
+BATCH = Param("batch_size", "int", default=256, low=8, high=65_536, search=False, help="rows per mini-batch")
+NEIGHBOURS = Param("neighbours", "int", default=10, low=1, high=200, search_low=3, search_high=40, log=True,
+                   help="nearest neighbours mined per row; a row and one of them should share a cluster")
+HIDDEN = Param("hidden", "int", default=128, low=8, high=4096, search=False,
+               help="width of the residual feature network")
+
+
+class PrototypeBackend(Backend):
+    name = "prototype"
+    description = ("learnable prototypes on a residual network, trained so that neighbours share one; "
+                   "meta-learned update rule; switches off unneeded prototypes (torch)")
+    cost = "linear"
+    uses_torch = True
+    params = (
+        N_CLUSTERS,
+        Param("rule", "categorical", default="meta", choices=("meta", "plain"),
+              help="update rule: meta-learned schedules (shipped weights) or constant plain ones"),
+        STEPS, BATCH, NEIGHBOURS, HIDDEN,
+        Param("switch_off", "bool", default=True,
+              help="switch off prototypes that are nearly empty or redundant (n_clusters becomes an upper bound)"),
+        Param("min_share", "float", default=0.01, low=0.0, high=0.5, search_low=0.001, search_high=0.05, log=True,
+              help="prototypes holding less than this fraction of the rows are switched off"),
+        Param("merge_valley", "float", default=0.85, low=0.0, high=1.0, search_low=0.5, search_high=1.0,
+              help="merge two neighbouring clusters when the density between them stays at least this "
+                   "fraction of the lower peak (1 = merge only clusters that form one mode)"),
+        DEVICE, VERBOSE,
+    )
+
+    def validate(self, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        from .deep.runtime import check_device
+
+        p = super().validate(params)
+        check_device(p["device"])
+        return p
+
+    #: the rule file; tests point it elsewhere
+    rule_path: Path | None = None
+    _rules: dict[tuple[str, str], Any] = {}
+    _lock = threading.Lock()
+
+    def update_rule(self, name: str) -> Any:
+        """The plain or meta-learned rule, loaded once per process and path."""
+        from .deep import rule as rule_mod
+
+        path = self.rule_path or rule_mod.DEFAULT_PATH
+        key = (name, str(path))
+        with self._lock:
+            if key not in self._rules:
+                self._rules[key] = rule_mod.rule_for(name, path)
+            return self._rules[key]
+
+    def cluster(self, X: np.ndarray, params: dict[str, Any], seed: int) -> np.ndarray:
+        import torch
+
+        from .deep import merge, prototypes, space
+        from .deep.runtime import TrainingProgress, resolve_device, seeded
+
+        device = resolve_device(params["device"])
+        n = X.shape[0]
+        k = int(min(params["n_clusters"], n))
+        rule = self.update_rule(params["rule"])
+        with seeded(seed, device) as gen:
+            sp = space.fit_space(X, seed=seed)
+            Z = torch.from_numpy(space.transform(sp, X)).to(device)
+            nb = space.mine_neighbours(Z, space.neighbour_count(params["neighbours"], X.shape[0], k), gen)
+            p0 = prototypes.init_params(Z, k, params["hidden"], gen, nb)
+            with TrainingProgress(f"prototype ({params['rule']} rule)", params["steps"],
+                                  params["verbose"]) as bar:
+                fitted = prototypes.train(p0, Z, nb, rule.tensors(device), steps=params["steps"],
+                                          batch_size=params["batch_size"], generator=gen, progress=bar)
+            labels = prototypes.assign(fitted, Z).numpy()
+            if params["switch_off"] and k > 1:
+                U = prototypes.embed_all(fitted, Z).numpy()
+                labels, _ = merge.switch_off(U, labels, min_share=params["min_share"],
+                                                 valley=params["merge_valley"], seed=seed)
+        return labels
