@@ -7,6 +7,7 @@ selectors' nor meta-training's code.
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -239,6 +240,44 @@ def test_fits_are_shared_by_tasks_with_the_same_training_set(tasks, kb):
     res = runner.evaluate_corpus(unseen, _plan(kb, ["mean"], factories={"mean": Counting}), progress=False)
     assert fitted == [tuple(kb.task_ids)]  # unseen tasks: the whole knowledge base, fitted once
     assert not any(r.kind == "ceiling" for r in res)  # no ceiling for tasks the KB does not hold
+
+
+class SavedMean(MeanSelector):
+    """A mean selector with saved weights (one JSON file) that know their knowledge base."""
+
+    def save(self, directory) -> None:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        (Path(directory) / "mean.json").write_text(json.dumps({"tasks": self.tasks, "mean": [9.0] * len(self.mean)}))
+
+    def fit(self, kb, *, seed=0):
+        self.tasks = kb.task_ids
+        return super().fit(kb, seed=seed)
+
+    @classmethod
+    def load(cls, directory, kb):
+        state = json.loads((Path(directory) / "mean.json").read_text())
+        if state["tasks"] != kb.task_ids:
+            raise KnowledgeBaseError("stale weights: fitted on another knowledge base")
+        self = cls()
+        self.mean, self.tasks = np.asarray(state["mean"]), state["tasks"]
+        return self
+
+
+def test_saved_weights_are_used_only_for_the_whole_knowledge_base(tasks, kb, tmp_path):
+    kb_dir = kb.save(tmp_path / "kb")
+    loaded = KnowledgeBase.load(kb_dir)
+    SavedMean().fit(loaded).save(kb_dir / "selectors" / "mean")
+    unseen = [LabelledTask(id=f"new/{t.id}", X=t.X, y=t.y, group="new") for t in tasks[:2]]
+    res = runner.evaluate_corpus(unseen, _plan(loaded, ["mean"], factories={"mean": SavedMean}), progress=False)
+    assert all(r.note.startswith("weights loaded from") for r in res)
+    # a task of the knowledge base: the selector is refitted without it, never loaded
+    res = runner.evaluate_corpus(tasks[:2], _plan(loaded, ["mean"], factories={"mean": SavedMean}), progress=False)
+    assert all(r.note == f"fitted on {len(tasks) - 1} tasks" for r in res if r.method == "mean")
+    # stale weights (another knowledge base) are refused and the selector is fitted
+    small = KnowledgeBase.load(kb_dir).subset([0, 1, 2])
+    small.path = kb_dir
+    res = runner.evaluate_corpus(unseen, _plan(small, ["mean"], factories={"mean": SavedMean}), progress=False)
+    assert all(r.note == "fitted on 3 tasks" for r in res)
 
 
 def test_scores_and_config_of_the_top1_are_what_running_it_gives(tasks, kb):

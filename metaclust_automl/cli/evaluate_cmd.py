@@ -37,7 +37,7 @@ def evaluate(
     out: Annotated[str, typer.Option("--out", "-o", help="Directory for results.csv, report.md and the plots.")] = "evaluation",
     label_column: Annotated[str, typer.Option("--label-column", help="Label column of CSV/parquet corpus files.")] = "label",
     max_rows: Annotated[int, typer.Option("--max-rows", min=100, help="Above this many rows, the searching "
-                                          "baselines and DBSCAN run on a random sample (said in the report).")] = 20_000,
+                                          "baselines and DBSCAN run on a random sample (said in the report).")] = 10_000,
     no_group: Annotated[bool, typer.Option("--no-group", help="With --leave-one-out, hold out only the task, "
                                            "not its group.")] = False,
     jobs: Annotated[int, typer.Option("--jobs", min=1, help="Worker processes when building a knowledge base.")] = 1,
@@ -49,7 +49,7 @@ def evaluate(
     from ..evaluation.baselines import BASELINES
     from ..evaluation.leave_one_out import corpus_has_groups
     from ..evaluation.report import write_outputs
-    from ..evaluation.runner import Plan, evaluate_corpus
+    from ..evaluation.runner import Plan, evaluate_corpus, shipped_weights_dir
     from ..knowledge_base import KnowledgeBase, load_default
     from ..plugins import get_registry
 
@@ -97,7 +97,8 @@ def evaluate(
             "leave-one-out (task held out)" if leave_one_out else
             "unseen tasks: selectors fitted on the knowledge base, minus any task of the same id")
     plan = Plan(selectors=names, baselines=list(BASELINES) if baselines else [], kb=base, by_group=by_group,
-                budget=budget, trials=trials, seed=seed, max_rows=max_rows, notes=notes)
+                budget=budget, trials=trials, seed=seed, max_rows=max_rows, notes=notes,
+                weights_dirs=[shipped_weights_dir()])
     results = evaluate_corpus(tasks, plan, progress=True)
     setup = {
         "corpus": ", ".join(corpus) + f" ({len(tasks)} tasks" +
@@ -128,7 +129,7 @@ def evaluate(
 def _command_line(corpus: list[str], **opts: object) -> str:
     """The command that reproduces this evaluation (options at their default left out)."""
     defaults = {"kb": None, "leave_one_out": False, "selectors": None, "baselines": False, "budget": 0,
-                "trials": 50, "out": "evaluation", "label_column": "label", "max_rows": 20_000,
+                "trials": 50, "out": "evaluation", "label_column": "label", "max_rows": 10_000,
                 "no_group": False, "seed": 0}
     parts = ["metaclust", "evaluate", *(shlex.quote(c) for c in corpus)]
     for key, value in opts.items():

@@ -17,6 +17,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ from .leave_one_out import training_indices
 #: rows on which a probe runs a configuration (a budget costs the same on any table size)
 PROBE_ROWS = 2000
 #: above this many rows the searching baselines run on a sample (see baselines.on_sample)
-DEFAULT_MAX_ROWS = 20_000
+DEFAULT_MAX_ROWS = 10_000
 #: baselines whose cost is bounded by sampling on big tables; HDBSCAN defaults run on every row
 SAMPLED_BASELINES = ("dbscan_default", "kmeans_silhouette", "optuna_silhouette")
 
@@ -72,6 +73,11 @@ FIELDS = [f.name for f in dataclasses.fields(Result)]
 def score(y: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """ACC, NMI and ARI; reference label -1 is not scored, predicted noise is one cluster."""
     return external_scores(y, labels, ignore_label=-1)
+
+
+def _scores(y: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:
+    s = score(y, labels)
+    return s["acc"], s["nmi"], s["ari"]
 
 
 def _n_clusters(labels: np.ndarray) -> int:
@@ -225,27 +231,62 @@ class Plan:
     max_rows: int | None = DEFAULT_MAX_ROWS
     #: factory(name) -> unfitted selector; default: the plugin registry
     selector_factory: Callable[[str], Any] | None = None
+    #: directories holding saved selector weights (``DIR/NAME``), used only when a selector
+    #: is fitted on the whole knowledge base and the weights match it
+    weights_dirs: Sequence[str | Path] = ()
+    #: threads for BLAS/OpenMP inside every method (1: methods compare on equal terms, and
+    #: OpenMP's busy-waiting does not multiply wall time on a shared machine)
+    threads: int | None = 1
     notes: list[str] = field(default_factory=list)
+
+
+def shipped_weights_dir() -> Path:
+    """Where fitted weights of the built-in selectors ship (one directory per selector)."""
+    return Path(__file__).resolve().parents[1] / "data" / "selectors"
 
 
 class _FitCache:
     """Selectors fitted once per (name, training set): with leave-one-group-out every task
-    of a group shares one fit; with an unrelated knowledge base every task shares one."""
+    of a group shares one fit; with an unrelated knowledge base every task shares one.
+
+    When the training set is the whole knowledge base, saved weights fitted on exactly that
+    knowledge base (``KB_DIR/selectors/NAME`` or the package's) are loaded instead of
+    fitting again; a selector checks that they match (a fingerprint of the knowledge base)
+    and refuses stale ones, which are then refitted. Weights are never used for a subset:
+    they were fitted with the held-out tasks."""
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
-        self.fits: dict[tuple[str, tuple[int, ...]], tuple[Any, KnowledgeBase, float]] = {}
+        self.fits: dict[tuple[str, tuple[int, ...]], tuple[Any, KnowledgeBase, float, str]] = {}
 
-    def get(self, name: str, train: np.ndarray) -> tuple[Any, KnowledgeBase, float]:
+    def _saved(self, name: str, selector: Any, kb: KnowledgeBase) -> tuple[Any, str] | None:
+        dirs = [Path(kb.path) / "selectors" / name] if kb.path is not None else []
+        dirs += [Path(d) / name for d in self.plan.weights_dirs]
+        for d in dirs:
+            if not d.is_dir():
+                continue
+            try:
+                return type(selector).load(d, kb), f"weights loaded from {d}"
+            except (MetaclustError, NotImplementedError, OSError, ValueError):
+                continue
+        return None
+
+    def get(self, name: str, train: np.ndarray) -> tuple[Any, KnowledgeBase, float, str]:
         key = (name, tuple(int(i) for i in train))
         if key not in self.fits:
             kb = self.plan.kb
             assert kb is not None
-            sub = kb if train.size == len(kb.tasks) else kb.subset(train)
+            whole = train.size == len(kb.tasks)
+            sub = kb if whole else kb.subset(train)
             factory = self.plan.selector_factory or _registry_factory
             start = time.perf_counter()
-            selector = factory(name).fit(sub, seed=self.plan.seed)
-            self.fits[key] = (selector, sub, time.perf_counter() - start)
+            selector = factory(name)
+            saved = self._saved(name, selector, kb) if whole else None
+            if saved is not None:
+                selector, how = saved
+            else:
+                selector, how = selector.fit(sub, seed=self.plan.seed), f"fitted on {len(sub.tasks)} tasks"
+            self.fits[key] = (selector, sub, time.perf_counter() - start, how)
         return self.fits[key]
 
 
@@ -300,15 +341,15 @@ def evaluate_task(task: Any, plan: Plan, fits: _FitCache | None = None) -> list[
                 method = name if budget == 0 else f"{name}@{budget}"
                 row = Result(**base, method=method, kind=KIND_SELECTOR)
                 try:
-                    selector, sub, fit_seconds = fits.get(name, train)
-                    row.fit_seconds = fit_seconds
+                    selector, sub, fit_seconds, how = fits.get(name, train)
+                    row.fit_seconds, row.note = fit_seconds, how
                     got = run_selector(selector, sub, X, mf_vec, budget=budget, seed=plan.seed,
                                        registry=registry)
                 except Exception as exc:  # noqa: BLE001 - one method failing on one task is a result
                     row.error = f"{type(exc).__name__}: {exc}"
                     out.append(row)
                     continue
-                row.__dict__.update(score(y, got["labels"]))
+                row.acc, row.nmi, row.ari = _scores(y, got["labels"])
                 row.seconds = mf_seconds + got["seconds"]
                 row.n_clusters = _n_clusters(got["labels"])
                 row.algorithm, row.params = got["config"].algorithm, _params_json(got["config"].params)
@@ -322,7 +363,7 @@ def evaluate_task(task: Any, plan: Plan, fits: _FitCache | None = None) -> list[
             row.error = f"{type(exc).__name__}: {exc}"
             out.append(row)
             continue
-        row.__dict__.update(score(y, got["labels"]))
+        row.acc, row.nmi, row.ari = _scores(y, got["labels"])
         row.seconds = got["seconds"]
         row.n_clusters = _n_clusters(got["labels"])
         row.sampled, row.note = bool(got["note"]), got["note"]
@@ -332,24 +373,27 @@ def evaluate_task(task: Any, plan: Plan, fits: _FitCache | None = None) -> list[
 
 def evaluate_corpus(tasks: Sequence[Any], plan: Plan, *, progress: bool = True) -> list[Result]:
     """Every method of ``plan`` on every task, with a progress bar on stderr."""
+    from threadpoolctl import threadpool_limits
+
     if plan.selectors and plan.kb is None:
         raise KnowledgeBaseError("selectors need a knowledge base: pass --kb DIR or --leave-one-out")
     fits = _FitCache(plan)
     results: list[Result] = []
-    if not progress:
-        for task in tasks:
-            results.extend(evaluate_task(task, plan, fits))
-        return results
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    with threadpool_limits(limits=plan.threads):
+        if not progress:
+            for task in tasks:
+                results.extend(evaluate_task(task, plan, fits))
+            return results
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
-        job = bar.add_task("evaluating", total=len(tasks))
-        for task in tasks:
-            bar.update(job, description=f"evaluating {task.id}")
-            results.extend(evaluate_task(task, plan, fits))
-            bar.advance(job)
-        bar.update(job, description="evaluated")
+        columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn())
+        with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+            job = bar.add_task("evaluating", total=len(tasks))
+            for task in tasks:
+                bar.update(job, description=f"evaluating {task.id}")
+                results.extend(evaluate_task(task, plan, fits))
+                bar.advance(job)
+            bar.update(job, description="evaluated")
     return results
