@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "metaclust_automl.cli.cluster_cmd",
     "metaclust_automl.cli.example_cmd",
     "metaclust_automl.cli.metafeatures_cmd",
+    "metaclust_automl.cli.evaluate_cmd",
 )
 
 for _name in COMMAND_MODULES:

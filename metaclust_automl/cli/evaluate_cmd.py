@@ -1,0 +1,175 @@
+"""``metaclust evaluate``: score selectors and blind baselines on a labelled corpus."""
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .app import SeedOpt, app, console, err_console
+
+
+def _split(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    items = [s.strip() for s in value.split(",") if s.strip()]
+    return [] if items == ["none"] else items
+
+
+@app.command("evaluate")
+def evaluate(
+    corpus: Annotated[list[str], typer.Argument(help="Labelled corpus: directories of .data.gz + .labels0.gz, "
+                                                     "CSV/parquet files with a label column, or .npz with X and y.")],
+    kb: Annotated[Optional[str], typer.Option("--kb", help="Knowledge base directory (default: the shipped one). "
+                                              "Its tasks that are also in CORPUS are never used to score themselves.")] = None,
+    leave_one_out: Annotated[bool, typer.Option("--leave-one-out", help="Score each task with selectors fitted "
+                                                "without it (and without its group when the corpus names groups) "
+                                                "on a knowledge base built from CORPUS (or --kb built on it).")] = False,
+    selectors: Annotated[Optional[str], typer.Option("--selectors", help="Comma-separated selectors "
+                                                     "(default: every registered one; 'none' for none).")] = None,
+    baselines: Annotated[bool, typer.Option("--baselines", help="Also run the blind baselines: DBSCAN and HDBSCAN "
+                                            "defaults, KMeans with k by silhouette, Optuna TPE on silhouette.")] = False,
+    budget: Annotated[int, typer.Option("--budget", min=0, help="Also score each selector when it may run up to N "
+                                        "configurations on the table before choosing.")] = 0,
+    trials: Annotated[int, typer.Option("--trials", min=1, help="Optuna trials of the Optuna baseline (and per task "
+                                        "and backend when --leave-one-out builds a knowledge base).")] = 50,
+    out: Annotated[str, typer.Option("--out", "-o", help="Directory for results.csv, report.md and the plots.")] = "evaluation",
+    label_column: Annotated[str, typer.Option("--label-column", help="Label column of CSV/parquet corpus files.")] = "label",
+    max_rows: Annotated[int, typer.Option("--max-rows", min=100, help="Above this many rows, the searching "
+                                          "baselines and DBSCAN run on a random sample (said in the report).")] = 10_000,
+    no_group: Annotated[bool, typer.Option("--no-group", help="With --leave-one-out, hold out only the task, "
+                                           "not its group.")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", min=1, help="Worker processes when building a knowledge base.")] = 1,
+    seed: SeedOpt = 0,
+) -> None:
+    """Score selectors (top-1, and with --budget) and blind baselines on every task of a labelled corpus."""
+    from ..corpus import load_corpus
+    from ..errors import ConfigError, KnowledgeBaseError
+    from ..evaluation.baselines import BASELINES
+    from ..evaluation.leave_one_out import corpus_has_groups
+    from ..evaluation.report import write_outputs
+    from ..evaluation.runner import Plan, evaluate_corpus, shipped_weights_dir
+    from ..knowledge_base import KnowledgeBase, load_default
+    from ..plugins import get_registry
+
+    registry = get_registry()
+    names = _split(selectors)
+    if names is None:
+        names = sorted(registry.selectors)
+    for name in names:
+        registry.selector(name)  # an unknown name fails before any work
+    if not names and not baselines:
+        raise ConfigError("nothing to evaluate: no selector is installed or named; add --baselines "
+                          "or --selectors NAME (see `metaclust plugins`)")
+    out_dir = Path(out)
+    if not out_dir.parent.exists():
+        raise ConfigError(f"cannot write to {out_dir}: directory {out_dir.parent} does not exist")
+    tasks = load_corpus(corpus, label_column=label_column)
+    by_group = leave_one_out and not no_group and corpus_has_groups([t.group for t in tasks])
+    notes: list[str] = []
+
+    base = None
+    if kb is not None:
+        base = KnowledgeBase.load(kb)
+    elif leave_one_out and names:
+        base = _build_kb(tasks, out_dir / "kb", trials=trials, seed=seed, jobs=jobs)
+    elif names:
+        base = load_default()
+    else:
+        try:
+            base = load_default()  # only for the ceiling of tasks it holds
+        except KnowledgeBaseError:
+            notes.append("no knowledge base: no ceiling and no selectors")
+    if leave_one_out and base is not None:
+        shared = set(base.task_ids) & {t.id for t in tasks}
+        if not shared:
+            raise KnowledgeBaseError(f"--leave-one-out needs a knowledge base built on this corpus, but "
+                                     f"{base.path or 'the knowledge base'} holds none of its tasks; drop --kb "
+                                     "to build one, or drop --leave-one-out")
+        if len(shared) < len(tasks):
+            notes.append(f"{len(tasks) - len(shared)} corpus tasks are not in the knowledge base (no ceiling for them)")
+    if base is not None:
+        overlap = len(set(base.task_ids) & {t.id for t in tasks})
+        if overlap and not leave_one_out:
+            notes.append(f"{overlap} corpus tasks are in the knowledge base; each was held out when scoring itself")
+    mode = ("leave-one-group-out (task and its group held out)" if by_group else
+            "leave-one-out (task held out)" if leave_one_out else
+            "unseen tasks: selectors fitted on the knowledge base, minus any task of the same id")
+    plan = Plan(selectors=names, baselines=list(BASELINES) if baselines else [], kb=base, by_group=by_group,
+                budget=budget, trials=trials, seed=seed, max_rows=max_rows, notes=notes,
+                weights_dirs=[shipped_weights_dir()])
+    results = evaluate_corpus(tasks, plan, progress=True)
+    setup = {
+        "corpus": ", ".join(corpus) + f" ({len(tasks)} tasks" +
+                  (f" in {len({t.group for t in tasks})} groups)" if corpus_has_groups([t.group for t in tasks]) else ")"),
+        "knowledge base": (f"{base.path or '(in memory)'} ({len(base.tasks)} tasks x {len(base.configs)} configurations)"
+                           if base is not None else "none"),
+        "mode": mode,
+        "selectors": ", ".join(names) or "none",
+        "baselines": ", ".join(plan.baselines) or "none",
+        "budget": budget,
+        "Optuna trials": trials,
+        "baselines sampled above": f"{max_rows} rows (DBSCAN defaults, KMeans-silhouette, Optuna-silhouette; "
+                                   "HDBSCAN defaults always sees every row)",
+        "seed": seed,
+    }
+    from .. import __version__
+
+    setup["metaclust version"] = __version__
+    command = _command_line(corpus, kb=kb, leave_one_out=leave_one_out, selectors=selectors,
+                            baselines=baselines, budget=budget, trials=trials, out=out,
+                            label_column=label_column, max_rows=max_rows, no_group=no_group, seed=seed)
+    written = write_outputs(results, out_dir if out_dir.exists() else _mkdir(out_dir), command=command,
+                            setup=setup, notes=plan.notes)
+    _print_summary(results)
+    err_console.print(f"wrote {', '.join(str(p) for p in written.values())}", highlight=False, soft_wrap=True)
+
+
+def _command_line(corpus: list[str], **opts: object) -> str:
+    """The command that reproduces this evaluation (options at their default left out)."""
+    defaults = {"kb": None, "leave_one_out": False, "selectors": None, "baselines": False, "budget": 0,
+                "trials": 50, "out": "evaluation", "label_column": "label", "max_rows": 10_000,
+                "no_group": False, "seed": 0}
+    parts = ["metaclust", "evaluate", *(shlex.quote(c) for c in corpus)]
+    for key, value in opts.items():
+        if value == defaults.get(key):
+            continue
+        flag = "--" + key.replace("_", "-")
+        parts += [flag] if value is True else [flag, shlex.quote(str(value))]
+    return " ".join(parts)
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(exist_ok=True)
+    return path
+
+
+def _build_kb(tasks, out_dir: Path, *, trials: int, seed: int, jobs: int):  # noqa: ANN001, ANN202
+    """A knowledge base from the corpus itself (meta-training), stored under --out."""
+    from ..errors import ConfigError
+
+    try:
+        from ..metatrain import build_knowledge_base
+    except ImportError:
+        raise ConfigError("--leave-one-out without --kb builds a knowledge base, but meta-training "
+                          "(metaclust_automl.metatrain) is not installed; pass --kb DIR built on this corpus") from None
+    _mkdir(out_dir.parent)
+    err_console.print(f"building a knowledge base from {len(tasks)} tasks in {out_dir} ({trials} trials "
+                      "per task and backend)", highlight=False)
+    return build_knowledge_base(tasks, out_dir, trials=trials, jobs=jobs, seed=seed, progress=True)
+
+
+def _print_summary(results) -> None:  # noqa: ANN001
+    from rich.table import Table as RichTable
+
+    from ..evaluation.report import summarise
+
+    t = RichTable(title="evaluation summary (ARI)")
+    for col in ("method", "kind", "tasks", "mean", "median", "s / task", "regret"):
+        t.add_column(col, justify="left" if col in ("method", "kind") else "right")
+    for s in summarise(results):
+        t.add_row(s["method"], s["kind"], str(s["tasks"]), f"{s['mean_ari']:.3f}", f"{s['median_ari']:.3f}",
+                  "" if s["mean_seconds"] != s["mean_seconds"] else f"{s['mean_seconds']:.2f}",
+                  "" if not s["regret_tasks"] or s["kind"] == "ceiling" else f"{s['mean_regret']:.3f}")
+    console.print(t)

@@ -1,0 +1,399 @@
+"""Scoring every method on one labelled task, and every task of a corpus.
+
+A method is a selector (its top-1 configuration, run on the whole table), a selector
+with a probing budget, a blind baseline, or the ceiling (the best configuration of the
+knowledge base for the task, chosen with the labels: known only for tasks the knowledge
+base holds). Each yields one :class:`Result` row: ACC, NMI and ARI against the reference
+labels (label -1 is not scored), the seconds a user would wait, and what was run.
+
+Selectors are fitted once per distinct training set (see :mod:`.leave_one_out`), never
+on the task they are scored on.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError, KnowledgeBaseError, MetaclustError
+from ..knowledge_base import KnowledgeBase
+from ..metrics import INDEX_NAMES, external_scores, internal_indices
+from .baselines import BASELINES, on_sample
+from .leave_one_out import training_indices
+
+#: rows on which a probe runs a configuration (a budget costs the same on any table size)
+PROBE_ROWS = 2000
+#: above this many rows the searching baselines run on a sample (see baselines.on_sample)
+DEFAULT_MAX_ROWS = 10_000
+#: baselines whose cost is bounded by sampling on big tables; HDBSCAN defaults run on every row
+SAMPLED_BASELINES = ("dbscan_default", "kmeans_silhouette", "optuna_silhouette")
+
+KIND_SELECTOR, KIND_BASELINE, KIND_CEILING = "selector", "baseline", "ceiling"
+
+
+@dataclass
+class Result:
+    """One task x method."""
+
+    task: str
+    group: str
+    n: int
+    d: int
+    k_true: int
+    method: str
+    kind: str
+    acc: float = float("nan")
+    nmi: float = float("nan")
+    ari: float = float("nan")
+    seconds: float = float("nan")
+    fit_seconds: float = float("nan")
+    n_clusters: int = -1
+    algorithm: str = ""
+    params: str = ""
+    probes: int = 0
+    sampled: bool = False
+    error: str = ""
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and np.isfinite(self.ari)
+
+
+FIELDS = [f.name for f in dataclasses.fields(Result)]
+
+
+def score(y: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """ACC, NMI and ARI; reference label -1 is not scored, predicted noise is one cluster."""
+    return external_scores(y, labels, ignore_label=-1)
+
+
+def _scores(y: np.ndarray, labels: np.ndarray) -> tuple[float, float, float]:
+    s = score(y, labels)
+    return s["acc"], s["nmi"], s["ari"]
+
+
+def _n_clusters(labels: np.ndarray) -> int:
+    return int(np.unique(labels[labels >= 0]).size)
+
+
+def _params_json(params: dict[str, Any]) -> str:
+    return json.dumps(params, sort_keys=True, default=str)
+
+
+# -- the knowledge base's side -----------------------------------------------------------
+
+def ceiling(kb: KnowledgeBase, task_id: str) -> tuple[int, dict[str, float]] | None:
+    """The configuration with the best ARI for ``task_id`` and its scores, or None when the
+    knowledge base does not hold the task. Failed runs count as 0."""
+    ids = kb.task_ids
+    if task_id not in ids:
+        return None
+    t = ids.index(task_id)
+    c = int(np.argmax(kb.performance("ari")[t]))
+    return c, {m: float(kb.performance(m)[t, c]) for m in ("acc", "nmi", "ari")}
+
+
+def feasible_configs(kb: KnowledgeBase, n: int, registry: Any) -> np.ndarray:
+    """Configurations that can run on a table of n rows: backend installed, and no more
+    clusters asked for than there are rows."""
+    ok = np.ones(len(kb.configs), dtype=bool)
+    for i, c in enumerate(kb.configs):
+        if c.algorithm not in registry.backends:
+            ok[i] = False
+            continue
+        for key in ("n_clusters", "n_components"):
+            k = c.params.get(key)
+            if isinstance(k, (int, float)) and k >= n:
+                ok[i] = False
+    return ok
+
+
+def metafeature_vector(kb: KnowledgeBase, values: dict[str, float]) -> tuple[np.ndarray, list[str]]:
+    """The table's meta-features in the knowledge base's order, and the names no installed
+    plugin computed (they take the knowledge base's median)."""
+    names = kb.metafeature_names
+    missing = [n for n in names if n not in values]
+    med = np.median(kb.M, axis=0)
+    vec = np.array([values.get(n, med[i]) for i, n in enumerate(names)], dtype=np.float64)
+    return vec, missing
+
+
+def make_query(**kwargs: Any) -> Any:
+    """A Query with the fields this version of the protocol has (newer versions add some;
+    what an older Query lacks is left out)."""
+    from ..selectors.base import Query
+
+    known = {f.name for f in dataclasses.fields(Query)}
+    return Query(**{k: v for k, v in kwargs.items() if k in known})
+
+
+class _Prober:
+    """Runs configurations on a bounded sample of one table for a selector with a budget,
+    counting and caching its probes."""
+
+    def __init__(self, kb: KnowledgeBase, X: np.ndarray, registry: Any, budget: int, seed: int) -> None:
+        self.kb, self.registry, self.budget, self.seed = kb, registry, int(budget), seed
+        n = X.shape[0]
+        rng = np.random.default_rng(seed)
+        rows = np.arange(n) if n <= PROBE_ROWS else np.sort(rng.choice(n, PROBE_ROWS, replace=False))
+        self.Xs = X[rows]
+        self.cache: dict[int, dict[str, float]] = {}
+
+    def __call__(self, c: int) -> dict[str, float]:
+        c = int(c)
+        if c in self.cache:
+            return self.cache[c]
+        if not 0 <= c < len(self.kb.configs):
+            raise ConfigError(f"probe of configuration {c}: the portfolio has {len(self.kb.configs)}")
+        if len(self.cache) >= self.budget:
+            raise ConfigError(f"a selector probed more than its budget of {self.budget} configurations")
+        cfg = self.kb.configs[c]
+        try:
+            labels = self.registry.backend(cfg.algorithm).run(self.Xs, cfg.params, seed=self.seed).labels
+            idx = internal_indices(self.Xs, labels, seed=self.seed)
+        except MetaclustError:
+            idx = {"silhouette": -1.0, "calinski_harabasz": 0.0, "davies_bouldin": 10.0,
+                   "n_clusters": 0.0, "noise_share": 1.0}
+        self.cache[c] = {k: float(idx.get(k, 0.0)) for k in INDEX_NAMES}
+        return self.cache[c]
+
+
+def run_selector(selector: Any, kb: KnowledgeBase, X: np.ndarray, mf_vector: np.ndarray, *,
+                 budget: int = 0, seed: int = 0, registry: Any = None) -> dict[str, Any]:
+    """The selector's top-1 configuration for table X, run on every row.
+
+    Configurations are tried best first; one that cannot run here (its backend fails)
+    passes the turn to the next, as it would for a user. Returns the labels, the
+    configuration, the number of probes and the seconds spent (without meta-features)."""
+    if registry is None:
+        from ..plugins import get_registry
+
+        registry = get_registry()
+    start = time.perf_counter()
+    feasible = feasible_configs(kb, X.shape[0], registry)
+    prober = _Prober(kb, X, registry, budget, seed) if budget > 0 else None
+    query = make_query(metafeatures=mf_vector, X=X, probe=prober, budget=int(budget), seed=seed,
+                       feasible=feasible)
+    scores = np.asarray(selector.predict_scores(query), dtype=np.float64)
+    if scores.shape != (len(kb.configs),):
+        raise KnowledgeBaseError(f"selector {getattr(selector, 'name', '?')!r} returned {scores.shape} scores "
+                                 f"for {len(kb.configs)} configurations")
+    scores = np.where(feasible & np.isfinite(scores), scores, -np.inf)
+    last_error = "no configuration is feasible for this table"
+    for c in np.argsort(-scores, kind="stable"):
+        if not np.isfinite(scores[c]):
+            break
+        cfg = kb.configs[int(c)]
+        try:
+            labels = registry.backend(cfg.algorithm).run(X, cfg.params, seed=seed).labels
+        except MetaclustError as exc:
+            last_error = str(exc)
+            continue
+        return {"labels": labels, "config": cfg, "probes": len(prober.cache) if prober else 0,
+                "seconds": time.perf_counter() - start}
+    raise KnowledgeBaseError(f"none of the selector's configurations ran on this table: {last_error}")
+
+
+def run_baseline(name: str, X: np.ndarray, *, seed: int = 0, trials: int = 50,
+                 max_rows: int | None = DEFAULT_MAX_ROWS) -> dict[str, Any]:
+    """Labels of baseline ``name`` (sampled above ``max_rows`` rows where its cost demands)."""
+    if name not in BASELINES:
+        raise ConfigError(f"unknown baseline {name!r}; known baselines: {', '.join(BASELINES)}")
+    kwargs: dict[str, Any] = {"trials": int(trials)} if name == "optuna_silhouette" else {}
+    start = time.perf_counter()
+    limit = max_rows if name in SAMPLED_BASELINES else None
+    labels, note = on_sample(BASELINES[name], X, limit, seed=seed, **kwargs)
+    return {"labels": labels, "note": note, "seconds": time.perf_counter() - start}
+
+
+# -- a whole corpus ----------------------------------------------------------------------
+
+@dataclass
+class Plan:
+    """What to evaluate and how."""
+
+    selectors: Sequence[str] = ()
+    baselines: Sequence[str] = ()
+    kb: KnowledgeBase | None = None
+    #: hold out the evaluated task's group as well as the task (leave-one-group-out)
+    by_group: bool = False
+    budget: int = 0
+    trials: int = 50
+    seed: int = 0
+    max_rows: int | None = DEFAULT_MAX_ROWS
+    #: factory(name) -> unfitted selector; default: the plugin registry
+    selector_factory: Callable[[str], Any] | None = None
+    #: directories holding saved selector weights (``DIR/NAME``), used only when a selector
+    #: is fitted on the whole knowledge base and the weights match it
+    weights_dirs: Sequence[str | Path] = ()
+    #: threads for BLAS/OpenMP inside every method (1: methods compare on equal terms, and
+    #: OpenMP's busy-waiting does not multiply wall time on a shared machine)
+    threads: int | None = 1
+    notes: list[str] = field(default_factory=list)
+
+
+def shipped_weights_dir() -> Path:
+    """Where fitted weights of the built-in selectors ship (one directory per selector)."""
+    return Path(__file__).resolve().parents[1] / "data" / "selectors"
+
+
+class _FitCache:
+    """Selectors fitted once per (name, training set): with leave-one-group-out every task
+    of a group shares one fit; with an unrelated knowledge base every task shares one.
+
+    When the training set is the whole knowledge base, saved weights fitted on exactly that
+    knowledge base (``KB_DIR/selectors/NAME`` or the package's) are loaded instead of
+    fitting again; a selector checks that they match (a fingerprint of the knowledge base)
+    and refuses stale ones, which are then refitted. Weights are never used for a subset:
+    they were fitted with the held-out tasks."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.fits: dict[tuple[str, tuple[int, ...]], tuple[Any, KnowledgeBase, float, str]] = {}
+
+    def _saved(self, name: str, selector: Any, kb: KnowledgeBase) -> tuple[Any, str] | None:
+        dirs = [Path(kb.path) / "selectors" / name] if kb.path is not None else []
+        dirs += [Path(d) / name for d in self.plan.weights_dirs]
+        for d in dirs:
+            if not d.is_dir():
+                continue
+            try:
+                return type(selector).load(d, kb), f"weights loaded from {d}"
+            except (MetaclustError, NotImplementedError, OSError, ValueError):
+                continue
+        return None
+
+    def get(self, name: str, train: np.ndarray) -> tuple[Any, KnowledgeBase, float, str]:
+        key = (name, tuple(int(i) for i in train))
+        if key not in self.fits:
+            kb = self.plan.kb
+            assert kb is not None
+            whole = train.size == len(kb.tasks)
+            sub = kb if whole else kb.subset(train)
+            factory = self.plan.selector_factory or _registry_factory
+            start = time.perf_counter()
+            selector = factory(name)
+            saved = self._saved(name, selector, kb) if whole else None
+            if saved is not None:
+                selector, how = saved
+            else:
+                selector, how = selector.fit(sub, seed=self.plan.seed), f"fitted on {len(sub.tasks)} tasks"
+            self.fits[key] = (selector, sub, time.perf_counter() - start, how)
+        return self.fits[key]
+
+
+def _registry_factory(name: str) -> Any:
+    from ..plugins import get_registry
+
+    return get_registry().selector(name)()
+
+
+def evaluate_task(task: Any, plan: Plan, fits: _FitCache | None = None) -> list[Result]:
+    """Every method of ``plan`` on one labelled task (``task.id``, ``.group``, ``.X``, ``.y``)."""
+    from .. import metafeatures
+    from ..plugins import get_registry
+
+    X = np.ascontiguousarray(task.X, dtype=np.float64)
+    y = np.asarray(task.y)
+    n, d = X.shape
+    base = dict(task=task.id, group=getattr(task, "group", ""), n=n, d=d,
+                k_true=int(np.unique(y[y >= 0]).size))
+    out: list[Result] = []
+    kb = plan.kb
+    if kb is not None:
+        best = ceiling(kb, task.id)
+        if best is not None:
+            c, sc = best
+            cfg = kb.configs[c]
+            out.append(Result(**base, method="ceiling", kind=KIND_CEILING, **sc, algorithm=cfg.algorithm,
+                              params=_params_json(cfg.params), note="best configuration for this task, chosen "
+                              "with its labels (from the knowledge base)"))
+    if plan.selectors:
+        if kb is None:
+            raise KnowledgeBaseError("selectors need a knowledge base: pass --kb DIR or --leave-one-out")
+        fits = fits or _FitCache(plan)
+        registry = get_registry()
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            values = metafeatures.extract(X, seed=plan.seed)
+        mf_vec, missing = metafeature_vector(kb, values)
+        mf_seconds = time.perf_counter() - start
+        if missing:
+            msg = (f"{len(missing)} meta-features of the knowledge base are not computed by the installed "
+                   f"plugins ({', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}); they took the "
+                   "knowledge base's median")
+            if msg not in plan.notes:
+                plan.notes.append(msg)
+        train = training_indices(kb.task_ids, [t.group for t in kb.tasks], task.id, base["group"],
+                                 by_group=plan.by_group)
+        budgets = [0] + ([plan.budget] if plan.budget > 0 else [])
+        for name in plan.selectors:
+            for budget in budgets:
+                method = name if budget == 0 else f"{name}@{budget}"
+                row = Result(**base, method=method, kind=KIND_SELECTOR)
+                try:
+                    selector, sub, fit_seconds, how = fits.get(name, train)
+                    row.fit_seconds, row.note = fit_seconds, how
+                    got = run_selector(selector, sub, X, mf_vec, budget=budget, seed=plan.seed,
+                                       registry=registry)
+                except Exception as exc:  # noqa: BLE001 - one method failing on one task is a result
+                    row.error = f"{type(exc).__name__}: {exc}"
+                    out.append(row)
+                    continue
+                row.acc, row.nmi, row.ari = _scores(y, got["labels"])
+                row.seconds = mf_seconds + got["seconds"]
+                row.n_clusters = _n_clusters(got["labels"])
+                row.algorithm, row.params = got["config"].algorithm, _params_json(got["config"].params)
+                row.probes = got["probes"]
+                out.append(row)
+    for name in plan.baselines:
+        row = Result(**base, method=name, kind=KIND_BASELINE)
+        try:
+            got = run_baseline(name, X, seed=plan.seed, trials=plan.trials, max_rows=plan.max_rows)
+        except Exception as exc:  # noqa: BLE001
+            row.error = f"{type(exc).__name__}: {exc}"
+            out.append(row)
+            continue
+        row.acc, row.nmi, row.ari = _scores(y, got["labels"])
+        row.seconds = got["seconds"]
+        row.n_clusters = _n_clusters(got["labels"])
+        row.sampled, row.note = bool(got["note"]), got["note"]
+        out.append(row)
+    return out
+
+
+def evaluate_corpus(tasks: Sequence[Any], plan: Plan, *, progress: bool = True) -> list[Result]:
+    """Every method of ``plan`` on every task, with a progress bar on stderr."""
+    from threadpoolctl import threadpool_limits
+
+    if plan.selectors and plan.kb is None:
+        raise KnowledgeBaseError("selectors need a knowledge base: pass --kb DIR or --leave-one-out")
+    fits = _FitCache(plan)
+    results: list[Result] = []
+    with threadpool_limits(limits=plan.threads):
+        if not progress:
+            for task in tasks:
+                results.extend(evaluate_task(task, plan, fits))
+            return results
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        columns = (TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn())
+        with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+            job = bar.add_task("evaluating", total=len(tasks))
+            for task in tasks:
+                bar.update(job, description=f"evaluating {task.id}")
+                results.extend(evaluate_task(task, plan, fits))
+                bar.advance(job)
+            bar.update(job, description="evaluated")
+    return results
