@@ -78,7 +78,8 @@ def load_directory(root: str | os.PathLike, *, label_column: str = "label") -> l
     root = Path(root)
     if not root.exists():
         raise DataError(f"corpus not found: {root}")
-    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    files = [root] if root.is_file() else sorted(
+        p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))  # skip hidden/temp files
     base = root.parent if root.is_file() else root
     tasks: list[LabelledTask] = []
     for path in files:
@@ -93,13 +94,24 @@ def load_directory(root: str | os.PathLike, *, label_column: str = "label") -> l
                                       y=encode_labels(table.labels), group=_group(path, base), source=str(path)))
         elif low.endswith(TABLE_SUFFIXES):
             table = load_table(path, label_column=label_column)
-            name = path.name.split(".")[0]
+            suffix = next(s for s in TABLE_SUFFIXES if low.endswith(s))
+            name = path.name[: -len(suffix)]  # "run.v2.csv" -> "run.v2"
             tasks.append(LabelledTask(id=_task_id(path, base, name), X=table.X, y=encode_labels(table.labels),
                                       group=_group(path, base), source=str(path)))
     if not tasks:
         raise DataError(f"no labelled tasks found in {root} (expected .data.gz + .labels0.gz, "
                         f"CSV/parquet with a {label_column!r} column, or .npz with X and y)")
+    _check_unique(tasks)
     return sorted(tasks, key=lambda t: t.id)
+
+
+def _check_unique(tasks: list[LabelledTask]) -> None:
+    seen: dict[str, str] = {}
+    for t in tasks:
+        if t.id in seen:
+            raise DataError(f"task id {t.id!r} occurs twice in the corpus ({seen[t.id]} and {t.source}); "
+                            "rename one of the files")
+        seen[t.id] = t.source
 
 
 def load_corpus(paths: Iterable[str | os.PathLike], *, label_column: str = "label") -> list[LabelledTask]:
@@ -107,9 +119,5 @@ def load_corpus(paths: Iterable[str | os.PathLike], *, label_column: str = "labe
     tasks: list[LabelledTask] = []
     for p in paths:
         tasks.extend(load_directory(p, label_column=label_column))
-    seen: set[str] = set()
-    for t in tasks:
-        if t.id in seen:
-            raise DataError(f"task id {t.id!r} occurs twice in the corpus")
-        seen.add(t.id)
+    _check_unique(tasks)
     return tasks
