@@ -79,8 +79,7 @@ def collect_metafeatures(storage: Any, phase: Phase, names: list[str]) -> tuple[
 
 def collect_portfolio(storage: Any, phase: Phase, n_configs: int, index_names: Sequence[str]
                       ) -> dict[str, np.ndarray]:
-    from optuna.trial import TrialState
-
+    """P, C, seconds and status from the stored rows (NaN where a run failed or timed out)."""
     T, K, I = len(phase.jobs), n_configs, len(index_names)
     P = {m: np.full((T, K), np.nan) for m in ("ari", "nmi", "acc")}
     C = np.full((T, K, I), np.nan)
@@ -88,17 +87,18 @@ def collect_portfolio(storage: Any, phase: Phase, n_configs: int, index_names: S
     status = np.full((T, K), STATUS["skipped"], dtype=np.int8)
     for job in phase.jobs:
         ti = job.task
-        for slot, t in finished_by_slot(storage.get_all_trials(job.study_id, deepcopy=False), K).items():
-            r = t.user_attrs.get(RESULT, {})
-            seconds[ti, slot] = float(r.get("seconds", 0.0) or 0.0)
-            if t.state == TrialState.COMPLETE:
-                status[ti, slot] = STATUS["ok"]
-                P["ari"][ti, slot] = float(t.value)
-                P["nmi"][ti, slot] = float(r["nmi"])
-                P["acc"][ti, slot] = float(r["acc"])
-                C[ti, slot] = np.asarray(r["indices"], dtype=float)
-            else:
-                status[ti, slot] = STATUS["timeout"] if t.user_attrs.get(OUTCOME) == "timeout" else STATUS["failed"]
+        t = finished_by_slot(storage.get_all_trials(job.study_id, deepcopy=False), 1).get(0)
+        row = t.user_attrs.get(RESULT, {}) if t is not None else {}
+        if len(row.get("status", ())) != K:
+            continue  # stays "skipped" (cannot happen after a complete phase)
+        for j in range(K):
+            seconds[ti, j] = float(row["seconds"][j] or 0.0)
+            st = row["status"][j]
+            status[ti, j] = STATUS["ok"] if st == "ok" else STATUS["timeout"] if st == "timeout" else STATUS["failed"]
+            if st == "ok":
+                for m in ("ari", "nmi", "acc"):
+                    P[m][ti, j] = float(row[m][j])
+                C[ti, j] = np.asarray(row["indices"][j], dtype=float)
     return {"P_ari": P["ari"], "P_nmi": P["nmi"], "P_acc": P["acc"], "C": C, "seconds": seconds,
             "status": status}
 
@@ -218,7 +218,7 @@ def build_knowledge_base(
         p_phase = portfolio_phase(prepared, portfolio, settings)
         c = run_phase(p_phase, settings, store, url, jobs=jobs, reporter=rep)
         counts["portfolio"] = c.as_dict()
-        portfolio_summary = c.summary("portfolio", "runs")
+        portfolio_summary = c.summary("portfolio", f"tasks x {len(portfolio)} configurations")
     rep.line(search_summary)
     rep.line(portfolio_summary)
     M, mf_failed = collect_metafeatures(store, mf_phase, mf_names)

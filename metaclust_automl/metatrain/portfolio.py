@@ -184,29 +184,41 @@ def portfolio_digest(portfolio: list[Candidate]) -> str:
 
 
 def portfolio_phase(tasks: list[PreparedTask], portfolio: list[Candidate], settings: Settings) -> Phase:
+    """One study per task with one slot: the task's row of the performance matrix.
+
+    A row (every configuration on one task, each under its own time limit) is one unit
+    of work: a claim per run would cost more storage traffic than most runs take. An
+    interrupted row is redone whole on resume."""
     digest = portfolio_digest(portfolio)
     configs = [{"algorithm": c.algorithm, "params": c.params} for c in portfolio]
     jobs = [StudyJob(name=f"{PREFIX}/portfolio/{digest}/{t.id}",
                      attrs={"kind": "portfolio", "task": t.id, "task_digest": t.digest, "portfolio": digest,
                             "seed": settings.seed, "index_sample": settings.index_sample},
-                     n_slots=len(portfolio), task=i, payload={"configs": configs})
+                     n_slots=1, task=i, payload={"configs": configs})
             for i, t in enumerate(tasks)]
-    return Phase("portfolio", "portfolio", jobs, run_portfolio_slot, time_limit=settings.time_limit)
+    return Phase("portfolio", "portfolio", jobs, run_portfolio_slot, time_limit=settings.time_limit,
+                 weight=len(configs))
 
 
 def run_portfolio_slot(ctx: WorkerContext, job: StudyJob, slot: int, trial_id: int) -> str:
+    """Run every portfolio configuration on the job's task; store the row."""
     from ..guard import report_backend_problem
 
-    cfg = job.payload["configs"][slot]
-    outcome = ctx.guard.call("metaclust_automl.metatrain.tasks:evaluate_job",
-                             {"task": job.task, "algorithm": cfg["algorithm"], "params": cfg["params"],
-                              "seed": ctx.settings.seed, "indices": True,
-                              "index_sample": ctx.settings.index_sample},
-                             task_arrays(job.task, ctx.inherits))
-    if not outcome.ok:
-        report_backend_problem(cfg["algorithm"], outcome)
-        return record(ctx.storage, trial_id, outcome.status, None,
-                      {"error": outcome.error, "seconds": outcome.seconds})
-    r = outcome.result
-    return record(ctx.storage, trial_id, "ok", r["ari"],
-                  {k: r[k] for k in ("nmi", "acc", "seconds", "indices")})
+    row: dict[str, list[Any]] = {"status": [], "ari": [], "nmi": [], "acc": [], "indices": [], "seconds": [],
+                                 "error": []}
+    for cfg in job.payload["configs"]:
+        outcome = ctx.guard.call("metaclust_automl.metatrain.tasks:evaluate_job",
+                                 {"task": job.task, "algorithm": cfg["algorithm"], "params": cfg["params"],
+                                  "seed": ctx.settings.seed, "indices": True,
+                                  "index_sample": ctx.settings.index_sample},
+                                 task_arrays(job.task, ctx.inherits))
+        r = outcome.result if outcome.ok else {}
+        if not outcome.ok:
+            report_backend_problem(cfg["algorithm"], outcome)
+        row["status"].append(outcome.status)
+        for key in ("ari", "nmi", "acc", "indices"):
+            row[key].append(r.get(key))
+        row["seconds"].append(float(r.get("seconds", outcome.seconds)))
+        row["error"].append(outcome.error or None)
+    good = [a for a in row["ari"] if a is not None]
+    return record(ctx.storage, trial_id, "ok", float(np.mean(good)) if good else 0.0, row)

@@ -79,6 +79,8 @@ class Phase:
     jobs: list[StudyJob]
     run_slot: Callable[[WorkerContext, StudyJob, int, int], str]
     time_limit: float | None = None
+    #: runs per slot, for the progress bar (a portfolio slot is a whole row)
+    weight: int = 1
 
     @property
     def total(self) -> int:
@@ -259,14 +261,15 @@ def run_phase(phase: Phase, settings: Settings, storage: Any, url: str, *, jobs:
 
     found = prepare_phase(storage, phase)
     counts = PhaseCounts(total=phase.total, found=found)
-    bar = reporter.bar(phase.title, phase.total, found)
+    w = phase.weight
+    bar = reporter.bar(phase.title, phase.total * w, found * w)
     if found >= phase.total:
         return counts
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
     if jobs <= 1 or ctx is None:
         def on_slot(status: str) -> None:
             setattr(counts, status, getattr(counts, status) + 1)
-            reporter.update(bar, found + counts.ran)
+            reporter.update(bar, (found + counts.ran) * w)
 
         work(phase, settings, storage, on_slot=on_slot)
         return counts
@@ -281,7 +284,7 @@ def run_phase(phase: Phase, settings: Settings, storage: Any, url: str, *, jobs:
         while any(p.is_alive() for p in procs):
             with counters.get_lock():
                 ran = counters[0] + counters[1] + counters[2]
-            reporter.update(bar, found + ran)
+            reporter.update(bar, (found + ran) * w)
             time.sleep(0.25)
     except BaseException:
         for p in procs:
@@ -306,7 +309,7 @@ def run_phase(phase: Phase, settings: Settings, storage: Any, url: str, *, jobs:
             setattr(counts, status, getattr(counts, status) + 1)
 
         work(phase, settings, storage, on_slot=on_slot)
-    reporter.update(bar, phase.total)
+    reporter.update(bar, phase.total * w)
     return counts
 
 
