@@ -48,6 +48,19 @@ def normalise_url(url: str) -> str:
     return f"sqlite:///{path}"
 
 
+def _postgres_driver(url: str) -> str:
+    """``postgresql://`` with whichever driver is installed: SQLAlchemy 2.1 defaults to
+    psycopg 3, while ``pip install psycopg2-binary`` is the usual set-up."""
+    import importlib.util
+
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2") is not None:
+                return "postgresql+psycopg2://" + url[len(prefix):]
+            return "postgresql://" + url[len(prefix):]
+    return url
+
+
 def _sqlite_path(url: str) -> Path | None:
     if not url.startswith("sqlite:///"):
         return None
@@ -89,6 +102,7 @@ def open_storage(url: str, *, retries: int = 4) -> Any:
             return JournalStorage(JournalFileBackend(str(path)))
         except OSError as exc:
             raise DataError(f"cannot use journal file {path}: {exc}") from None
+    url = _postgres_driver(url)
     sqlite_path = _sqlite_path(url)
     engine_kwargs: dict[str, Any] = {}
     if sqlite_path is not None:
