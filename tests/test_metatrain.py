@@ -152,6 +152,7 @@ def test_user_directory_corpus_builds_from_the_cli(tmp_path, cli):
     assert kb.info["corpus"]["source"] == "directories"
     assert (tmp_path / "kb.work" / "optuna.db").exists()  # the default storage
     assert "3 tasks" in out
+    assert "search: 6 trials; 0 already finished (skipped), 6 run now" in err
 
 
 @pytest.mark.parametrize("args, message", [

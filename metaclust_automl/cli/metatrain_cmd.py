@@ -83,6 +83,6 @@ def meta_train(
     kb = build_knowledge_base(
         tasks, out, trials=trials, backends=_backends(backends), storage=storage, jobs=jobs, seed=seed,
         time_limit=_time_limit(time_limit), portfolio_size=portfolio_size, sampler=sampler,
-        progress=progress, max_rows=max_rows, corpus=info)
+        progress=progress, max_rows=max_rows, corpus=info, verbose=True)
     console.print(f"{out}: {len(kb.tasks)} tasks, {len(kb.configs)} configurations, "
                   f"{len(kb.metafeature_names)} meta-features", highlight=False)

@@ -162,6 +162,7 @@ def build_knowledge_base(
     max_rows: int | None = None,
     index_sample: int = 2000,
     corpus: dict[str, Any] | None = None,
+    verbose: bool | None = None,
 ) -> KnowledgeBase:
     """Meta-train on labelled ``tasks`` (``LabelledTask``-like: id, X, y, group, source)
     and write the knowledge base to ``out_dir``.
@@ -171,7 +172,9 @@ def build_knowledge_base(
     the same build against it share the work. ``sampler="qmc"`` makes the content
     independent of the number of workers. ``max_rows`` runs configurations on a seeded
     sample of that many rows of bigger tasks (meta-features still see every row).
-    ``corpus`` is recorded in the manifest (where the tasks came from).
+    ``corpus`` is recorded in the manifest (where the tasks came from). ``progress``
+    shows bars on stderr; ``verbose`` (default: as ``progress``) prints the summary lines
+    (trials run now and already finished, per phase).
     """
     from ..metafeatures import feature_names
     from ..metrics import INDEX_NAMES
@@ -200,7 +203,7 @@ def build_knowledge_base(
     if not mf_names:
         raise ConfigError("no meta-features are registered; check the installed plugins")
     counts: dict[str, Any] = {}
-    with Reporter(progress) as rep:
+    with Reporter(progress, verbose) as rep:
         rep.line(f"meta-training on {len(prepared)} tasks x {len(names)} backends "
                  f"({', '.join(names)}), {trials} trials each, storage {redact(url)}")
         mf_phase = metafeature_phase(prepared, settings, mf_names)

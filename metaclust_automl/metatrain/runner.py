@@ -185,16 +185,18 @@ def _worker_entry(phase: Phase, settings: Settings, url: str, index: int, count:
 class Reporter:
     """Progress bars (rich, on stderr) and summary lines; silent when disabled."""
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
+    def __init__(self, bars: bool, lines: bool | None = None) -> None:
+        self.enabled = bars if lines is None else lines
         self._progress: Any = None
         self.console: Any = None
-        if enabled:
+        if self.enabled or bars:
             from rich.console import Console
+
+            self.console = Console(stderr=True)
+        if bars:
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                        TimeElapsedColumn, TimeRemainingColumn)
 
-            self.console = Console(stderr=True)
             self._progress = Progress(TextColumn("{task.description:<13}"), BarColumn(), MofNCompleteColumn(),
                                       TimeElapsedColumn(), TimeRemainingColumn(), console=self.console,
                                       transient=False)
