@@ -100,7 +100,8 @@ def test_interrupted_claims_are_taken_over(tmp_path):
     from metaclust_automl.metatrain.slots import OWNER, SLOT, claim, ensure_study, scan
 
     storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 's.db'}")
-    sid = ensure_study(storage, "s", {"seed": 0})
+    sid, new = ensure_study(storage, "s", {"seed": 0})
+    assert new
     import datetime as dt
     dead = FrozenTrial(number=0, state=TrialState.RUNNING, value=None, datetime_start=dt.datetime.now(),
                        datetime_complete=None, params={}, distributions={},

@@ -116,11 +116,13 @@ def record(storage: Any, trial_id: int, status: str, value: float | None, result
 
 def prepare_phase(storage: Any, phase: Phase) -> int:
     """Create (or check) every study of the phase; the number of slots already finished."""
+    known = {s.study_name: s for s in storage.get_all_studies()}
     done = 0
     for job in phase.jobs:
-        job.study_id = ensure_study(storage, job.name, job.attrs)
-        trials = storage.get_all_trials(job.study_id, deepcopy=False)
-        done += len(finished_by_slot(trials, job.n_slots))
+        job.study_id, new = ensure_study(storage, job.name, job.attrs, known)
+        if not new:
+            trials = storage.get_all_trials(job.study_id, deepcopy=False)
+            done += len(finished_by_slot(trials, job.n_slots))
     return done
 
 

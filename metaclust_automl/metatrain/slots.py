@@ -179,8 +179,10 @@ def claim(storage: Any, study_id: int, n_slots: int, lease_s: float | None,
     return scan(storage, study_id, n_slots, lease_s)
 
 
-def ensure_study(storage: Any, name: str, attrs: Mapping[str, Any]) -> int:
-    """The id of study ``name``, created (maximising) with ``attrs`` if new.
+def ensure_study(storage: Any, name: str, attrs: Mapping[str, Any],
+                 known: Mapping[str, Any] | None = None) -> tuple[int, bool]:
+    """The id of study ``name``, created (maximising) with ``attrs`` if new, and whether
+    it was new. ``known`` maps names to the storage's FrozenStudy objects, if at hand.
 
     An existing study must have been made with the same ``attrs`` (task data, sampler,
     seed): otherwise its trials answer another question, and mixing them would be wrong.
@@ -188,14 +190,17 @@ def ensure_study(storage: Any, name: str, attrs: Mapping[str, Any]) -> int:
     from optuna.exceptions import DuplicatedStudyError
     from optuna.study import StudyDirection
 
-    try:
-        study_id = storage.create_new_study([StudyDirection.MAXIMIZE], name)
-        for key, value in attrs.items():
-            storage.set_study_user_attr(study_id, key, value)
-        return study_id
-    except DuplicatedStudyError:
-        study_id = storage.get_study_id_from_name(name)
-    have = storage.get_study_user_attrs(study_id)
+    if known is not None and name in known:
+        study_id, have = known[name]._study_id, dict(known[name].user_attrs)
+    else:
+        try:
+            study_id = storage.create_new_study([StudyDirection.MAXIMIZE], name)
+            for key, value in attrs.items():
+                storage.set_study_user_attr(study_id, key, value)
+            return study_id, True
+        except DuplicatedStudyError:
+            study_id = storage.get_study_id_from_name(name)
+        have = storage.get_study_user_attrs(study_id)
     for key, value in attrs.items():
         if key in have and have[key] != value:
             raise ConfigError(
@@ -203,4 +208,4 @@ def ensure_study(storage: Any, name: str, attrs: Mapping[str, Any]) -> int:
                 "rerun with the same settings, or use another --storage for a different build")
         if key not in have:  # a racing creator has not written it yet
             storage.set_study_user_attr(study_id, key, value)
-    return study_id
+    return study_id, False
