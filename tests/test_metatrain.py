@@ -262,3 +262,11 @@ def test_bad_arguments_are_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="sampler"):
         build_knowledge_base(tiny_tasks(), tmp_path / "kb", sampler="grid", progress=False)
     assert not os.path.exists(tmp_path / "kb")
+
+
+def test_journal_file_storage_gives_the_same_knowledge_base(tmp_path, built):
+    _, _, one = built
+    kb = build_knowledge_base(tiny_tasks(), tmp_path / "kb", storage=f"journal:{tmp_path / 'mt.log'}",
+                              sampler="qmc", **FAST)
+    assert (tmp_path / "mt.log").stat().st_size > 0
+    assert kb.content_digest() == one.content_digest()
