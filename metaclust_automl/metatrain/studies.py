@@ -57,8 +57,11 @@ def run_search_slot(ctx: WorkerContext, job: StudyJob, slot: int, trial_id: int)
     try:
         params = get_registry().backend(algorithm).search_space(trial)
     except Exception as exc:  # noqa: BLE001 - a plugin's search space may raise anything
-        return record(ctx.storage, trial_id, "failed", None,
-                      {"error": f"search_space raised {type(exc).__name__}: {exc}", "seconds": 0.0})
+        from ..guard import Outcome
+
+        error = f"search_space raised {type(exc).__name__}: {exc}"
+        report_backend_problem(algorithm, Outcome("failed", error=error))
+        return record(ctx.storage, trial_id, "failed", None, {"error": error, "seconds": 0.0})
     outcome = ctx.guard.call("metaclust_automl.metatrain.tasks:evaluate_job",
                              {"task": job.task, "algorithm": algorithm, "params": params,
                               "seed": settings.seed}, task_arrays(job.task, ctx.inherits))
