@@ -133,6 +133,27 @@ class KnowledgeBase:
             M=self.M[idx], P={m: v[idx] for m, v in self.P.items()}, C=self.C[idx],
             seconds=self.seconds[idx], status=self.status[idx], info=dict(self.info))
 
+    def content_digest(self) -> str:
+        """sha256 of what the knowledge base says, leaving out what depends on the machine
+        and the run (run times and ``info["build"]``: storage, workers, dates).
+
+        Two builds of one corpus with the same settings and the ``qmc`` sampler have the
+        same digest, whether one worker or many, on one machine or several, made them."""
+        h = hashlib.sha256()
+        info = {k: v for k, v in self.info.items() if k != "build"}
+        head = {"tasks": [vars(t) for t in self.tasks],
+                "configs": [{"id": c.id, "algorithm": c.algorithm, "params": c.params} for c in self.configs],
+                "metafeature_names": list(self.metafeature_names), "index_names": list(self.index_names),
+                "info": info}
+        h.update(json.dumps(head, sort_keys=True, default=str).encode("utf-8"))
+        arrays = {"M": self.M, "C": self.C, "status": self.status, **{f"P_{m}": self.P[m] for m in METRICS}}
+        for name in sorted(arrays):
+            a = np.ascontiguousarray(arrays[name], dtype=np.int64 if name == "status" else np.float64)
+            h.update(name.encode())
+            h.update(repr(a.shape).encode())
+            h.update(a.tobytes())
+        return h.hexdigest()
+
     # -- files ----------------------------------------------------------------
     def save(self, directory: str | os.PathLike) -> Path:
         """Write the knowledge base atomically (a reader never sees half of one)."""
@@ -156,6 +177,9 @@ class KnowledgeBase:
                 "files": {ARRAYS: sha256_file(tmp / ARRAYS)},
             }
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str), encoding="utf-8")
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o777 & ~umask)  # mkdtemp made it private; a KB is meant to be shared
         self.path = target
         return target
 

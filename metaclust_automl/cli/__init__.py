@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "metaclust_automl.cli.plugins_cmd",
     "metaclust_automl.cli.cluster_cmd",
     "metaclust_automl.cli.example_cmd",
+    "metaclust_automl.cli.metatrain_cmd",
     "metaclust_automl.cli.metafeatures_cmd",
     "metaclust_automl.cli.evaluate_cmd",
 )

@@ -1,0 +1,345 @@
+"""Running one configuration with a time limit, in a reusable worker process.
+
+Why a process: a clustering backend (built-in or a third-party plugin) may hang, loop
+for hours on an unlucky table, or crash the interpreter. A thread cannot be stopped; a
+process can. :class:`Guard` keeps one worker process alive between calls (so a call
+costs a message, not a fork), kills it when a call runs past its time limit and starts
+a fresh one for the next call. A job that raises, or a worker that dies, gives a
+``failed`` outcome; a job that runs too long gives ``timeout``. Neither ever propagates
+into the caller, which records the outcome and carries on.
+
+Messages are a JSON header plus raw numpy buffers (no pickle): a job is named by its
+import path ``"package.module:function"``; it receives ``(arrays, **kwargs)`` and returns
+``(result_dict, arrays_dict)``. On Linux the worker is forked, so it inherits what the
+caller prepared (the plugin registry, the tasks of a meta-training run), and a job may
+refer to that state instead of shipping arrays.
+
+Third-party plugins that fail or hang are reported once per process, with the name of
+the package that provides them (``report_once``).
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import multiprocessing as mp
+import os
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import BackendError, ConfigError
+
+STATUSES = ("ok", "failed", "timeout")
+
+
+@dataclass
+class Outcome:
+    """What became of one guarded call."""
+
+    status: str
+    result: dict[str, Any] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    seconds: float = 0.0
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+# -- wire format: a JSON header, then one raw buffer per array ----------------------------
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)
+
+
+def _send(conn: Any, header: dict[str, Any], arrays: Mapping[str, np.ndarray] | None) -> None:
+    arrays = dict(arrays or {})
+    specs = []
+    buffers = []
+    for name, arr in arrays.items():
+        a = np.ascontiguousarray(arr)
+        if a.dtype.kind not in "biufc":
+            raise ConfigError(f"guard: array {name!r} has dtype {a.dtype}; only numeric arrays are sent")
+        specs.append([name, a.dtype.str, list(a.shape)])
+        buffers.append(a)
+    header = dict(header, arrays=specs)
+    conn.send_bytes(json.dumps(header, default=_jsonable).encode("utf-8"))
+    for a in buffers:
+        conn.send_bytes(memoryview(a).cast("B") if a.size else b"")
+
+
+def _recv(conn: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    header = json.loads(conn.recv_bytes().decode("utf-8"))
+    arrays: dict[str, np.ndarray] = {}
+    for name, dtype, shape in header.pop("arrays", []):
+        raw = conn.recv_bytes()
+        arrays[name] = np.frombuffer(raw, dtype=np.dtype(dtype)).reshape(shape).copy()
+    return header, arrays
+
+
+def resolve_job(path: str) -> Callable[..., Any]:
+    """The function named ``"package.module:function"``."""
+    module, sep, name = path.partition(":")
+    if not sep or not module or not name:
+        raise ConfigError(f"guard: job {path!r} is not of the form 'package.module:function'")
+    obj: Any = importlib.import_module(module)
+    for part in name.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+# -- the worker process ----------------------------------------------------------------
+
+def _limit_threads(threads: int | None) -> Any:
+    if not threads:
+        return None
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        return threadpool_limits(limits=threads)
+    except Exception:  # noqa: BLE001 - threadpoolctl is optional; env vars still apply
+        return None
+
+
+def _worker_main(conn: Any, other_end: Any, threads: int | None) -> None:
+    """Serve jobs until the caller closes the pipe or sends ``stop``."""
+    if other_end is not None:
+        other_end.close()  # so that the caller's death gives us EOF
+    limiter = _limit_threads(threads)  # noqa: F841 - keeps the limits in force
+    warnings.simplefilter("ignore")
+    while True:
+        try:
+            header, arrays = _recv(conn)
+        except (EOFError, OSError):
+            return
+        if header.get("op") == "stop":
+            return
+        start = time.perf_counter()
+        try:
+            fn = resolve_job(header["job"])
+            result, out_arrays = fn(arrays, **header.get("kwargs", {}))
+            reply = {"ok": True, "result": result or {}}
+        except BaseException as exc:  # noqa: BLE001 - report anything, including SystemExit
+            if isinstance(exc, KeyboardInterrupt):
+                return
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            reply = {"ok": False, "error": f"{type(exc).__name__}: {first}".rstrip(": "),
+                     "traceback": traceback.format_exc(limit=8)}
+            out_arrays = {}
+        reply["seconds"] = time.perf_counter() - start
+        try:
+            _send(conn, reply, out_arrays)
+        except (TypeError, ValueError, ConfigError) as exc:
+            _send(conn, {"ok": False, "error": f"job returned an unsendable result: {exc}",
+                         "seconds": reply["seconds"]}, {})
+        except (BrokenPipeError, OSError):
+            return
+
+
+def _context() -> Any:
+    methods = mp.get_all_start_methods()
+    return mp.get_context("fork" if "fork" in methods else "spawn")
+
+
+class Guard:
+    """A reusable worker process that runs jobs with a time limit.
+
+    ``time_limit`` (seconds, None = no limit) is the default for every call; ``threads``
+    caps the BLAS/OpenMP threads of the worker (1 keeps parallel meta-training workers
+    from fighting over cores). Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, time_limit: float | None = None, *, threads: int | None = 1) -> None:
+        if time_limit is not None and not (time_limit > 0 and math.isfinite(time_limit)):
+            raise ConfigError(f"time limit must be a positive number of seconds, got {time_limit!r}")
+        self.time_limit = time_limit
+        self.threads = threads
+        self._proc: Any = None
+        self._conn: Any = None
+        self.restarts = 0
+
+    # -- process management ---------------------------------------------------
+    def _start(self) -> None:
+        ctx = _context()
+        parent, child = ctx.Pipe(duplex=True)
+        fork = ctx.get_start_method() == "fork"
+        proc = ctx.Process(target=_worker_main, args=(child, parent if fork else None, self.threads),
+                           daemon=True, name="metaclust-guard")
+        proc.start()
+        child.close()
+        self._proc, self._conn = proc, parent
+
+    def _kill(self) -> None:
+        proc, conn = self._proc, self._conn
+        self._proc = self._conn = None
+        if conn is not None:
+            conn.close()
+        if proc is not None:
+            if proc.is_alive():
+                proc.kill()
+            proc.join(timeout=10)
+        self.restarts += 1
+
+    def close(self) -> None:
+        """Stop the worker process (politely, then by force)."""
+        if self._proc is None:
+            return
+        try:
+            _send(self._conn, {"op": "stop"}, {})
+            self._proc.join(timeout=2)
+        except (OSError, ValueError):
+            pass
+        self._kill()
+        self.restarts -= 1
+
+    def __enter__(self) -> Guard:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+    # -- calls ----------------------------------------------------------------
+    def call(self, job: str, kwargs: Mapping[str, Any] | None = None,
+             arrays: Mapping[str, np.ndarray] | None = None, *, time_limit: float | None = None) -> Outcome:
+        """Run ``job(arrays, **kwargs)`` in the worker; never raises for the job's sake."""
+        limit = self.time_limit if time_limit is None else time_limit
+        if self._proc is None or not self._proc.is_alive():
+            if self._proc is not None:
+                self._kill()
+            self._start()
+        start = time.perf_counter()
+        try:
+            _send(self._conn, {"job": job, "kwargs": dict(kwargs or {})}, arrays)
+        except (BrokenPipeError, OSError) as exc:
+            self._kill()
+            return Outcome("failed", seconds=time.perf_counter() - start,
+                           error=f"the worker process could not take the job: {exc}")
+        if not self._conn.poll(limit):
+            self._kill()
+            return Outcome("timeout", seconds=time.perf_counter() - start,
+                           error=f"stopped after the time limit of {limit:g} s")
+        try:
+            reply, out = _recv(self._conn)
+        except (EOFError, OSError, ValueError) as exc:
+            if self._proc is not None:
+                self._proc.join(timeout=1)
+            code = self._proc.exitcode if self._proc is not None else None
+            self._kill()
+            why = f"exit code {code}" if code is not None else f"{type(exc).__name__}"
+            return Outcome("failed", seconds=time.perf_counter() - start,
+                           error=f"the worker process died ({why})")
+        seconds = float(reply.get("seconds", time.perf_counter() - start))
+        if not reply.get("ok"):
+            return Outcome("failed", seconds=seconds, error=str(reply.get("error", "unknown error")))
+        return Outcome("ok", result=dict(reply.get("result") or {}), arrays=out, seconds=seconds)
+
+    def run_backend(self, algorithm: str, X: np.ndarray, params: Mapping[str, Any] | None = None,
+                    seed: int = 0, *, time_limit: float | None = None) -> tuple[Outcome, Any]:
+        """Run a registered backend on ``X``: ``(outcome, ClusterRun or None)``.
+
+        A third-party backend that fails or times out is reported once (a PluginWarning
+        naming its package); built-in ones are only recorded in the outcome."""
+        from .backends.base import ClusterRun
+
+        outcome = self.call("metaclust_automl.guard:backend_job",
+                            {"algorithm": algorithm, "params": dict(params or {}), "seed": int(seed)},
+                            {"X": np.asarray(X, dtype=np.float64)}, time_limit=time_limit)
+        if not outcome.ok:
+            report_backend_problem(algorithm, outcome)
+            return outcome, None
+        r = outcome.result
+        run = ClusterRun(labels=outcome.arrays["labels"], params=r["params"], resolved=r["resolved"],
+                         seconds=float(r["seconds"]), fitted_rows=int(r["fitted_rows"]),
+                         assigned_rows=int(r["assigned_rows"]), notes=list(r["notes"]))
+        return outcome, run
+
+
+def backend_job(arrays: dict[str, np.ndarray], algorithm: str, params: dict[str, Any],
+                seed: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Guarded job: one backend run (used by :meth:`Guard.run_backend`)."""
+    from .plugins import get_registry
+
+    run = get_registry().backend(algorithm).run(arrays["X"], params, seed=seed)
+    return ({"params": run.params, "resolved": run.resolved, "seconds": run.seconds,
+             "fitted_rows": run.fitted_rows, "assigned_rows": run.assigned_rows, "notes": run.notes},
+            {"labels": run.labels})
+
+
+# -- reporting ---------------------------------------------------------------------------
+
+_reported: set[str] = set()
+
+
+def report_once(message: str, key: str | None = None) -> bool:
+    """Warn (PluginWarning) once per process for each distinct ``key`` (default: the
+    message itself); True if it warned."""
+    from .plugins import PluginWarning
+
+    key = message if key is None else key
+    if key in _reported:
+        return False
+    _reported.add(key)
+    warnings.warn(message, PluginWarning, stacklevel=3)
+    return True
+
+
+def backend_package(algorithm: str) -> str:
+    """The distribution that registered a backend ('metaclust-automl' for built-ins)."""
+    try:
+        from .plugins import get_registry
+
+        return get_registry().source("backend", algorithm)
+    except Exception:  # noqa: BLE001
+        return "?"
+
+
+def report_backend_problem(algorithm: str, outcome: Outcome) -> None:
+    """Report a third-party backend's failure or hang once, naming its package."""
+    package = backend_package(algorithm)
+    if package in ("metaclust-automl", "?") or outcome.ok:
+        return
+    what = "timed out" if outcome.status == "timeout" else "failed"
+    report_once(f"plugin {package}: backend {algorithm!r} {what} and was skipped "
+                f"({outcome.error}); later problems of this backend are recorded silently",
+                key=f"{package}\0{algorithm}\0{what}")
+
+
+def raise_for(outcome: Outcome, algorithm: str) -> None:
+    """Turn a failed or timed-out outcome into a BackendError (for callers that need labels)."""
+    if outcome.status == "timeout":
+        raise BackendError(f"algorithm {algorithm!r} did not finish within its time limit "
+                           f"({outcome.error}); raise the limit or pick another algorithm")
+    if outcome.status == "failed":
+        raise BackendError(f"algorithm {algorithm!r} failed: {outcome.error}")
+
+
+# -- jobs for tests and diagnostics -------------------------------------------------------
+
+def sleep_job(arrays: dict[str, np.ndarray], seconds: float) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Guarded job that sleeps (a stand-in for a hanging backend)."""
+    time.sleep(seconds)
+    return {"slept": seconds}, {}
+
+
+def exit_job(arrays: dict[str, np.ndarray], code: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Guarded job that kills its worker process (a stand-in for a crashing extension)."""
+    os._exit(code)
