@@ -200,6 +200,8 @@ class Recommender:
         if int(budget) < 0:
             raise ConfigError(f"budget must be 0 or more, got {budget}")
         X = check_matrix(X)
+        if not X.flags.writeable:  # some backends (hdbscan) fail on read-only memory maps
+            X = np.array(X)
         n = X.shape[0]
         codes = None if labels is None else _labels_to_codes(labels, n)
         self.session = _TableSession(X=X, seed=seed, probe_rows=self.probe_rows)
@@ -268,6 +270,11 @@ class Recommender:
 
     def run_best(self, X: Any, recommendation: Recommendation, seed: int = 0) -> Any:
         """Run a recommendation on the whole table (a ``ClusterRun``)."""
+        from .validation import check_matrix
+
+        X = check_matrix(X)
+        if not X.flags.writeable:
+            X = np.array(X)
         backend = self._registry().backend(recommendation.algorithm)
         return backend.run(X, recommendation.params, seed=seed)
 

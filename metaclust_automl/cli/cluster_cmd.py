@@ -98,11 +98,12 @@ def _cluster_recommended(data, output, seed, columns, drop, label_column, impute
     """The no-``--algorithm`` path: recommend (running up to ``budget`` configurations on a
     sample of the table first), then run the chosen configuration on every row."""
     from ..loading import write_labels_csv
-    from .recommend_cmd import build_recommender, few_shot_labels
+    from .recommend_cmd import build_recommender, check_choice, few_shot_labels
 
-    rec = build_recommender(selector, kb)
+    base = check_choice(selector, kb)
     table = load_for_cli(data, columns, drop, label_column, impute)
     known = few_shot_labels(table, labels)
+    rec = build_recommender(selector, base)
     n, d = table.X.shape
     with err_console.status(f"choosing a configuration for {n} x {d}"):
         best = rec.recommend(table.X, top=1, budget=budget, labels=known, seed=seed)[0]

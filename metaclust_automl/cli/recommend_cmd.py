@@ -42,7 +42,18 @@ def few_shot_labels(table: Any, labels_file: Optional[str]) -> Any:
     return codes if (codes < 0).any() else None
 
 
-def build_recommender(selector: Optional[str], kb: Optional[str]) -> Any:
+def check_choice(selector: Optional[str], kb: Optional[str]) -> Any:
+    """Fail on an unknown selector or a bad knowledge base before reading a big table;
+    returns the loaded knowledge base."""
+    from ..knowledge_base import KnowledgeBase, load_default
+    from ..plugins import get_registry
+    from ..recommend import DEFAULT_SELECTOR
+
+    get_registry().selector(selector or DEFAULT_SELECTOR)
+    return load_default() if kb is None else KnowledgeBase.load(kb)
+
+
+def build_recommender(selector: Optional[str], kb: Any) -> Any:
     from ..recommend import Recommender
 
     with err_console.status(f"loading selector {selector or 'default'}"):
@@ -72,9 +83,10 @@ def recommend(
 ) -> None:
     """Rank clustering configurations for a table: algorithm, parameters, predicted quality, why."""
     start = time.perf_counter()
-    rec = build_recommender(selector, kb)
+    base = check_choice(selector, kb)
     table = load_for_cli(data, columns, drop, label_column, impute)
     known = few_shot_labels(table, labels)
+    rec = build_recommender(selector, base)
     with err_console.status(f"ranking {len(rec.kb.configs)} configurations for "
                             f"{table.X.shape[0]} x {table.X.shape[1]}"):
         recs = rec.recommend(table.X, top=top, budget=budget, labels=known, seed=seed)
@@ -116,7 +128,7 @@ def train_selectors(
     reg = get_registry()
     factories = {n: reg.selector(n) for n in names}  # unknown names fail before any work
     out_dir = Path(out)
-    check_output_path(out_dir / "x")
+    check_output_path(out_dir)  # its parent must exist; OUT itself is created
     base = KnowledgeBase.load(kb)
     report = []
     for name in names:

@@ -196,6 +196,8 @@ def save_state(directory: str | os.PathLike, name: str, meta: dict[str, Any],
     from ..atomic import atomic_directory
 
     target = Path(directory)
+    if target.parent.parent.is_dir():  # OUT/NAME: create OUT, never a whole missing tree
+        target.parent.mkdir(exist_ok=True)
     with atomic_directory(target) as tmp:
         payload = {"format": STATE_FORMAT, "version": STATE_VERSION, "selector": name, **meta}
         if tensors:
