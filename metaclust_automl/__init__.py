@@ -15,3 +15,25 @@ from .errors import (  # noqa: F401  (re-exported)
     MetaclustError,
     PluginError,
 )
+
+#: public names imported on first use (``metaclust_automl.Recommender`` etc.)
+_LAZY = {
+    "Recommender": ("metaclust_automl.recommend", "Recommender"),
+    "Recommendation": ("metaclust_automl.recommend", "Recommendation"),
+    "MetaClusterer": ("metaclust_automl.estimator", "MetaClusterer"),
+}
+
+
+def __getattr__(name: str):  # noqa: ANN202 - PEP 562 lazy attributes
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'metaclust_automl' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_LAZY))

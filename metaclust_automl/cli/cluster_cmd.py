@@ -53,6 +53,11 @@ def cluster(
     label_column: LabelColumnOpt = None,
     impute: ImputeOpt = None,
     as_json: JsonOpt = False,
+    budget: Annotated[int, typer.Option("--budget", min=0, help="Without --algorithm: configurations the selector may run on a sample of the table before choosing.")] = 0,
+    selector: Annotated[Optional[str], typer.Option("--selector", help="Without --algorithm: the meta-learner that chooses (default: the best one in the benchmark).")] = None,
+    kb: Annotated[Optional[str], typer.Option("--kb", help="Without --algorithm: knowledge base directory (default: the shipped one).")] = None,
+    labels: Annotated[Optional[str], typer.Option("--labels", help="Without --algorithm: a few known labels, one per row (empty or -1 = unknown), to adapt the choice.")] = None,
+    plot: Annotated[Optional[str], typer.Option("--plot", help="Also write a 2-D projection coloured by cluster to this PNG file.")] = None,
 ) -> None:
     """Cluster a table and write one label per input row (noise = -1)."""
     from ..atomic import check_output_path
@@ -63,10 +68,15 @@ def cluster(
 
     if output and output != "-":
         check_output_path(output)
+    if plot:
+        check_output_path(plot)
     params = parse_assignments(set_ or [])
     if algorithm is None:
-        raise ConfigError("no --algorithm given and no recommender is installed yet; "
-                          "pick one from `metaclust plugins`")
+        if params:
+            raise ConfigError("--set needs --algorithm; without it the recommended configuration runs")
+        _cluster_recommended(data, output, seed, columns, drop, label_column, impute, as_json,
+                             budget, selector, kb, labels, plot)
+        return
     backend = get_registry().backend(algorithm)
     backend.validate(params)  # fail on a bad parameter before reading a big file
     table = load_for_cli(data, columns, drop, label_column, impute)
@@ -79,3 +89,72 @@ def cluster(
         print_run(algorithm, run, as_json)
         if output:
             write_labels_csv(output, {"label": run.labels})
+    if plot:
+        write_plot(plot, table.X, run.labels, f"{algorithm}: {run.n_clusters} clusters")
+
+
+def _cluster_recommended(data, output, seed, columns, drop, label_column, impute, as_json,  # noqa: ANN001
+                         budget, selector, kb, labels, plot) -> None:
+    """The no-``--algorithm`` path: recommend (running up to ``budget`` configurations on a
+    sample of the table first), then run the chosen configuration on every row."""
+    from ..loading import write_labels_csv
+    from .recommend_cmd import build_recommender, check_choice, few_shot_labels
+
+    base = check_choice(selector, kb)
+    table = load_for_cli(data, columns, drop, label_column, impute)
+    known = few_shot_labels(table, labels)
+    rec = build_recommender(selector, base)
+    n, d = table.X.shape
+    with err_console.status(f"choosing a configuration for {n} x {d}"):
+        best = rec.recommend(table.X, top=1, budget=budget, labels=known, seed=seed)[0]
+    with err_console.status(f"running {best.algorithm} on {n} x {d}"):
+        run = rec.run_best(table.X, best, seed=seed)
+    extra = {"selector": best.selector, "predicted_score": round(best.predicted_score, 4),
+             "reason": best.reason, "config_id": best.config_id, "budget": budget}
+    if output == "-":
+        import sys
+        sys.stdout.write("label\n" + "\n".join(map(str, run.labels.tolist())) + "\n")
+    else:
+        if not as_json:
+            err_console.print(f"chosen by the {best.selector} selector (predicted ARI {best.predicted_score:.2f}): "
+                              f"{best.reason}", highlight=False, soft_wrap=True)
+        print_run(best.algorithm, run, as_json, extra=extra)
+        if output:
+            write_labels_csv(output, {"label": run.labels})
+    if plot:
+        write_plot(plot, table.X, run.labels, f"{best.algorithm}: {run.n_clusters} clusters")
+
+
+def write_plot(path: str, X: np.ndarray, labels: np.ndarray, title: str, max_points: int = 20_000) -> None:
+    """A 2-D view coloured by cluster (noise in grey): the columns themselves when there are
+    two, else the first two principal components of a bounded sample. Written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ..atomic import atomic_path
+
+    rng = np.random.default_rng(0)
+    idx = np.arange(X.shape[0]) if X.shape[0] <= max_points else np.sort(rng.choice(X.shape[0], max_points, replace=False))
+    S, lab = X[idx], labels[idx]
+    if S.shape[1] == 1:
+        P2, axes = np.column_stack([S[:, 0], np.zeros(len(S))]), ("column 1", "")
+    elif S.shape[1] == 2:
+        P2, axes = S, ("column 1", "column 2")
+    else:
+        C = S - S.mean(axis=0)
+        _, _, vt = np.linalg.svd(C, full_matrices=False)
+        P2, axes = C @ vt[:2].T, ("PC 1", "PC 2")
+    fig, ax = plt.subplots(figsize=(6, 5), dpi=110)
+    noise = lab < 0
+    if noise.any():
+        ax.scatter(P2[noise, 0], P2[noise, 1], s=4, c="lightgrey", label="noise")
+    ax.scatter(P2[~noise, 0], P2[~noise, 1], s=4, c=lab[~noise], cmap="tab20")
+    ax.set_xlabel(axes[0])
+    ax.set_ylabel(axes[1])
+    ax.set_title(title)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)

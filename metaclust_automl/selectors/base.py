@@ -33,6 +33,13 @@ class Query:
     #: a few known labels (one per row, -1 = unknown) for few-shot adaptation, or None
     labels: np.ndarray | None = None
     seed: int = 0
+    #: ``run(c)`` runs configuration ``c`` on the table and returns one label per row (noise
+    #: -1); used for few-shot adaptation (scoring configurations on the known labels). None
+    #: when running is not allowed; selectors then adapt only from what ``probe`` tells them
+    run: Callable[[int], np.ndarray] | None = None
+    #: which configurations may be recommended for this table (backend installed, affordable
+    #: at this n); None = all of them
+    feasible: np.ndarray | None = None
 
 
 class Selector:

@@ -1,0 +1,353 @@
+"""Benchmark: how good is the top-1 recommendation on real labelled data, next to what a
+user can do without labels today, and how long does it take?
+
+On the development corpus (``REPO/../shared/datasets/clustering``, or $METACLUST_DATASETS;
+label 0 = noise, not scored) it reports the mean and median ARI, NMI and ACC of
+
+- each selector's top-1 configuration (zero-shot, and with a probing budget), fitted on
+  the knowledge base (default: the shipped one; it must not contain these datasets);
+- the blind baselines of issue 5, run in the same process: DBSCAN defaults, KMeans with k
+  by best silhouette, HDBSCAN defaults, Optuna TPE (50 trials) maximising silhouette over
+  kmeans/gmm/agglomerative/dbscan/hdbscan;
+- the ceiling: the best configuration of the knowledge base's portfolio chosen with the labels;
+
+with the time per dataset, and the wall time of ``metaclust cluster DATA -o labels.csv``
+as a separate process (start-up included) with the default selector. ``--big`` also times
+``metaclust recommend`` on a generated 1,000,000 x 20 CSV.
+
+Nothing here is tuned on these datasets: they are only scored. Results go to
+bench/results/recommend.{json,md}.
+
+    python bench/recommend.py [--kb DIR] [--selectors knn,maml,rl2] [--budgets 0,5] [--big]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from metaclust_automl.metrics import external_scores  # noqa: E402
+
+#: rows above which the baselines search on a random sample (the chosen configuration then
+#: labels every row); stated in the report
+BASELINE_SAMPLE = 20_000
+OPTUNA_ALGOS = ("kmeans", "gmm", "agglomerative", "dbscan", "hdbscan")
+
+
+# -- baselines (to be replaced by metaclust_automl.evaluation.baselines when it exists) ----
+
+def _silhouette(X: np.ndarray, labels: np.ndarray, seed: int = 0) -> float:
+    from metaclust_automl.metrics import internal_indices
+
+    return internal_indices(X, labels, seed=seed)["silhouette"]
+
+
+def _sample(X: np.ndarray, seed: int) -> np.ndarray:
+    if X.shape[0] <= BASELINE_SAMPLE:
+        return X
+    rng = np.random.default_rng(seed)
+    return X[np.sort(rng.choice(X.shape[0], BASELINE_SAMPLE, replace=False))]
+
+
+def dbscan_default(X: np.ndarray, seed: int = 0) -> np.ndarray:  # noqa: ARG001
+    from sklearn.cluster import DBSCAN
+
+    return DBSCAN().fit_predict(X)
+
+
+def hdbscan_default(X: np.ndarray, seed: int = 0) -> np.ndarray:  # noqa: ARG001
+    import hdbscan
+
+    return hdbscan.HDBSCAN(core_dist_n_jobs=1).fit_predict(X)
+
+
+def kmeans_silhouette(X: np.ndarray, seed: int = 0, ks: range = range(2, 21)) -> np.ndarray:
+    from sklearn.cluster import KMeans
+
+    S = _sample(X, seed)
+    best_k, best_s = 2, -np.inf
+    for k in ks:
+        if k >= S.shape[0]:
+            break
+        s = _silhouette(S, KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(S), seed)
+        if s > best_s:
+            best_k, best_s = k, s
+    return KMeans(n_clusters=best_k, n_init=3, random_state=seed).fit_predict(X)
+
+
+def optuna_silhouette(X: np.ndarray, trials: int = 50, seed: int = 0) -> np.ndarray:
+    import optuna
+
+    from metaclust_automl.errors import BackendError
+    from metaclust_automl.plugins import get_registry
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    reg = get_registry()
+    S = _sample(X, seed)
+
+    def objective(trial: optuna.Trial) -> float:
+        # each backend's parameters get their own names, so that TPE does not mix them up
+        t = _Prefixed(trial)
+        algo = t.suggest_categorical("algorithm", list(OPTUNA_ALGOS))
+        params = reg.backend(algo).search_space(t)
+        trial.set_user_attr("params", params)
+        try:
+            labels = reg.backend(algo).run(S, params, seed=seed).labels
+        except BackendError:
+            return -1.0
+        return _silhouette(S, labels, seed)
+
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
+    study.optimize(objective, n_trials=trials)
+    best = study.best_trial
+    algo = best.params["algorithm"]
+    return reg.backend(algo).run(X, best.user_attrs["params"], seed=seed).labels
+
+
+class _Prefixed:
+    """An Optuna trial that names each parameter ``algorithm.parameter``."""
+
+    def __init__(self, trial) -> None:  # noqa: ANN001
+        self._t = trial
+        self._algo = None
+
+    def suggest_categorical(self, name, choices):  # noqa: ANN001, ANN201
+        if name == "algorithm":
+            self._algo = self._t.suggest_categorical(name, choices)
+            return self._algo
+        return self._t.suggest_categorical(f"{self._algo}.{name}", choices)
+
+    def suggest_int(self, name, low, high, log=False):  # noqa: ANN001, ANN201
+        return self._t.suggest_int(f"{self._algo}.{name}", low, high, log=log)
+
+    def suggest_float(self, name, low, high, log=False):  # noqa: ANN001, ANN201
+        return self._t.suggest_float(f"{self._algo}.{name}", low, high, log=log)
+
+
+def baselines() -> dict:
+    try:
+        from metaclust_automl.evaluation import baselines as b  # the evaluate branch's, once merged
+
+        return {"DBSCAN defaults": b.dbscan_default, "KMeans, k by silhouette": b.kmeans_silhouette,
+                "HDBSCAN defaults": b.hdbscan_default,
+                "Optuna TPE 50 trials on silhouette": lambda X, seed=0: b.optuna_silhouette(X, trials=50, seed=seed)}
+    except ImportError:
+        return {"DBSCAN defaults": dbscan_default, "KMeans, k by silhouette": kmeans_silhouette,
+                "HDBSCAN defaults": hdbscan_default,
+                "Optuna TPE 50 trials on silhouette": lambda X, seed=0: optuna_silhouette(X, 50, seed)}
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+def dataset_root() -> Path | None:
+    root = Path(os.environ.get("METACLUST_DATASETS", REPO.parent / "shared" / "datasets")) / "clustering"
+    return root if root.is_dir() else None
+
+
+def summarise(rows: list[dict], key: str) -> dict:
+    vals = {m: np.array([r[key][m] for r in rows if r[key] is not None]) for m in ("ari", "nmi", "acc")}
+    secs = np.array([r[key]["seconds"] for r in rows if r[key] is not None])
+    out = {f"mean_{m}": float(v.mean()) for m, v in vals.items()}
+    out.update({f"median_{m}": float(np.median(v)) for m, v in vals.items()})
+    out["seconds_per_dataset"] = float(secs.mean())
+    out["datasets"] = int(vals["ari"].size)
+    return out
+
+
+def score(y: np.ndarray, labels: np.ndarray, seconds: float) -> dict:
+    s = external_scores(y, labels, ignore_label=-1)
+    return {**{k: float(v) for k, v in s.items()}, "seconds": float(seconds)}
+
+
+def time_cli_cluster(path: str, kb: str | None, selector: str | None) -> tuple[float, np.ndarray | None, str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "labels.csv"
+        cmd = [sys.executable, "-m", "metaclust_automl", "cluster", path, "-o", str(out), "--json"]
+        if kb:
+            cmd += ["--kb", kb]
+        if selector:
+            cmd += ["--selector", selector]
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+        elapsed = time.perf_counter() - start
+        if proc.returncode != 0:
+            return elapsed, None, proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"
+        labels = np.loadtxt(out, skiprows=1, dtype=np.int64)
+        return elapsed, labels, json.loads(proc.stdout).get("algorithm", "")
+
+
+def big_recommend(kb: str | None, selector: str | None) -> dict:
+    """Time ``metaclust recommend`` on a 1,000,000 x 20 CSV (generated once, cached in /tmp)."""
+    path = Path(os.environ.get("METACLUST_BIG_CSV", Path(tempfile.gettempdir()) / "metaclust-1m-x20.csv"))
+    if not path.exists():
+        rng = np.random.default_rng(0)
+        centers = rng.normal(0, 10, size=(8, 20))
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w") as fh:
+            fh.write(",".join(f"x{j}" for j in range(20)) + "\n")
+            for start in range(0, 1_000_000, 100_000):
+                block = centers[rng.integers(0, 8, 100_000)] + rng.normal(size=(100_000, 20))
+                np.savetxt(fh, block, fmt="%.4f", delimiter=",")
+        os.replace(tmp, path)
+    cmd = [sys.executable, "-m", "metaclust_automl", "recommend", str(path), "--json"]
+    if kb:
+        cmd += ["--kb", kb]
+    if selector:
+        cmd += ["--selector", selector]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    elapsed = time.perf_counter() - start
+    return {"rows": 1_000_000, "columns": 20, "seconds": round(elapsed, 2), "exit_code": proc.returncode,
+            "csv_mb": round(path.stat().st_size / 1e6, 1),
+            "top1": (json.loads(proc.stdout)[0]["algorithm"] if proc.returncode == 0 else proc.stderr[-300:])}
+
+
+# -- main ----------------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kb", default=None, help="knowledge base directory (default: the shipped one)")
+    ap.add_argument("--selectors", default="knn,maml,rl2")
+    ap.add_argument("--budgets", default="0,5")
+    ap.add_argument("--labels", default="", help="few-label counts to test with maml, e.g. 10,50,200")
+    ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument("--no-cli", action="store_true", help="skip timing `metaclust cluster` processes")
+    ap.add_argument("--big", action="store_true", help="also time `metaclust recommend` on 1,000,000 x 20")
+    ap.add_argument("--limit", type=int, default=0, help="only the first N datasets (smoke runs)")
+    ap.add_argument("--out", default=str(REPO / "bench" / "results"))
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    warnings.simplefilter("ignore")
+
+    root = dataset_root()
+    if root is None:
+        print("bench/recommend.py: datasets not found (set METACLUST_DATASETS or provide "
+              "../shared/datasets/clustering); skipping")
+        return 0
+    from metaclust_automl.corpus import load_directory
+    from metaclust_automl.knowledge_base import KnowledgeBase, load_default
+    from metaclust_automl.recommend import DEFAULT_SELECTOR, Recommender, load_selector
+    from metaclust_automl.selectors.common import kb_fingerprint
+
+    kb = KnowledgeBase.load(args.kb) if args.kb else load_default()
+    tasks = load_directory(root)
+    if args.limit:
+        tasks = tasks[: args.limit]
+    names = {t.id.split("/")[-1].lower() for t in tasks}
+    leaked = [t.id for t in kb.tasks if t.id.split("/")[-1].lower() in names]
+    if leaked:
+        print(f"warning: the knowledge base holds tasks named like dev datasets: {leaked[:5]}")
+    selectors = [s for s in args.selectors.split(",") if s]
+    budgets = [int(b) for b in args.budgets.split(",") if b != ""]
+    label_counts = [int(b) for b in args.labels.split(",") if b != ""]
+    recs = {}
+    fit_seconds = {}
+    for name in selectors:
+        start = time.perf_counter()
+        recs[name] = Recommender(kb, load_selector(name, kb))
+        fit_seconds[name] = round(time.perf_counter() - start, 2)
+    methods = [f"{s} (budget {b})" for s in selectors for b in budgets]
+    methods += [f"maml ({m} labels)" for m in label_counts if "maml" in recs]
+    base = {} if args.no_baselines else baselines()
+    rows = []
+    print(f"{len(tasks)} datasets; knowledge base {kb.path} ({len(kb.tasks)} tasks x {len(kb.configs)} configurations, "
+          f"checksum {kb_fingerprint(kb)[:12]})", flush=True)
+    for t in tasks:
+        X, y = t.X, t.y
+        row = {"dataset": t.id, "n": int(X.shape[0]), "d": int(X.shape[1])}
+        for name in selectors:
+            for b in budgets:
+                start = time.perf_counter()
+                best = recs[name].recommend(X, top=1, budget=b, seed=args.seed)[0]
+                labels = recs[name].run_best(X, best, seed=args.seed).labels
+                row[f"{name} (budget {b})"] = {**score(y, labels, time.perf_counter() - start),
+                                               "choice": best.config_id}
+        for m in label_counts:
+            if "maml" not in recs:
+                continue
+            rng = np.random.default_rng(args.seed)
+            known = np.full(X.shape[0], -1)
+            pool = np.flatnonzero(y >= 0)
+            pick = rng.choice(pool, min(m, pool.size), replace=False)
+            known[pick] = y[pick]
+            start = time.perf_counter()
+            best = recs["maml"].recommend(X, top=1, labels=known, seed=args.seed)[0]
+            labels = recs["maml"].run_best(X, best, seed=args.seed).labels
+            row[f"maml ({m} labels)"] = {**score(y, labels, time.perf_counter() - start), "choice": best.config_id}
+        for bname, fn in base.items():
+            start = time.perf_counter()
+            try:
+                labels = fn(X, seed=args.seed)
+                row[bname] = score(y, labels, time.perf_counter() - start)
+            except Exception as exc:  # noqa: BLE001 - a baseline failing is a result, not a crash
+                row[bname] = {"ari": 0.0, "nmi": 0.0, "acc": 0.0, "seconds": time.perf_counter() - start,
+                              "error": str(exc)[:200]}
+        if not args.no_cli:
+            secs, labels, what = time_cli_cluster(t.source, args.kb, None)
+            row["metaclust cluster (CLI, default selector)"] = (
+                {**score(y, labels, secs), "choice": what} if labels is not None
+                else {"ari": 0.0, "nmi": 0.0, "acc": 0.0, "seconds": secs, "error": what})
+        rows.append(row)
+        shown = "  ".join(f"{k.split(' (')[0][:12]}:{v['ari']:.2f}" for k, v in row.items() if isinstance(v, dict))
+        print(f"{t.id:28s} n={X.shape[0]:6d} {shown}", flush=True)
+    # the ceiling of the knowledge base's portfolio cannot be computed without running every
+    # configuration on every dataset; it is reported from the issue's table instead
+    keys = methods + list(base) + ([] if args.no_cli else ["metaclust cluster (CLI, default selector)"])
+    summary = {k: summarise(rows, k) for k in keys}
+    result = {"knowledge_base": {"path": str(kb.path), "tasks": len(kb.tasks), "configs": len(kb.configs),
+                                 "metafeatures": len(kb.metafeature_names), "checksum": kb_fingerprint(kb)},
+              "default_selector": DEFAULT_SELECTOR, "selector_load_or_fit_seconds": fit_seconds,
+              "datasets": len(rows), "baseline_sample_rows": BASELINE_SAMPLE, "summary": summary, "rows": rows,
+              "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
+    if args.big:
+        result["recommend_1m_x_20"] = big_recommend(args.kb, None)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    from metaclust_automl.atomic import write_text
+
+    write_text(out / "recommend.json", json.dumps(result, indent=1))
+    write_text(out / "recommend.md", render_md(result))
+    print(render_md(result))
+    return 0
+
+
+def render_md(result: dict) -> str:
+    kb = result["knowledge_base"]
+    lines = [
+        "# bench/recommend.py",
+        "",
+        f"{result['datasets']} datasets of the development corpus (label 0 = noise, not scored). "
+        f"Knowledge base: {kb['tasks']} tasks x {kb['configs']} configurations, {kb['metafeatures']} "
+        f"meta-features (checksum {kb['checksum'][:12]}). Default selector: `{result['default_selector']}`.",
+        f"Baselines search on a random sample of {result['baseline_sample_rows']:,} rows when a table is larger "
+        "(the chosen configuration then labels every row). Times are wall-clock per dataset on this machine; "
+        "the CLI row is a separate `metaclust cluster DATA -o labels.csv` process, start-up included.",
+        "",
+        "| method | mean ARI | median ARI | mean NMI | median NMI | mean ACC | median ACC | s / dataset |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, s in result["summary"].items():
+        lines.append(f"| {name} | {s['mean_ari']:.3f} | {s['median_ari']:.3f} | {s['mean_nmi']:.3f} | "
+                     f"{s['median_nmi']:.3f} | {s['mean_acc']:.3f} | {s['median_acc']:.3f} | "
+                     f"{s['seconds_per_dataset']:.2f} |")
+    big = result.get("recommend_1m_x_20")
+    if big:
+        lines += ["", f"`metaclust recommend` on a {big['rows']:,} x {big['columns']} CSV ({big['csv_mb']} MB): "
+                      f"{big['seconds']} s (exit code {big['exit_code']}, top-1: {big['top1']})."]
+    lines += ["", "Per-dataset scores and choices: bench/results/recommend.json."]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

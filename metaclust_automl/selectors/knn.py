@@ -1,0 +1,107 @@
+"""The nearest-neighbour selector: the baseline every other selector must beat.
+
+A new table is placed in the standardised meta-feature space of the knowledge base's
+tasks; the performance rows of its ``k`` nearest tasks, weighted by closeness, are its
+predicted scores (the warm-start idea of auto-sklearn). With a budget it runs its best
+few configurations and re-scores each one from the tasks where that configuration
+produced similar internal indices, so that what the indices say is read in context
+instead of trusted blindly.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..knowledge_base import KnowledgeBase
+from .base import Query, Selector
+from .common import (Standardiser, index_features, index_vector, kb_fingerprint, load_state,
+                     performance, save_state)
+
+
+class KNNSelector(Selector):
+    """Average of the nearest tasks' performance rows."""
+
+    name: ClassVar[str] = "knn"
+
+    def __init__(self, k: int = 5, metric: str = "ari", index_weight: float = 1.0) -> None:
+        self.k = int(k)
+        self.metric = metric
+        self.index_weight = float(index_weight)
+        self.kb: KnowledgeBase | None = None
+
+    # -- fitting ----------------------------------------------------------------------
+    def fit(self, kb: KnowledgeBase, *, seed: int = 0) -> KNNSelector:  # noqa: ARG002 - deterministic
+        self._setup(kb, Standardiser.fit(kb.M), Standardiser.fit(index_features(kb.C)))
+        return self
+
+    def _setup(self, kb: KnowledgeBase, mscale: Standardiser, iscale: Standardiser) -> None:
+        self.kb = kb
+        self.mscale, self.iscale = mscale, iscale
+        self.Z = mscale.transform(kb.M)
+        self.P = performance(kb, self.metric)
+        self.CZ = iscale.transform(index_features(kb.C))
+        self.fingerprint = kb_fingerprint(kb)
+
+    def _check(self) -> KnowledgeBase:
+        if self.kb is None:
+            from ..errors import ConfigError
+
+            raise ConfigError("the knn selector is not fitted; call fit(kb) or load() first")
+        return self.kb
+
+    # -- ranking ----------------------------------------------------------------------
+    def _neighbours(self, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        k = max(1, min(self.k, dist.size))
+        nn = np.argsort(dist, kind="stable")[:k]
+        w = 1.0 / (dist[nn] + 0.05)
+        return nn, w / w.sum()
+
+    def _task_distances(self, metafeatures: np.ndarray) -> np.ndarray:
+        z = self.mscale.transform(np.asarray(metafeatures, dtype=np.float64))
+        return np.sqrt(np.mean((self.Z - z) ** 2, axis=1))
+
+    def predict_scores(self, query: Query) -> np.ndarray:
+        kb = self._check()
+        dist = self._task_distances(query.metafeatures)
+        nn, w = self._neighbours(dist)
+        scores = w @ self.P[nn]
+        budget = int(query.budget or 0)
+        if budget > 0 and query.probe is not None:
+            allowed = np.ones(scores.size, bool) if query.feasible is None else np.asarray(query.feasible, bool)
+            order = [c for c in np.argsort(-scores, kind="stable") if allowed[c]][:budget]
+            for c in order:
+                obs = self.iscale.transform(index_features(index_vector(query.probe(int(c)), kb.index_names)))
+                d_idx = np.sqrt(np.mean((self.CZ[:, c] - obs) ** 2, axis=1))
+                joint = np.sqrt(dist ** 2 + self.index_weight * d_idx ** 2)
+                nn_c, w_c = self._neighbours(joint)
+                scores[c] = float(w_c @ self.P[nn_c, c])
+        return scores
+
+    def explain(self, query: Query, config_index: int) -> str:
+        kb = self._check()
+        nn, _ = self._neighbours(self._task_distances(query.metafeatures))
+        best = nn[int(np.argmax(self.P[nn, config_index]))]
+        return (f"mean ARI {self.P[nn, config_index].mean():.2f} on the {nn.size} most similar training "
+                f"tables (best: {kb.tasks[best].id}, {self.P[best, config_index]:.2f})")
+
+    # -- files ------------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike) -> None:
+        self._check()
+        save_state(directory, self.name, {
+            "kb_fingerprint": self.fingerprint,
+            "hyper": {"k": self.k, "metric": self.metric, "index_weight": self.index_weight},
+            "metafeature_scaler": self.mscale.to_dict(), "index_scaler": self.iscale.to_dict(),
+        })
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike, kb: KnowledgeBase) -> KNNSelector:
+        meta, _ = load_state(directory, cls.name, kb)
+        self = cls(**meta["hyper"])
+        self._setup(kb, Standardiser.from_dict(meta["metafeature_scaler"]),
+                    Standardiser.from_dict(meta["index_scaler"]))
+        return self
+
+    def get_info(self) -> dict[str, Any]:
+        return {"name": self.name, "k": self.k, "metric": self.metric}

@@ -1,0 +1,287 @@
+"""The MAML selector: a network that predicts a configuration's ARI on a table, meta-trained
+with MAML so that a few labelled rows can correct it in a few gradient steps.
+
+Inputs are the table's meta-features, the configuration (descriptor + learned embedding)
+and, when the configuration was run on the table, its internal indices. Trained across the
+knowledge base's tasks with
+
+- a pointwise loss (squared error on ARI), so scores stay on the ARI scale;
+- a listwise loss (cross-entropy against softmax(ARI / 0.05) within the task), because
+  what matters is which configuration comes first, not the exact values;
+- indices shown for a random share of configurations, so the network learns when the
+  indices of a configuration are worth trusting on tables like this one (silhouette
+  flatters single linkage that splits off one outlier; it does not flatter k-means as much);
+- MAML (second order, learned per-tensor inner learning rates on the last layers): half of
+  the meta-batch adapts on a few configurations whose ARI is known up to noise (as it
+  would be when estimated from 10 to 200 labelled rows) before the loss is taken; the
+  other half is scored without adaptation, so zero-shot ranking stays good.
+
+Zero-shot ranking and probing need only numpy; adaptation imports torch.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import ConfigError, DataError
+from ..knowledge_base import KnowledgeBase
+from .base import Query, Selector
+from .common import (Standardiser, config_descriptors, group_split, index_features, index_vector,
+                     kb_fingerprint, load_state, performance, require_tensors, save_state,
+                     set_torch_threads, top1_score)
+from .nets import (QUALITY_INNER, QUALITY_KEYS, device, init_quality, quality_head_torch, quality_numpy,
+                   quality_torch, quality_trunk_torch, to_numpy, to_torch)
+
+#: labelled rows above which observed ARI is trusted more than the adapted prediction
+LABEL_TRUST = 20.0
+
+
+def label_noise(n_labels: int) -> float:
+    """Rough standard deviation of an ARI estimated from ``n_labels`` rows."""
+    return 0.5 / np.sqrt(max(n_labels, 1))
+
+
+class MAMLSelector(Selector):
+    """Meta-learned quality regressor; adapts to a few labels."""
+
+    name: ClassVar[str] = "maml"
+
+    def __init__(self, steps: int = 1500, meta_batch: int = 16, inner_steps: int = 3,
+                 hidden: int = 64, emb: int = 8, temperature: float = 0.05, list_weight: float = 1.0,
+                 probe_share: float = 0.3, lr: float = 2e-3, val_share: float = 0.15,
+                 adapt_configs: int = 8, metric: str = "ari") -> None:
+        self.steps, self.meta_batch, self.inner_steps = int(steps), int(meta_batch), int(inner_steps)
+        self.hidden, self.emb = int(hidden), int(emb)
+        self.temperature, self.list_weight = float(temperature), float(list_weight)
+        self.probe_share, self.lr, self.val_share = float(probe_share), float(lr), float(val_share)
+        self.adapt_configs, self.metric = int(adapt_configs), metric
+        self.kb: KnowledgeBase | None = None
+        self.history: list[dict[str, float]] = []
+
+    def _hyper(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("steps", "meta_batch", "inner_steps", "hidden", "emb",
+                                               "temperature", "list_weight", "probe_share", "lr",
+                                               "val_share", "adapt_configs", "metric")}
+
+    # -- set-up shared by fit and load --------------------------------------------------
+    def _setup(self, kb: KnowledgeBase, mscale: Standardiser, iscale: Standardiser) -> None:
+        self.kb = kb
+        self.mscale, self.iscale = mscale, iscale
+        self.desc, _ = config_descriptors(kb)
+        self.fingerprint = kb_fingerprint(kb)
+
+    def _check(self) -> KnowledgeBase:
+        if self.kb is None or not hasattr(self, "params"):
+            raise ConfigError("the maml selector is not fitted; call fit(kb) or load() first")
+        return self.kb
+
+    # -- training -------------------------------------------------------------------------
+    def fit(self, kb: KnowledgeBase, *, seed: int = 0) -> MAMLSelector:
+        import torch
+
+        set_torch_threads()
+        torch.manual_seed(seed)
+        self._setup(kb, Standardiser.fit(kb.M), Standardiser.fit(index_features(kb.C)))
+        dev = device()
+        rng = np.random.default_rng(seed)
+        Z = torch.tensor(self.mscale.transform(kb.M), dtype=torch.float32, device=dev)
+        Pn = performance(kb, self.metric)
+        P = torch.tensor(Pn, dtype=torch.float32, device=dev)
+        CZ = torch.tensor(self.iscale.transform(index_features(kb.C)), dtype=torch.float32, device=dev)
+        desc = torch.tensor(self.desc, dtype=torch.float32, device=dev)
+        T, K = Pn.shape
+        train, val = group_split(kb, self.val_share, seed)
+        params = {k: v.detach().to(dev).requires_grad_(True) for k, v in
+                  init_quality(Z.shape[1], desc.shape[1], K, CZ.shape[2], emb=self.emb,
+                               hidden=self.hidden, seed=seed).items()}
+        opt = torch.optim.Adam(params.values(), lr=self.lr, weight_decay=1e-5)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.steps))
+        target = torch.softmax(P / self.temperature, dim=1)
+        best, best_state = -np.inf, to_numpy(params)
+        zeros_obs = torch.zeros(1, K, CZ.shape[2], device=dev)
+        zeros_mask = torch.zeros(1, K, device=dev)
+        self.history = []
+        B = min(self.meta_batch, train.size)
+        for step in range(self.steps):
+            batch = torch.tensor(rng.choice(train, size=B, replace=False), device=dev)
+            mask = torch.tensor(rng.random((B, K)) < self.probe_share, dtype=torch.float32, device=dev)
+            cols, y = self._support(rng, Pn[batch.cpu().numpy()], dev)
+            adapt = torch.tensor(rng.random(B) < 0.5, dtype=torch.float32, device=dev)
+            fast = self._adapt_torch(params, Z[batch], desc, cols, y, adapt=adapt)
+            pred = quality_head_torch(fast, quality_trunk_torch(params, Z[batch], desc, CZ[batch], mask))
+            loss = self._loss(pred, P[batch], target[batch])
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params.values(), 5.0)
+            opt.step()
+            sched.step()
+            with torch.no_grad():
+                params["inner_lr"].clamp_(np.log(1e-3), np.log(1.0))
+            if (step + 1) % 50 == 0 or step + 1 == self.steps:
+                score = self._validate(params, Z, desc, Pn, val if val.size else train, zeros_obs, zeros_mask)
+                self.history.append({"step": step + 1, "val_top1": score, "loss": float(loss.detach())})
+                if score >= best:
+                    best, best_state = score, to_numpy(params)
+        self.params = best_state
+        self.val_top1 = float(best)
+        return self
+
+    @staticmethod
+    def _support(rng: np.random.Generator, P_rows: np.ndarray, dev: Any) -> tuple[Any, Any]:
+        """A few configurations per task with their ARI as estimated from 10 to 200 labels."""
+        import torch
+
+        B, K = P_rows.shape
+        size = min(int(rng.choice([3, 5, 8])), K)
+        cols = np.stack([rng.choice(K, size=size, replace=False) for _ in range(B)])
+        sd = np.array([label_noise(int(m)) for m in rng.choice([10, 50, 200], size=B)])
+        y = np.clip(np.take_along_axis(P_rows, cols, 1) + rng.normal(0, 1, cols.shape) * sd[:, None], -1, 1)
+        return (torch.tensor(cols, device=dev), torch.tensor(y, dtype=torch.float32, device=dev))
+
+    def _adapt_torch(self, params: dict[str, Any], z: Any, desc: Any, cols: Any, y: Any, *,
+                     adapt: Any = None, steps: int | None = None, create_graph: bool = True) -> dict[str, Any]:
+        """MAML's inner loop, batched: every table gets its own copy of the last layers and
+        takes gradient steps on its support configurations (cols [B, S], ARI y [B, S]);
+        tables with ``adapt`` = 0 keep the shared weights (zero-shot)."""
+        import torch
+
+        B, S = cols.shape
+        lrs = torch.exp(params["inner_lr"])
+        h = quality_trunk_torch(params, z, desc, torch.zeros(B, S, self.iscale.center.size, device=z.device),
+                                torch.zeros(B, S, device=z.device), cols)
+        fast = dict(params)
+        for k in QUALITY_INNER:
+            fast[k] = params[k].expand(B, *params[k].shape)
+        on = torch.ones(B, device=z.device) if adapt is None else adapt
+        for _ in range(self.inner_steps if steps is None else steps):
+            inner = torch.mean((quality_head_torch(fast, h) - y) ** 2, 1).sum()
+            grads = torch.autograd.grad(inner, [fast[k] for k in QUALITY_INNER], create_graph=create_graph)
+            fast = dict(fast)
+            for i, (k, g) in enumerate(zip(QUALITY_INNER, grads)):
+                scale = (lrs[i] * on).reshape(B, *([1] * (g.dim() - 1)))
+                fast[k] = fast[k] - scale * g
+        return fast
+
+    def _loss(self, pred: Any, y: Any, target: Any) -> Any:
+        import torch
+
+        mse = torch.mean((pred - y) ** 2)
+        listwise = -(target * torch.log_softmax(pred / self.temperature, -1)).sum(-1).mean()
+        return mse + self.list_weight * self.temperature * listwise
+
+    def _validate(self, params: dict[str, Any], Z: Any, desc: Any, Pn: np.ndarray, rows: np.ndarray,
+                  obs: Any, mask: Any) -> float:
+        import torch
+
+        with torch.no_grad():
+            pred = quality_torch(params, Z[rows], desc, obs.expand(len(rows), -1, -1),
+                                 mask.expand(len(rows), -1)).cpu().numpy()
+        return top1_score(pred, Pn[rows])
+
+    # -- ranking --------------------------------------------------------------------------
+    def _zero_shot(self, z: np.ndarray, obs: np.ndarray | None = None, mask: np.ndarray | None = None
+                   ) -> np.ndarray:
+        K, I = self.desc.shape[0], self.iscale.center.size
+        obs = np.zeros((K, I)) if obs is None else obs
+        mask = np.zeros(K) if mask is None else mask
+        return quality_numpy(self.params, z, self.desc, obs, mask)
+
+    def predict_scores(self, query: Query) -> np.ndarray:
+        kb = self._check()
+        z = self.mscale.transform(np.asarray(query.metafeatures, dtype=np.float64))
+        K = len(kb.configs)
+        allowed = np.ones(K, bool) if query.feasible is None else np.asarray(query.feasible, bool)
+        scores = self._zero_shot(z)
+        budget = int(query.budget or 0)
+        if budget > 0 and query.probe is not None:
+            obs, mask = np.zeros((K, self.iscale.center.size)), np.zeros(K)
+            for c in [c for c in np.argsort(-scores, kind="stable") if allowed[c]][:budget]:
+                raw = index_vector(query.probe(int(c)), kb.index_names)
+                obs[c] = self.iscale.transform(index_features(raw))
+                mask[c] = 1.0
+            scores = np.where(mask > 0, self._zero_shot(z, obs, mask), scores)
+        if query.labels is not None:
+            scores = self._adapt_to_labels(query, z, scores, allowed)
+        return scores
+
+    def _adapt_to_labels(self, query: Query, z: np.ndarray, scores: np.ndarray, allowed: np.ndarray
+                         ) -> np.ndarray:
+        """Run the most promising configurations, score them on the known labels, take a few
+        inner-loop steps on those scores and re-rank; observed scores are blended in with a
+        weight that grows with the number of labelled rows."""
+        from ..metrics import ari
+
+        labels = np.asarray(query.labels)
+        known = labels >= 0
+        m = int(known.sum())
+        if m == 0:
+            return scores
+        if np.unique(labels[known]).size < 2:
+            raise DataError("the known labels hold a single class; give labelled rows of at least two clusters")
+        if query.run is None:
+            raise ConfigError("few-label adaptation needs to run configurations on the table; "
+                              "this caller gave the selector no runner")
+        kb = self._check()
+        order = [int(c) for c in np.argsort(-scores, kind="stable") if allowed[c]]
+        cols = order[: self.adapt_configs]
+        for alg in sorted({c.algorithm for c in kb.configs}):  # the best of every algorithm too
+            best = next((c for c in order if kb.configs[c].algorithm == alg), None)
+            if best is not None and best not in cols:
+                cols.append(best)
+        observed = np.array([ari(labels[known], query.run(c)[known]) for c in cols])
+        adapted = self._adapt_numpy(z, np.array(cols), observed)
+        w = m / (m + LABEL_TRUST)
+        adapted[cols] = w * observed + (1 - w) * adapted[cols]
+        self.last_adaptation = {"configs": cols, "observed": observed.tolist(), "labels": m}
+        return adapted
+
+    def _adapt_numpy(self, z: np.ndarray, cols: np.ndarray, y: np.ndarray) -> np.ndarray:
+        import torch
+
+        set_torch_threads()
+        p = to_torch(self.params, requires_grad=True)
+        desc = torch.tensor(self.desc, dtype=torch.float32)
+        zt = torch.tensor(z[None], dtype=torch.float32)
+        fast = self._adapt_torch(p, zt, desc, torch.tensor(cols)[None],
+                                 torch.tensor(y, dtype=torch.float32)[None], create_graph=False)
+        K = self.desc.shape[0]
+        with torch.no_grad():
+            pred = quality_torch(fast, zt, desc, torch.zeros(1, K, self.iscale.center.size),
+                                 torch.zeros(1, K))[0]
+        return pred.numpy().astype(np.float64)
+
+    def explain(self, query: Query, config_index: int) -> str:
+        self._check()
+        z = self.mscale.transform(np.asarray(query.metafeatures, dtype=np.float64))
+        zero = self._zero_shot(z)[config_index]
+        return f"meta-learned regressor predicts ARI {zero:.2f} from the table's meta-features"
+
+    # -- files ------------------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike) -> None:
+        self._check()
+        save_state(directory, self.name, {
+            "kb_fingerprint": self.fingerprint, "hyper": self._hyper(),
+            "metafeature_scaler": self.mscale.to_dict(), "index_scaler": self.iscale.to_dict(),
+            "validation_top1": getattr(self, "val_top1", None), "history": self.history[-5:],
+        }, self.params)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike, kb: KnowledgeBase) -> MAMLSelector:
+        meta, tensors = load_state(directory, cls.name, kb)
+        require_tensors(tensors, [*QUALITY_KEYS, "inner_lr"], str(directory))
+        self = cls(**meta["hyper"])
+        self._setup(kb, Standardiser.from_dict(meta["metafeature_scaler"]),
+                    Standardiser.from_dict(meta["index_scaler"]))
+        if tensors["emb"].shape[0] != len(kb.configs):
+            from ..errors import KnowledgeBaseError
+
+            raise KnowledgeBaseError(f"{directory}: weights cover {tensors['emb'].shape[0]} configurations, "
+                                     f"the knowledge base has {len(kb.configs)}; retrain the selector")
+        self.params = tensors
+        self.val_top1 = meta.get("validation_top1")
+        return self
+
+    def get_info(self) -> dict[str, Any]:
+        return {"name": self.name, **self._hyper(), "validation_top1": getattr(self, "val_top1", None)}

@@ -1,0 +1,233 @@
+"""The RL2 selector: a recurrent policy that searches a new table the way it learned to.
+
+At each step the policy (a GRU whose state starts from the table's meta-features) picks a
+configuration to run, reads the internal indices that run produced, and updates its
+state; when the budget is spent it names its choice. Its state is the memory of what it
+has seen on this table, so it can learn, for example, that a flattering silhouette of a
+single-linkage run means one outlier was split off, or that k-means at k=4 looking much
+better than at k=3 says something about k.
+
+Trained offline on the knowledge base (no clustering is re-run): an episode is a task and a
+budget; a probe of configuration c reads C[task, c], the reward is the ARI of the final
+choice, P[task, choice]. Probe actions are trained with REINFORCE (baseline: the mean
+reward of the batch's episodes with the same budget; entropy bonus); the choice head
+predicts every configuration's ARI from the state, trained on the exact expected reward
+of a softmax choice (a listwise loss) plus squared error, so its outputs stay on the ARI
+scale and serve as the selector's scores. Budgets are drawn per episode, so one policy
+serves every budget from 0 (a meta-feature-only pick) up to ``max_budget``.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..knowledge_base import KnowledgeBase
+from .base import Query, Selector
+from .common import (Standardiser, config_descriptors, group_split, index_features, index_vector,
+                     kb_fingerprint, load_state, performance, require_tensors, save_state,
+                     set_torch_threads)
+from .nets import (POLICY_KEYS, PolicyNumpy, device, init_policy, policy_config_torch, policy_h0_torch,
+                   policy_heads_torch, policy_step_torch, to_numpy)
+
+
+class RL2Selector(Selector):
+    """Recurrent search policy trained with reinforcement learning on P and C."""
+
+    name: ClassVar[str] = "rl2"
+
+    def __init__(self, steps: int = 2000, batch: int = 64, max_budget: int = 8, hidden: int = 96,
+                 emb: int = 8, temperature: float = 0.05, lr: float = 2e-3, entropy: float = 0.01,
+                 val_share: float = 0.15, metric: str = "ari") -> None:
+        self.steps, self.batch, self.max_budget = int(steps), int(batch), int(max_budget)
+        self.hidden, self.emb, self.temperature = int(hidden), int(emb), float(temperature)
+        self.lr, self.entropy, self.val_share, self.metric = float(lr), float(entropy), float(val_share), metric
+        self.kb: KnowledgeBase | None = None
+        self.history: list[dict[str, float]] = []
+
+    def _hyper(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("steps", "batch", "max_budget", "hidden", "emb",
+                                               "temperature", "lr", "entropy", "val_share", "metric")}
+
+    def _setup(self, kb: KnowledgeBase, mscale: Standardiser, iscale: Standardiser) -> None:
+        self.kb = kb
+        self.mscale, self.iscale = mscale, iscale
+        self.desc, _ = config_descriptors(kb)
+        self.fingerprint = kb_fingerprint(kb)
+
+    def _check(self) -> KnowledgeBase:
+        if self.kb is None or not hasattr(self, "params"):
+            raise ConfigError("the rl2 selector is not fitted; call fit(kb) or load() first")
+        return self.kb
+
+    # -- training ---------------------------------------------------------------------------
+    def fit(self, kb: KnowledgeBase, *, seed: int = 0) -> RL2Selector:
+        import torch
+
+        set_torch_threads()
+        torch.manual_seed(seed)
+        self._setup(kb, Standardiser.fit(kb.M), Standardiser.fit(index_features(kb.C)))
+        dev = device()
+        rng = np.random.default_rng(seed)
+        Pn = performance(kb, self.metric)
+        T, K = Pn.shape
+        Z = torch.tensor(self.mscale.transform(kb.M), dtype=torch.float32, device=dev)
+        P = torch.tensor(Pn, dtype=torch.float32, device=dev)
+        CZ = torch.tensor(self.iscale.transform(index_features(kb.C)), dtype=torch.float32, device=dev)
+        desc = torch.tensor(self.desc, dtype=torch.float32, device=dev)
+        target = torch.softmax(P / self.temperature, 1)
+        train, val = group_split(kb, self.val_share, seed)
+        params = {k: v.detach().to(dev).requires_grad_(True) for k, v in
+                  init_policy(Z.shape[1], desc.shape[1], K, CZ.shape[2], emb=self.emb,
+                              hidden=self.hidden, seed=seed).items()}
+        opt = torch.optim.Adam(params.values(), lr=self.lr)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.steps))
+        max_b = min(self.max_budget, K)
+        best, best_state = -np.inf, to_numpy(params)
+        self.history = []
+        B = min(self.batch, train.size) if train.size >= 8 else self.batch
+        for step in range(self.steps):
+            tasks = torch.tensor(rng.choice(train, size=B, replace=train.size < B), device=dev)
+            budgets = torch.tensor(rng.integers(0, max_b + 1, size=B), device=dev)
+            out = self._rollout(params, Z[tasks], P[tasks], CZ[tasks], desc, budgets, max_b,
+                                greedy=False, target=target[tasks])
+            reward, logp, ent, sup = out
+            adv = torch.zeros_like(reward)
+            for b in budgets.unique():
+                sel = budgets == b
+                adv[sel] = reward[sel] - reward[sel].mean()
+            pg = -(adv.detach() * logp).mean()
+            loss = sup + pg - self.entropy * ent.mean()
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params.values(), 5.0)
+            opt.step()
+            sched.step()
+            if (step + 1) % 50 == 0 or step + 1 == self.steps:
+                score = self._validate(params, Z, P, CZ, desc, val if val.size else train, max_b)
+                self.history.append({"step": step + 1, "val_top1": score, "reward": float(reward.mean())})
+                if score >= best:
+                    best, best_state = score, to_numpy(params)
+        self.params = best_state
+        self.val_top1 = float(best)
+        return self
+
+    def _rollout(self, params: dict[str, Any], z: Any, P: Any, CZ: Any, desc: Any, budgets: Any,
+                 max_b: int, *, greedy: bool, target: Any = None) -> tuple[Any, Any, Any, Any]:
+        """Run a batch of episodes (one per row of z) to their budgets, in torch.
+
+        Returns (reward = ARI of the final choice, summed log-probability of the probes,
+        summed entropy of the probe distributions, supervised loss of the ARI head)."""
+        import torch
+
+        Bn, K = P.shape
+        rows = torch.arange(Bn, device=z.device)
+        qcf, pcf = policy_config_torch(params, desc)
+        cf = torch.cat([desc, params["emb"]], 1)
+        h = policy_h0_torch(params, z)
+        probed = torch.zeros(Bn, K, dtype=torch.bool, device=z.device)
+        logp = torch.zeros(Bn, device=z.device)
+        ent = torch.zeros(Bn, device=z.device)
+        final_q = torch.zeros(Bn, K, device=z.device)
+        sup = torch.zeros((), device=z.device)
+        n_sup = 0
+        for s in range(max_b + 1):
+            q, logits = policy_heads_torch(params, h, qcf, pcf)
+            if target is not None:  # every step's ARI head learns from what it has seen so far
+                active = budgets >= s
+                mse = ((q - P) ** 2).mean(1)
+                lw = -(target * torch.log_softmax(q / self.temperature, 1)).sum(1) * self.temperature
+                sup = sup + ((mse + lw) * active).sum() / max(1, int(active.sum()))
+                n_sup += 1
+            done = budgets == s
+            final_q = torch.where(done[:, None], q, final_q)
+            if s == max_b:
+                break
+            going = budgets > s
+            logits = logits.masked_fill(probed, -1e9)
+            dist = torch.distributions.Categorical(logits=logits)
+            a = torch.argmax(logits, 1) if greedy else dist.sample()
+            logp = logp + dist.log_prob(a) * going
+            ent = ent + dist.entropy() * going
+            probed = probed | (torch.nn.functional.one_hot(a, K).bool() & going[:, None])
+            left = ((budgets - s - 1).clamp(min=0).float() / max(1, max_b))[:, None]
+            x = torch.cat([z, cf[a], CZ[rows, a], torch.ones(Bn, 1, device=z.device), left], 1)
+            h = torch.where(going[:, None], policy_step_torch(params, h, x), h)
+        choice = torch.argmax(final_q, 1)
+        reward = P[rows, choice]
+        return reward, logp, ent, sup / max(1, n_sup)
+
+    def _validate(self, params: dict[str, Any], Z: Any, P: Any, CZ: Any, desc: Any, rows: np.ndarray,
+                  max_b: int) -> float:
+        import torch
+
+        idx = torch.tensor(rows, device=Z.device)
+        scores = []
+        with torch.no_grad():
+            for b in sorted({0, max_b // 2, max_b}):
+                budgets = torch.full((len(rows),), b, device=Z.device)
+                reward, *_ = self._rollout(params, Z[idx], P[idx], CZ[idx], desc, budgets, max_b, greedy=True)
+                scores.append(float(reward.mean()))
+        return float(np.mean(scores))
+
+    # -- ranking ------------------------------------------------------------------------------
+    def predict_scores(self, query: Query) -> np.ndarray:
+        kb = self._check()
+        net = PolicyNumpy(self.params, self.desc)
+        z = self.mscale.transform(np.asarray(query.metafeatures, dtype=np.float64))
+        K = len(kb.configs)
+        allowed = np.ones(K, bool) if query.feasible is None else np.asarray(query.feasible, bool)
+        budget = int(query.budget or 0) if query.probe is not None else 0
+        budget = min(budget, int(allowed.sum()))
+        max_b = max(1, min(self.max_budget, K))
+        h = net.h0(z)
+        self.last_probes: list[tuple[int, dict[str, float]]] = []
+        probed = np.zeros(K, bool)
+        for s in range(budget):
+            q, logits = net.heads(h)
+            logits = np.where(probed | ~allowed, -np.inf, logits)
+            a = int(np.argmax(logits))
+            raw = query.probe(a)
+            self.last_probes.append((a, raw))
+            probed[a] = True
+            obs = self.iscale.transform(index_features(index_vector(raw, kb.index_names)))
+            left = max(0, min(budget, max_b) - s - 1) / max_b
+            h = net.step(h, np.concatenate([z, net.cf[a], obs, [1.0, left]]))
+        q, _ = net.heads(h)
+        return q
+
+    def explain(self, query: Query, config_index: int) -> str:
+        probes = getattr(self, "last_probes", [])
+        if probes:
+            return f"recurrent policy's predicted ARI after running {len(probes)} configurations"
+        return "recurrent policy's predicted ARI from the table's meta-features"
+
+    # -- files ----------------------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike) -> None:
+        self._check()
+        save_state(directory, self.name, {
+            "kb_fingerprint": self.fingerprint, "hyper": self._hyper(),
+            "metafeature_scaler": self.mscale.to_dict(), "index_scaler": self.iscale.to_dict(),
+            "validation_top1": getattr(self, "val_top1", None), "history": self.history[-5:],
+        }, self.params)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike, kb: KnowledgeBase) -> RL2Selector:
+        meta, tensors = load_state(directory, cls.name, kb)
+        require_tensors(tensors, list(POLICY_KEYS), str(directory))
+        self = cls(**meta["hyper"])
+        self._setup(kb, Standardiser.from_dict(meta["metafeature_scaler"]),
+                    Standardiser.from_dict(meta["index_scaler"]))
+        if tensors["emb"].shape[0] != len(kb.configs):
+            from ..errors import KnowledgeBaseError
+
+            raise KnowledgeBaseError(f"{directory}: weights cover {tensors['emb'].shape[0]} configurations, "
+                                     f"the knowledge base has {len(kb.configs)}; retrain the selector")
+        self.params = tensors
+        self.val_top1 = meta.get("validation_top1")
+        return self
+
+    def get_info(self) -> dict[str, Any]:
+        return {"name": self.name, **self._hyper(), "validation_top1": getattr(self, "val_top1", None)}

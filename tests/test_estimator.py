@@ -1,0 +1,74 @@
+"""MetaClusterer and BackendClusterer follow scikit-learn's estimator contract."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import make_blobs
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+from tinykb_dir import tiny_kb_dir
+
+from metaclust_automl.estimator import EXPECTED_FAILED_CHECKS, BackendClusterer, MetaClusterer
+
+KB = str(tiny_kb_dir())  # built once per session (a few seconds), needed at collection time
+
+
+def _expected_failures(estimator):
+    return EXPECTED_FAILED_CHECKS if isinstance(estimator, MetaClusterer) else {}
+
+
+@parametrize_with_checks([MetaClusterer(selector="knn", kb=KB, budget=1),
+                          BackendClusterer("kmeans", {"n_clusters": 3})],
+                         expected_failed_checks=_expected_failures)
+def test_sklearn_checks(estimator, check):
+    check(estimator)
+
+
+def test_clustering_contract():
+    X, _ = make_blobs(n_samples=50, random_state=1)
+    X = StandardScaler().fit_transform(X)
+    est = MetaClusterer(selector="knn", kb=KB)
+    pred = est.fit(X).labels_
+    np.testing.assert_array_equal(pred, est.fit_predict(X))
+    assert pred.dtype.kind == "i" and pred.shape == (50,)
+    ks = np.unique(pred)
+    assert ks[0] in (-1, 0) and np.array_equal(ks[ks >= 0], np.arange(ks[ks >= 0].size))
+
+
+def test_fit_sets_recommendation_and_labels():
+    X, y = make_blobs(n_samples=200, centers=3, cluster_std=0.5, random_state=0)
+    est = MetaClusterer(selector="knn", kb=KB, top=3, random_state=0).fit(X)
+    assert est.labels_.shape == (200,)
+    assert est.recommendation_.rank == 1 and len(est.recommendations_) <= 3
+    assert est.n_features_in_ == 2
+    assert est.n_clusters_ == np.unique(est.labels_[est.labels_ >= 0]).size
+
+
+def test_clone_and_pipeline():
+    X, _ = make_blobs(n_samples=150, centers=3, random_state=2)
+    est = MetaClusterer(selector="knn", kb=KB, budget=2, top=2, random_state=3)
+    twin = clone(est)
+    assert twin.get_params() == est.get_params() and not hasattr(twin, "labels_")
+    pipe = Pipeline([("scale", StandardScaler()), ("cluster", est)])
+    labels = pipe.fit_predict(X)
+    assert labels.shape == (150,)
+    np.testing.assert_array_equal(labels, pipe.named_steps["cluster"].labels_)
+    again = clone(pipe).fit_predict(X)
+    np.testing.assert_array_equal(labels, again)  # same seed, same result
+
+
+def test_bad_inputs_raise_value_errors():
+    with pytest.raises(ValueError, match="n_samples = 1"):
+        MetaClusterer(selector="knn", kb=KB).fit(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="NaN|infinity"):
+        MetaClusterer(selector="knn", kb=KB).fit(np.array([[1.0, np.nan]] * 5))
+    from metaclust_automl.errors import ConfigError, KnowledgeBaseError
+
+    with pytest.raises(ConfigError, match="unknown selector"):
+        MetaClusterer(selector="nope", kb=KB).fit(np.random.default_rng(0).normal(size=(20, 2)))
+    with pytest.raises(KnowledgeBaseError):
+        MetaClusterer(selector="knn", kb="/nonexistent/kb").fit(np.random.default_rng(0).normal(size=(20, 2)))
+    with pytest.raises(ConfigError, match="unknown algorithm"):
+        BackendClusterer("nope").fit(np.zeros((5, 2)))
