@@ -27,6 +27,7 @@ ENTRY_POINT_GROUP = "metaclust"
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "metaclust_automl.backends.builtin",
     "metaclust_automl.metafeatures.builtin",
+    "metaclust_automl.anomaly.builtin",
 )
 
 

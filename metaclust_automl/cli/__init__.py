@@ -20,6 +20,7 @@ from .app import app, err_console
 COMMAND_MODULES = (
     "metaclust_automl.cli.plugins_cmd",
     "metaclust_automl.cli.cluster_cmd",
+    "metaclust_automl.cli.detect_cmd",
 )
 
 for _name in COMMAND_MODULES:
