@@ -15,11 +15,14 @@ Anomalies of the first three follow the four kinds of ADBench (Han et al., 2022)
 ``local`` (drawn from the normal mixture with inflated covariance), ``global`` (uniform
 over the normal data's bounding box widened by 10%), ``dependency`` (every column drawn
 independently from its normal marginal, so only the dependence between columns is
-wrong) and ``clustered`` (a tight cluster away from the normal components).
+wrong) and ``clustered`` (a tight cluster away from the normal components); plus a fifth,
+``subspace``: normal rows with a few columns pushed beyond the normal range (an
+out-of-range lab value, a broken sensor), the commonest anomaly of real tables.
 
-Then a task may be *augmented* the way real tables differ from clean Gaussians: some
-columns discretised (duplicates, ordinal codes), made skewed, irrelevant noise columns or
-constant columns added, normal rows duplicated. The spec, a JSON file under
+Then a task may be *augmented* the way real tables differ from clean Gaussians: columns
+given skewed, heavy-tailed or bounded marginals by monotone transforms (fitted on the
+normal rows, applied to all), some columns discretised (duplicates, ordinal codes),
+irrelevant noise columns or constant columns added, normal rows duplicated. The spec, a JSON file under
 ``meta_datasets/anomaly/``, sets counts, sizes, dimensions, contamination levels and the
 augmentation rates; every task's randomness derives from the spec's seed and its index.
 """
@@ -37,7 +40,7 @@ import numpy as np
 from ..errors import ConfigError
 
 SPEC_FORMAT = "metaclust-anomaly-corpus"
-KINDS = ("local", "global", "dependency", "clustered")
+KINDS = ("local", "global", "dependency", "clustered", "subspace")
 SOURCES = ("digits", "wine", "breast_cancer", "iris", "diabetes")
 FAMILIES = ("synthetic", "manifold", "injected", "rare_class")
 
@@ -196,20 +199,34 @@ def make_anomalies(kind: str, normal: np.ndarray, n_anom: int, rng: np.random.Ge
         cols = [rng.choice(normal[:, j], size=n_anom) for j in range(d)]
         jitter = 0.05 * normal.std(axis=0)
         return np.column_stack(cols) + rng.normal(size=(n_anom, d)) * jitter
+    if kind == "subspace":
+        base = normal[rng.choice(normal.shape[0], size=n_anom)].copy()
+        lo, hi, sd = normal.min(axis=0), normal.max(axis=0), normal.std(axis=0)
+        share = rng.uniform(0.05, 0.3)
+        for row in base:
+            cols = rng.choice(d, size=max(1, int(round(share * d))), replace=False)
+            up = rng.random(cols.size) < 0.7
+            push = rng.uniform(0.0, 1.5, size=cols.size) * sd[cols]
+            row[cols] = np.where(up, hi[cols] + push, lo[cols] - push)
+        return base
     assert mixture is not None
     if kind == "local":
         return mixture.sample(n_anom, rng, cov_factor=rng.uniform(3.0, 6.0))
-    # clustered: one or two tight clusters shifted away from a normal component
+    # clustered: one or two tight clusters outside a normal component. The centre lies at
+    # Mahalanobis distance (1.2 to 2.5) * sqrt(d) from the component's mean, beyond the
+    # shell at sqrt(d) where almost all of its rows lie, so the cluster is anomalous; it is
+    # dense, so detectors that only look at neighbours can miss it.
     out = []
     sizes = np.array_split(np.arange(n_anom), int(rng.integers(1, 3)) if n_anom >= 6 else 1)
     for part in sizes:
         c = rng.choice(mixture.weights.size, p=mixture.weights)
         cov = mixture.covs[c]
-        spread = np.sqrt(max(np.trace(cov) / d, 1e-12))
+        vals, vecs = np.linalg.eigh(cov)
+        root = vecs * np.sqrt(np.clip(vals, 0.0, None))
         u = rng.normal(size=d)
         u /= np.linalg.norm(u)
-        center = mixture.means[c] + u * spread * np.sqrt(d) * rng.uniform(0.4, 1.5)
-        out.append(rng.multivariate_normal(center, rng.uniform(0.05, 0.5) * cov, size=part.size,
+        center = mixture.means[c] + root @ u * np.sqrt(d) * rng.uniform(1.2, 2.5)
+        out.append(rng.multivariate_normal(center, rng.uniform(0.02, 0.3) * cov, size=part.size,
                                            method="eigh"))
     return np.vstack(out)
 
@@ -224,11 +241,22 @@ def augment(X: np.ndarray, y: np.ndarray, rng: np.random.Generator, rates: dict[
     done: list[str] = []
     X = X.copy()
     n, d = X.shape
-    if rng.random() < rates.get("skew", 0.0):
-        cols = rng.random(d) < rng.uniform(0.2, 0.8)
-        Zc = (X[:, cols] - X[:, cols].mean(0)) / np.maximum(X[:, cols].std(0), 1e-12)
-        X[:, cols] = np.exp(rng.uniform(0.3, 1.0) * Zc)
-        done.append("skew")
+    if rng.random() < rates.get("marginals", 0.0):
+        cols = np.flatnonzero(rng.random(d) < rng.uniform(0.3, 1.0))
+        normal = y == 0
+        for j in cols:
+            z = (X[:, j] - X[normal, j].mean()) / max(X[normal, j].std(), 1e-12)
+            a = rng.uniform(0.3, 1.2)
+            form = rng.integers(4)
+            if form == 0:
+                X[:, j] = np.exp(a * np.clip(z, -30, 30))  # right-skewed, like a concentration
+            elif form == 1:
+                X[:, j] = -np.exp(a * np.clip(z, -30, 30))  # left-skewed
+            elif form == 2:
+                X[:, j] = np.sinh(a * np.clip(z, -30, 30))  # heavy tails on both sides
+            else:
+                X[:, j] = np.tanh(a * z)  # bounded, light tails
+        done.append("marginals")
     if rng.random() < rates.get("discretize", 0.0):
         cols = np.flatnonzero(rng.random(d) < rng.uniform(0.2, 1.0))
         for j in cols:

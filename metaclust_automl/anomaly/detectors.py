@@ -16,6 +16,7 @@ typical neighbour distance so a pile of exact duplicates cannot give an infinite
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,22 +25,31 @@ from ..errors import DataError
 from .neighbors import kneighbors
 
 #: the detectors, in the order of the state's columns
-DETECTOR_NAMES: tuple[str, ...] = ("iforest", "knn", "lof", "ecod", "copod", "hbos", "mahalanobis", "pca")
+DETECTOR_NAMES: tuple[str, ...] = ("iforest", "knn", "knn_wide", "lof", "ecod", "copod", "hbos", "mahalanobis",
+                                   "pca", "gmm")
 
 #: descriptions for ``metaclust plugins`` and the benchmark's report
 DESCRIPTIONS: dict[str, str] = {
     "iforest": "Isolation forest (scikit-learn, 100 trees, 256 rows per tree)",
     "knn": "distance to the 5th nearest neighbour",
+    "knn_wide": "distance to the k-th nearest neighbour, k = 3% of the rows (20 to 200): sees small clusters of anomalies",
     "lof": "local outlier factor with 20 neighbours",
     "ecod": "empirical-CDF outlier detection (tail probabilities per column, skew-aware)",
     "copod": "copula-based outlier detection (empirical copula tail probabilities)",
     "hbos": "histogram-based outlier score (10 bins per column)",
     "mahalanobis": "Mahalanobis distance to the mean (regularised covariance)",
     "pca": "reconstruction error off the principal components holding 90% of the variance",
+    "gmm": "negative log-likelihood under a 4-component Gaussian mixture (full covariances)",
 }
 
 KNN_K = 5
 LOF_K = 20
+#: knn_wide's k as a share of the rows, and its bounds
+WIDE_SHARE, WIDE_MIN, WIDE_MAX = 0.03, 20, 200
+GMM_COMPONENTS = 4
+#: rows of the reference the mixture is fitted on (bounded cost)
+GMM_ROWS = 3000
+GMM_MIN_WEIGHT = 0.05
 HBOS_BINS = 10
 HBOS_ALPHA = 0.1
 PCA_VARIANCE = 0.9
@@ -114,7 +124,7 @@ class DetectorBank:
         wanted = set(self.names)
         if "iforest" in wanted:
             out["iforest"] = self._iforest(Z, fit, rng)
-        if wanted & {"knn", "lof"}:
+        if wanted & {"knn", "knn_wide", "lof"}:
             out.update(self._neighbours(Z, fit, self_index))
         if wanted & {"ecod", "copod"}:
             out.update(self._ecdf(Z, fit))
@@ -122,6 +132,8 @@ class DetectorBank:
             out["hbos"] = self._hbos(Z, fit)
         if wanted & {"mahalanobis", "pca"}:
             out.update(self._gaussian(Z, fit))
+        if "gmm" in wanted:
+            out["gmm"] = self._gmm(Z, fit, rng)
         S = np.column_stack([out[name] for name in self.names]).astype(np.float64)
         # Last line of defence: a score is always finite.
         return np.nan_to_num(S, nan=0.0, posinf=np.finfo(np.float64).max / 1e3, neginf=0.0)
@@ -141,10 +153,12 @@ class DetectorBank:
         R = self.R_
         m = R.shape[0]
         if m < 2:
-            return {"knn": np.zeros(Z.shape[0]), "lof": np.zeros(Z.shape[0])}
+            return {"knn": np.zeros(Z.shape[0]), "knn_wide": np.zeros(Z.shape[0]), "lof": np.zeros(Z.shape[0])}
         k_knn = _scaled_k(KNN_K, self.n_fit_, m)
         k_lof = _scaled_k(LOF_K, self.n_fit_, m)
-        k_max = max(k_knn, k_lof)
+        wide = int(np.clip(round(WIDE_SHARE * self.n_fit_), WIDE_MIN, WIDE_MAX))
+        k_wide = _scaled_k(wide, self.n_fit_, m)
+        k_max = max(k_knn, k_lof, k_wide)
         dist = idx = None
         if fit:
             # The reference's own k-distances (leave-one-out), needed by LOF; when the
@@ -167,7 +181,7 @@ class DetectorBank:
         reach = np.maximum(np.maximum(kdist[i], d), floor)
         lrd = 1.0 / reach.mean(axis=1)
         lof = lrd_ref[i].mean(axis=1) / lrd
-        return {"knn": knn, "lof": lof}
+        return {"knn": knn, "knn_wide": dist[:, k_wide - 1], "lof": lof}
 
     def _ecdf(self, Z: np.ndarray, fit: bool) -> dict[str, np.ndarray]:
         if fit:
@@ -231,3 +245,32 @@ class DetectorBank:
         minor = P[:, q:]
         pca = np.sqrt(np.einsum("ij,ij->i", minor, minor)) if minor.shape[1] else np.zeros(Z.shape[0])
         return {"mahalanobis": maha, "pca": pca}
+
+    def _gmm(self, Z: np.ndarray, fit: bool, rng: np.random.Generator | None) -> np.ndarray:
+        if fit:
+            from sklearn.mixture import GaussianMixture
+
+            R = self.R_
+            rows = R if R.shape[0] <= GMM_ROWS else R[np.sort(rng.choice(R.shape[0], GMM_ROWS, replace=False))]
+            k = int(min(GMM_COMPONENTS, max(1, rows.shape[0] // (5 * (rows.shape[1] + 1)))))
+            # reg_covar on standardised columns: a floor of 1e-3 of a column's variance keeps the
+            # covariances invertible on discrete or duplicated data (no infinite likelihoods).
+            seed = int(rng.integers(2**31 - 1))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a mixture that has not fully converged still scores
+                # A component must hold GMM_MIN_WEIGHT of the rows: one spent on a few far rows
+                # would give those anomalies a high likelihood. Fewer components until it does.
+                gm = None
+                for k in range(k, 0, -1):
+                    try:
+                        gm = GaussianMixture(n_components=k, covariance_type="full", reg_covar=1e-3,
+                                             max_iter=100, random_state=seed).fit(rows)
+                    except ValueError:  # degenerate components: try fewer
+                        continue
+                    if gm.weights_.min() >= GMM_MIN_WEIGHT:
+                        break
+            if gm is None:
+                gm = GaussianMixture(n_components=1, covariance_type="full", reg_covar=1e-2,
+                                     random_state=seed).fit(rows)
+            self._state["gmm"] = gm
+        return -self._state["gmm"].score_samples(Z)

@@ -1,8 +1,10 @@
 """The policy network and its plain-file form (safetensors + JSON; never pickle).
 
 The policy maps a row's state to the probability of the action "anomalous"; that
-probability is the row's anomaly score. A value head (the REINFORCE baseline) shares the
-trunk; it is trained with the policy and saved with it, but scoring never uses it.
+probability is the row's anomaly score. Its network is a gated monotone ensemble (see
+``build_network``): the table's descriptors decide how much each detector is trusted,
+and the call can only grow with any detector's score. A value head (the REINFORCE
+baseline) shares the context network; it is saved with the policy, but scoring never uses it.
 
 Files in a policy directory:
 - ``policy.safetensors``: the tensors (float32);
@@ -41,30 +43,66 @@ def device() -> Any:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def build_network(n_inputs: int, hidden: tuple[int, ...], dropout: float = 0.0) -> Any:
-    """Trunk (MLP) with a logit head and a value head."""
+#: knots of the monotone basis: a detector's rank r enters as relu(r - k) for each k, its
+#: squashed magnitude m as m and relu(m - k); nondecreasing functions all of them
+RANK_KNOTS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99)
+MAG_KNOTS = (0.2, 0.5, 1.0)
+
+
+def build_network(n_detectors: int, n_inputs: int, hidden: tuple[int, ...], dropout: float = 0.0) -> Any:
+    """The gated monotone policy network.
+
+    The state's columns are [ranks (D), magnitudes (D), row summary (4), table context].
+    A context network reads the table's descriptors and outputs, for every detector, the
+    non-negative weights of a monotone basis of its rank and magnitude, plus a bias:
+
+        logit(row) = b(table) + sum_j sum_k w_jk(table) * phi_k(rank_j(row), mag_j(row)),  w >= 0
+
+    so the policy learns *which detectors to trust on which kind of table*, and a row that
+    any detector finds more anomalous can never become less likely to be called anomalous
+    (it cannot learn to invert a detector from a few odd training tasks). The value head
+    (the REINFORCE baseline) reads the context and the row's ranks and magnitudes.
+    """
     import torch
     from torch import nn
 
-    class PolicyNet(nn.Module):
+    D = n_detectors
+    n_ctx = n_inputs - 2 * D - 4
+    B = len(RANK_KNOTS) + 1 + len(MAG_KNOTS)
+
+    class GatedMonotonePolicy(nn.Module):
         def __init__(self) -> None:
             super().__init__()
             layers: list[nn.Module] = []
-            width = n_inputs
+            width = n_ctx
             for h in hidden:
                 layers += [nn.Linear(width, h), nn.GELU()]
                 if dropout > 0:
                     layers.append(nn.Dropout(dropout))
                 width = h
-            self.trunk = nn.Sequential(*layers)
-            self.logit = nn.Linear(width, 1)
-            self.value = nn.Linear(width, 1)
+            self.context = nn.Sequential(*layers)
+            self.weights = nn.Linear(width, D * B)
+            self.bias = nn.Linear(width, 1)
+            self.value = nn.Linear(width + 2 * D, 1)
+            self.register_buffer("rank_knots", torch.tensor(RANK_KNOTS, dtype=torch.float32))
+            self.register_buffer("mag_knots", torch.tensor(MAG_KNOTS, dtype=torch.float32))
+            with torch.no_grad():  # start near a plain average of the detectors
+                self.weights.bias.fill_(-2.0)
+
+        def basis(self, ranks: torch.Tensor, mags: torch.Tensor) -> torch.Tensor:
+            r = torch.relu(ranks[..., None] - self.rank_knots)
+            m = torch.cat([mags[..., None], torch.relu(mags[..., None] - self.mag_knots)], dim=-1)
+            return torch.cat([r, m], dim=-1)  # (n, D, B)
 
         def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            h = self.trunk(x)
-            return self.logit(h).squeeze(-1), self.value(h).squeeze(-1)
+            ranks, mags, ctx = x[:, :D], x[:, D:2 * D], x[:, 2 * D + 4:]
+            h = self.context(ctx)
+            w = nn.functional.softplus(self.weights(h)).view(-1, D, B)
+            logit = self.bias(h).squeeze(-1) + (w * self.basis(ranks, mags)).sum(dim=(1, 2))
+            value = self.value(torch.cat([h, ranks, mags], dim=1)).squeeze(-1)
+            return logit, value
 
-    return PolicyNet()
+    return GatedMonotonePolicy()
 
 
 @dataclass
@@ -77,12 +115,20 @@ class Policy:
     input_mean: np.ndarray
     input_std: np.ndarray
     hidden: tuple[int, ...]
+    input_low: np.ndarray | None = None
+    input_high: np.ndarray | None = None
+    dropout: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)
 
     def _inputs(self, state: np.ndarray) -> Any:
         import torch
 
-        x = (np.asarray(state, dtype=np.float32) - self.input_mean) / self.input_std
+        x = np.asarray(state, dtype=np.float32)
+        if self.input_low is not None and self.input_high is not None:
+            # A network extrapolates wildly outside its training range (a 50,000-row table
+            # after training on tables of at most a few thousand rows): clamp to that range.
+            x = np.clip(x, self.input_low, self.input_high)
+        x = (x - self.input_mean) / self.input_std
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
 
     def prob_anomalous(self, state: np.ndarray, batch: int = 65536) -> np.ndarray:
@@ -113,10 +159,12 @@ class Policy:
         blob = save_tensors(tensors)
         meta = {
             "format": FORMAT, "format_version": FORMAT_VERSION,
-            "hidden": list(self.hidden), "feature_names": list(self.feature_names),
+            "hidden": list(self.hidden), "dropout": float(self.dropout), "feature_names": list(self.feature_names),
             "detectors": list(self.detectors),
             "input_mean": [float(v) for v in self.input_mean],
             "input_std": [float(v) for v in self.input_std],
+            "input_low": None if self.input_low is None else [float(v) for v in self.input_low],
+            "input_high": None if self.input_high is None else [float(v) for v in self.input_high],
             "weights_sha256": hashlib.sha256(blob).hexdigest(),
             "info": self.info,
         }
@@ -157,8 +205,11 @@ class Policy:
             detectors = [str(d) for d in meta["detectors"]]
             names = [str(f) for f in meta["feature_names"]]
             hidden = tuple(int(h) for h in meta["hidden"])
+            dropout = float(meta.get("dropout", 0.0))
             mean = np.asarray(meta["input_mean"], dtype=np.float32)
             std = np.asarray(meta["input_std"], dtype=np.float32)
+            low = None if meta.get("input_low") is None else np.asarray(meta["input_low"], dtype=np.float32)
+            high = None if meta.get("input_high") is None else np.asarray(meta["input_high"], dtype=np.float32)
         except (KeyError, TypeError, ValueError) as exc:
             raise KnowledgeBaseError(f"{meta_path} is incomplete or malformed: {exc}") from None
         unknown = [d for d in detectors if d not in DETECTOR_NAMES]
@@ -167,11 +218,14 @@ class Policy:
                                      "metaclust computes; retrain the policy")
         if mean.shape != (len(names),) or std.shape != (len(names),) or not np.all(std > 0):
             raise KnowledgeBaseError(f"{meta_path} has a malformed input standardisation")
+        for bound in (low, high):
+            if bound is not None and bound.shape != (len(names),):
+                raise KnowledgeBaseError(f"{meta_path} has malformed input bounds")
         try:
             tensors = load_tensors(blob)
         except (SafetensorError, ValueError) as exc:
             raise KnowledgeBaseError(f"{weights_path} is not a valid safetensors file: {exc}") from None
-        net = build_network(len(names), hidden)
+        net = build_network(len(detectors), len(names), hidden, dropout)
         try:
             net.load_state_dict(tensors, strict=True)
         except RuntimeError as exc:
@@ -179,4 +233,4 @@ class Policy:
             raise KnowledgeBaseError(f"{weights_path} does not fit the architecture in {meta_path}: {first}") from None
         net.eval()
         return cls(net=net, feature_names=names, detectors=detectors, input_mean=mean, input_std=std,
-                   hidden=hidden, info=dict(meta.get("info") or {}))
+                   hidden=hidden, input_low=low, input_high=high, dropout=dropout, info=dict(meta.get("info") or {}))

@@ -122,17 +122,22 @@ def train_policy(tasks: list[TaskStates], config: TrainConfig | None = None, *, 
     mean = allx.mean(axis=0).astype(np.float32)
     std = allx.std(axis=0)
     std = np.where(std > 1e-6, std, 1.0).astype(np.float32)
+    low, high = allx.min(axis=0).astype(np.float32), allx.max(axis=0).astype(np.float32)
     del allx
+    # The rows' ranks and magnitudes enter the monotone basis raw; only the context is standardised.
+    n_row = 2 * len(DETECTOR_NAMES) + 4
+    mean[:n_row], std[:n_row] = 0.0, 1.0
 
     dev = device()
-    net = build_network(len(names), config.hidden, config.dropout).to(dev)
+    net = build_network(len(DETECTOR_NAMES), len(names), config.hidden, config.dropout).to(dev)
     policy = Policy(net=net, feature_names=names, detectors=list(DETECTOR_NAMES), input_mean=mean,
-                    input_std=std, hidden=config.hidden)
+                    input_std=std, hidden=config.hidden, input_low=low, input_high=high,
+                    dropout=config.dropout)
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.steps)
     pos = [np.flatnonzero(t.y == 1) for t in train]
     neg = [np.flatnonzero(t.y == 0) for t in train]
-    states = [torch.from_numpy(((t.state - mean) / std).astype(np.float32)) for t in train]
+    states = [torch.from_numpy(((np.clip(t.state, low, high) - mean) / std).astype(np.float32)) for t in train]
 
     def evaluate() -> float:
         if not val:
@@ -203,12 +208,15 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from threadpoolctl import threadpool_limits
 
-    from ..atomic import check_output_path
-    from ..errors import MetaclustError
+    from ..errors import ConfigError, MetaclustError
 
     torch.set_num_threads(1)
     try:
-        check_output_path(Path(args.out))
+        out = Path(args.out)
+        if not (out.parent if str(out.parent) else Path(".")).is_dir():
+            raise ConfigError(f"cannot write {out}: directory {out.parent} does not exist")
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"cannot write {out}: it is a file, not a directory")
         spec = load_spec(args.spec)
         spec_hash = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
         started = time.time()
