@@ -29,6 +29,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "metaclust_automl.backends.deep_builtin",
     "metaclust_automl.metafeatures.builtin",
     "metaclust_automl.selectors.builtin",
+    "metaclust_automl.anomaly.builtin",
 )
 
 

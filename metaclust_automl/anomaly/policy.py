@@ -1,0 +1,236 @@
+"""The policy network and its plain-file form (safetensors + JSON; never pickle).
+
+The policy maps a row's state to the probability of the action "anomalous"; that
+probability is the row's anomaly score. Its network is a gated monotone ensemble (see
+``build_network``): the table's descriptors decide how much each detector is trusted,
+and the call can only grow with any detector's score. A value head (the REINFORCE
+baseline) shares the context network; it is saved with the policy, but scoring never uses it.
+
+Files in a policy directory:
+- ``policy.safetensors``: the tensors (float32);
+- ``policy.json``: format version, architecture, the state's feature names and detector
+  list, the input standardisation, the SHA-256 of the tensors file, and how it was trained.
+Loading checks every one of these, so a foreign, tampered or stale file is refused with a
+``KnowledgeBaseError`` instead of producing silent nonsense.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import KnowledgeBaseError
+
+FORMAT = "metaclust-anomaly-policy"
+FORMAT_VERSION = 1
+WEIGHTS_FILE = "policy.safetensors"
+META_FILE = "policy.json"
+
+
+def default_directory() -> Path:
+    """Where the shipped policy lives (package data)."""
+    return Path(__file__).resolve().parent.parent / "data" / "anomaly"
+
+
+def device() -> Any:
+    import torch
+
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+#: knots of the monotone basis: a detector's rank r enters as relu(r - k) for each k, its
+#: squashed magnitude m as m and relu(m - k); nondecreasing functions all of them
+RANK_KNOTS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99)
+MAG_KNOTS = (0.2, 0.5, 1.0)
+
+
+def build_network(n_detectors: int, n_inputs: int, hidden: tuple[int, ...], dropout: float = 0.0) -> Any:
+    """The gated monotone policy network.
+
+    The state's columns are [ranks (D), magnitudes (D), row summary (4), table context].
+    A context network reads the table's descriptors and outputs, for every detector, the
+    non-negative weights of a monotone basis of its rank and magnitude, plus a bias:
+
+        logit(row) = b(table) + sum_j sum_k w_jk(table) * phi_k(rank_j(row), mag_j(row)),  w >= 0
+
+    so the policy learns *which detectors to trust on which kind of table*, and a row that
+    any detector finds more anomalous can never become less likely to be called anomalous
+    (it cannot learn to invert a detector from a few odd training tasks). The value head
+    (the REINFORCE baseline) reads the context and the row's ranks and magnitudes.
+    """
+    import torch
+    from torch import nn
+
+    D = n_detectors
+    n_ctx = n_inputs - 2 * D - 4
+    B = len(RANK_KNOTS) + 1 + len(MAG_KNOTS)
+
+    class GatedMonotonePolicy(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            layers: list[nn.Module] = []
+            width = n_ctx
+            for h in hidden:
+                layers += [nn.Linear(width, h), nn.GELU()]
+                if dropout > 0:
+                    layers.append(nn.Dropout(dropout))
+                width = h
+            self.context = nn.Sequential(*layers)
+            self.weights = nn.Linear(width, D * B)
+            self.bias = nn.Linear(width, 1)
+            self.value = nn.Linear(width + 2 * D, 1)
+            self.register_buffer("rank_knots", torch.tensor(RANK_KNOTS, dtype=torch.float32))
+            self.register_buffer("mag_knots", torch.tensor(MAG_KNOTS, dtype=torch.float32))
+            with torch.no_grad():  # start near a plain average of the detectors
+                self.weights.bias.fill_(-2.0)
+
+        def basis(self, ranks: torch.Tensor, mags: torch.Tensor) -> torch.Tensor:
+            r = torch.relu(ranks[..., None] - self.rank_knots)
+            m = torch.cat([mags[..., None], torch.relu(mags[..., None] - self.mag_knots)], dim=-1)
+            return torch.cat([r, m], dim=-1)  # (n, D, B)
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            ranks, mags, ctx = x[:, :D], x[:, D:2 * D], x[:, 2 * D + 4:]
+            h = self.context(ctx)
+            w = nn.functional.softplus(self.weights(h)).view(-1, D, B)
+            logit = self.bias(h).squeeze(-1) + (w * self.basis(ranks, mags)).sum(dim=(1, 2))
+            value = self.value(torch.cat([h, ranks, mags], dim=1)).squeeze(-1)
+            return logit, value
+
+    return GatedMonotonePolicy()
+
+
+@dataclass
+class Policy:
+    """A trained policy: network, input standardisation and its provenance."""
+
+    net: Any
+    feature_names: list[str]
+    detectors: list[str]
+    input_mean: np.ndarray
+    input_std: np.ndarray
+    hidden: tuple[int, ...]
+    input_low: np.ndarray | None = None
+    input_high: np.ndarray | None = None
+    dropout: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def _inputs(self, state: np.ndarray) -> Any:
+        import torch
+
+        x = np.asarray(state, dtype=np.float32)
+        if self.input_low is not None and self.input_high is not None:
+            # A network extrapolates wildly outside its training range (a 50,000-row table
+            # after training on tables of at most a few thousand rows): clamp to that range.
+            x = np.clip(x, self.input_low, self.input_high)
+        x = (x - self.input_mean) / self.input_std
+        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+
+    def prob_anomalous(self, state: np.ndarray, batch: int = 65536) -> np.ndarray:
+        """P(action = anomalous) for each row of ``state``: the anomaly score."""
+        import torch
+
+        if state.shape[1] != len(self.feature_names):
+            raise KnowledgeBaseError(f"the policy expects {len(self.feature_names)} state features, "
+                                     f"got {state.shape[1]}")
+        dev = device()
+        self.net.to(dev).eval()
+        out = np.empty(state.shape[0], dtype=np.float64)
+        with torch.no_grad():
+            for start in range(0, state.shape[0], batch):
+                x = self._inputs(state[start:start + batch]).to(dev)
+                logit, _ = self.net(x)
+                out[start:start + batch] = torch.sigmoid(logit.double()).cpu().numpy()
+        return out
+
+    # --- plain files ------------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write the policy as a directory of plain files, atomically."""
+        from safetensors.torch import save as save_tensors
+
+        from ..atomic import atomic_directory
+
+        tensors = {k: v.detach().cpu().float().contiguous() for k, v in self.net.state_dict().items()}
+        blob = save_tensors(tensors)
+        meta = {
+            "format": FORMAT, "format_version": FORMAT_VERSION,
+            "hidden": list(self.hidden), "dropout": float(self.dropout), "feature_names": list(self.feature_names),
+            "detectors": list(self.detectors),
+            "input_mean": [float(v) for v in self.input_mean],
+            "input_std": [float(v) for v in self.input_std],
+            "input_low": None if self.input_low is None else [float(v) for v in self.input_low],
+            "input_high": None if self.input_high is None else [float(v) for v in self.input_high],
+            "weights_sha256": hashlib.sha256(blob).hexdigest(),
+            "info": self.info,
+        }
+        with atomic_directory(directory) as tmp:
+            (tmp / WEIGHTS_FILE).write_bytes(blob)
+            (tmp / META_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        return Path(directory)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike | None = None) -> Policy:
+        """Read a policy written by :meth:`save` (the shipped one by default)."""
+        from safetensors import SafetensorError
+        from safetensors.torch import load as load_tensors
+
+        from .detectors import DETECTOR_NAMES
+        from .features import feature_names
+
+        root = Path(directory) if directory is not None else default_directory()
+        meta_path, weights_path = root / META_FILE, root / WEIGHTS_FILE
+        if not meta_path.is_file() or not weights_path.is_file():
+            raise KnowledgeBaseError(
+                f"no anomaly policy in {root} (needs {META_FILE} and {WEIGHTS_FILE}); train one with "
+                "`python -m metaclust_automl.anomaly.train --out DIR`")
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise KnowledgeBaseError(f"{meta_path} is not valid JSON: {exc}") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise KnowledgeBaseError(f"{meta_path} is not a metaclust anomaly policy")
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise KnowledgeBaseError(f"{meta_path} has format version {meta.get('format_version')}; "
+                                     f"this metaclust reads version {FORMAT_VERSION}: retrain the policy")
+        blob = weights_path.read_bytes()
+        if hashlib.sha256(blob).hexdigest() != meta.get("weights_sha256"):
+            raise KnowledgeBaseError(f"{weights_path} does not match the checksum in {meta_path}: "
+                                     "the files were changed or mixed up; retrain or reinstall them")
+        try:
+            detectors = [str(d) for d in meta["detectors"]]
+            names = [str(f) for f in meta["feature_names"]]
+            hidden = tuple(int(h) for h in meta["hidden"])
+            dropout = float(meta.get("dropout", 0.0))
+            mean = np.asarray(meta["input_mean"], dtype=np.float32)
+            std = np.asarray(meta["input_std"], dtype=np.float32)
+            low = None if meta.get("input_low") is None else np.asarray(meta["input_low"], dtype=np.float32)
+            high = None if meta.get("input_high") is None else np.asarray(meta["input_high"], dtype=np.float32)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise KnowledgeBaseError(f"{meta_path} is incomplete or malformed: {exc}") from None
+        unknown = [d for d in detectors if d not in DETECTOR_NAMES]
+        if unknown or names != feature_names(tuple(detectors)):
+            raise KnowledgeBaseError(f"{meta_path} was trained on other state features than this "
+                                     "metaclust computes; retrain the policy")
+        if mean.shape != (len(names),) or std.shape != (len(names),) or not np.all(std > 0):
+            raise KnowledgeBaseError(f"{meta_path} has a malformed input standardisation")
+        for bound in (low, high):
+            if bound is not None and bound.shape != (len(names),):
+                raise KnowledgeBaseError(f"{meta_path} has malformed input bounds")
+        try:
+            tensors = load_tensors(blob)
+        except (SafetensorError, ValueError) as exc:
+            raise KnowledgeBaseError(f"{weights_path} is not a valid safetensors file: {exc}") from None
+        net = build_network(len(detectors), len(names), hidden, dropout)
+        try:
+            net.load_state_dict(tensors, strict=True)
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise KnowledgeBaseError(f"{weights_path} does not fit the architecture in {meta_path}: {first}") from None
+        net.eval()
+        return cls(net=net, feature_names=names, detectors=detectors, input_mean=mean, input_std=std,
+                   hidden=hidden, input_low=low, input_high=high, dropout=dropout, info=dict(meta.get("info") or {}))

@@ -1,0 +1,148 @@
+"""The base detectors, the state features and the corpus generator (no policy needed)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.neighbors import NearestNeighbors
+
+from metaclust_automl.anomaly.corpus import KINDS, check_spec, generate, make_anomalies, random_mixture
+from metaclust_automl.anomaly.detectors import DETECTOR_NAMES, DetectorBank
+from metaclust_automl.anomaly.features import feature_names, mid_ranks
+from metaclust_automl.anomaly.neighbors import kneighbors
+from metaclust_automl.anomaly.observe import observe
+from metaclust_automl.errors import ConfigError, DataError
+
+
+def planted(n: int = 300, d: int = 4, n_out: int = 6, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    X[:n_out] += 8.0 * rng.choice([-1.0, 1.0], size=(n_out, d))
+    y = np.zeros(n, dtype=int)
+    y[:n_out] = 1
+    return X, y
+
+
+def test_kneighbors_matches_exact_search_and_leaves_self_out() -> None:
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(80, 3))
+    dist, idx = kneighbors(X, X, 4, self_index=np.arange(80))
+    exact_d, exact_i = NearestNeighbors(n_neighbors=5).fit(X).kneighbors(X)
+    assert not np.any(idx == np.arange(80)[:, None])
+    np.testing.assert_allclose(dist, exact_d[:, 1:], atol=1e-9)
+
+
+def test_kneighbors_keeps_duplicates_as_neighbours() -> None:
+    X = np.vstack([np.zeros((3, 2)), np.eye(2) * 5])
+    dist, idx = kneighbors(X, X, 2, self_index=np.arange(5))
+    # the three identical rows see each other at distance 0, never themselves
+    assert np.all(dist[:3] == 0.0)
+    assert not np.any(idx[:3] == np.arange(3)[:, None])
+
+
+@pytest.mark.parametrize("name", [d for d in DETECTOR_NAMES if d != "pca"])
+def test_each_detector_ranks_a_planted_global_outlier_first(name: str) -> None:
+    # a mixture may spend a component on a handful of far rows, so it gets a lone outlier
+    n_out = 1 if name == "gmm" else 6
+    X, y = planted(n_out=n_out)
+    S = DetectorBank(names=(name,)).fit(X)[:, 0]
+    assert np.all(np.isfinite(S))
+    top = np.argsort(-S)[:n_out]
+    assert set(top) == set(np.flatnonzero(y)), f"{name} missed the planted outliers"
+
+
+def test_pca_ranks_rows_off_the_principal_subspace_first() -> None:
+    rng = np.random.default_rng(4)
+    A = rng.normal(size=(2, 5))
+    X = rng.normal(size=(300, 2)) @ A + 0.05 * rng.normal(size=(300, 5))
+    null = np.linalg.svd(A)[2][2:]  # directions orthogonal to the data's plane
+    X[:5] += 3.0 * rng.normal(size=(5, 3)) @ null
+    S = DetectorBank(names=("pca",)).fit(X)[:, 0]
+    assert set(np.argsort(-S)[:5]) == set(range(5))
+
+
+def test_scores_are_finite_with_duplicates_and_constant_columns() -> None:
+    rng = np.random.default_rng(2)
+    X = np.round(rng.normal(size=(200, 3)), 0)  # heavy duplication
+    X = np.hstack([X, np.full((200, 2), 7.0)])  # constant columns
+    X = np.vstack([X, np.repeat(X[:1], 40, axis=0)])  # a pile of 41 identical rows (row 0 and 40 copies)
+    bank = DetectorBank()
+    S = bank.fit(X)
+    assert np.all(np.isfinite(S)) and S.shape == (240, len(DETECTOR_NAMES))
+    assert bank.keep_.tolist() == [0, 1, 2]
+    # identical rows get identical scores
+    np.testing.assert_allclose(S[200:], np.broadcast_to(S[0], (40, S.shape[1])))
+    assert np.all(np.isfinite(bank.score(X + 100.0)))
+
+
+def test_all_constant_table_is_a_clear_data_error() -> None:
+    with pytest.raises(DataError, match="constant"):
+        DetectorBank().fit(np.ones((20, 3)))
+
+
+def test_reference_sample_keeps_big_tables_working() -> None:
+    X, y = planted(n=1500, n_out=10, seed=3)
+    S = DetectorBank(max_reference=200).fit(X)
+    assert np.all(np.isfinite(S))
+    from sklearn.metrics import roc_auc_score
+
+    for j, name in enumerate(DETECTOR_NAMES):
+        if name != "pca":  # PCA only sees rows off the principal subspace (tested above)
+            assert roc_auc_score(y, S[:, j]) > 0.95, name
+
+
+def test_mid_ranks_split_ties() -> None:
+    ref = np.sort(np.array([1.0, 2.0, 2.0, 3.0]))
+    np.testing.assert_allclose(mid_ranks(ref, np.array([0.0, 2.0, 5.0])), [0.0, 0.5, 1.0])
+
+
+def test_observation_state_layout_and_out_of_sample_scoring() -> None:
+    X, _ = planted()
+    obs = observe(X, seed=0)
+    assert obs.state.shape == (300, len(feature_names(DETECTOR_NAMES)))
+    assert np.all(np.isfinite(obs.state))
+    new = obs.state_of(X[:5] * 3.0)
+    assert new.shape == (5, obs.state.shape[1]) and np.all(np.isfinite(new))
+    # the same seed gives the same state
+    np.testing.assert_array_equal(observe(X, seed=0).state, obs.state)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_anomaly_kinds_are_generated_with_the_right_shape(kind: str) -> None:
+    rng = np.random.default_rng(0)
+    mix = random_mixture(5, rng, 3)
+    normal = mix.sample(200, rng)
+    anom = make_anomalies(kind, normal, 12, rng, mix)
+    assert anom.shape == (12, 5) and np.all(np.isfinite(anom))
+
+
+TINY_SPEC = {
+    "format": "metaclust-anomaly-corpus", "seed": 5, "max_rows": 300,
+    "augment": {"marginals": 0.5, "discretize": 0.5, "noise_columns": 0.5, "constant_columns": 0.5, "duplicates": 0.5},
+    "families": [
+        {"family": "synthetic", "count": 3, "dims": [3, 6], "rows": [100, 200], "contamination": [0.05, 0.1]},
+        {"family": "manifold", "count": 2, "dims": [3], "rows": [100, 200], "contamination": [0.1]},
+        {"family": "injected", "count": 2, "sources": ["iris", "wine"], "contamination": [0.1]},
+        {"family": "rare_class", "count": 2, "sources": ["iris", "wine"], "contamination": [0.1]},
+    ],
+}
+
+
+def test_corpus_is_deterministic_and_labelled() -> None:
+    a, b = list(generate(TINY_SPEC)), list(generate(TINY_SPEC))
+    assert [t.id for t in a] == [t.id for t in b] and len(a) == 9
+    for ta, tb in zip(a, b):
+        np.testing.assert_array_equal(ta.X, tb.X)
+        assert 0 < ta.y.sum() < ta.y.size and ta.X.shape[0] <= 300
+    assert {t.family for t in a} == {"synthetic", "manifold", "injected", "rare_class"}
+
+
+@pytest.mark.parametrize("bad", [
+    {"format": "nope"},
+    {"format": "metaclust-anomaly-corpus", "families": []},
+    {"format": "metaclust-anomaly-corpus", "families": [{"family": "synthetic", "count": 1, "contamination": [0.7]}]},
+    {"format": "metaclust-anomaly-corpus", "families": [{"family": "synthetic", "count": 1, "anomalies": ["odd"]}]},
+    {"format": "metaclust-anomaly-corpus", "families": [{"family": "injected", "count": 1, "sources": ["covtype"]}]},
+])
+def test_bad_corpus_specs_are_rejected(bad: dict) -> None:
+    with pytest.raises(ConfigError):
+        check_spec(bad)
