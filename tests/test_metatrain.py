@@ -270,3 +270,8 @@ def test_journal_file_storage_gives_the_same_knowledge_base(tmp_path, built):
                               sampler="qmc", **FAST)
     assert (tmp_path / "mt.log").stat().st_size > 0
     assert kb.content_digest() == one.content_digest()
+
+
+def test_cli_unknown_excluded_family_is_one_line(tmp_path, cli):
+    code, _, err = cli("meta-train", "--out", tmp_path / "kb", "--exclude-families", "wine,nosuch")
+    assert code != 0 and "unknown corpus family 'nosuch'" in err and len(err.strip().splitlines()) == 1

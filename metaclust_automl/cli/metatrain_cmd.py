@@ -56,6 +56,9 @@ def meta_train(
                            "tasks (meta-features still use every row).")] = None,
     limit: Annotated[Optional[int], typer.Option(
         "--limit", help="Built-in corpus only: at most this many tasks, spread over the families.")] = None,
+    exclude_families: Annotated[Optional[str], typer.Option(
+        "--exclude-families", help="Built-in corpus only: comma-separated families to leave out "
+                                   "(e.g. datasets you will evaluate on).")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
     seed: SeedOpt = 0,
 ) -> None:
@@ -69,17 +72,26 @@ def meta_train(
     if time_limit < 0:
         raise ConfigError(f"--time-limit must be positive (or 0 for none), got {time_limit:g}")
     if corpus:
-        if limit is not None:
-            raise ConfigError("--limit applies to the built-in corpus only; drop it or the CORPUS paths")
+        if limit is not None or exclude_families is not None:
+            raise ConfigError("--limit and --exclude-families apply to the built-in corpus only; "
+                              "drop them or the CORPUS paths")
         from ..corpus import load_corpus
 
         tasks = load_corpus(corpus, label_column=label_column)
         info = {"source": "directories", "paths": list(corpus), "label_column": label_column}
     else:
-        from ..corpus import builtin_corpus
+        from ..corpus import builtin_corpus, builtin_families
 
-        tasks = builtin_corpus(limit=limit, seed=seed)
-        info = {"source": "builtin", "limit": limit}
+        families = None
+        excluded = sorted({f.strip() for f in (exclude_families or "").split(",") if f.strip()})
+        if excluded:
+            known = builtin_families()
+            unknown = [f for f in excluded if f not in known]
+            if unknown:
+                raise ConfigError(f"unknown corpus family {unknown[0]!r}; the families are: {', '.join(known)}")
+            families = [f for f in known if f not in excluded]
+        tasks = builtin_corpus(families=families, limit=limit, seed=seed)
+        info = {"source": "builtin", "limit": limit, "excluded_families": excluded}
     kb = build_knowledge_base(
         tasks, out, trials=trials, backends=_backends(backends), storage=storage, jobs=jobs, seed=seed,
         time_limit=_time_limit(time_limit), portfolio_size=portfolio_size, sampler=sampler,

@@ -6,10 +6,11 @@ of Optuna studies kept in one storage (:mod:`.slots`), so a run resumes where it
 stopped and any number of processes, on any number of machines, share it.
 
 The shipped knowledge base (``metaclust_automl/data/kb``) is built from the built-in
-corpus by this one command, run from the repository root (``build/`` is git-ignored;
+corpus, without the families that hold the same data as the evaluation benchmark's
+UCI wine and breast-cancer (wdbc) sets, by this one command, run from the repository root (``build/`` is git-ignored;
 rerunning it resumes from that storage)::
 
-    metaclust meta-train --out metaclust_automl/data/kb --jobs 2 --sampler qmc --trials 4 --portfolio-size 48 --max-rows 1500 --time-limit 20 --storage build/metatrain/optuna.db
+    metaclust meta-train --out metaclust_automl/data/kb --exclude-families wine,breast-cancer --jobs 2 --sampler qmc --trials 4 --portfolio-size 48 --max-rows 1500 --time-limit 20 --storage build/metatrain/optuna.db
 
 Many machines: run the same command on each with ``--storage postgresql://user:pw@host/db``
 (``pip install psycopg2-binary``) or, on a shared file system without a database server,
