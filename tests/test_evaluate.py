@@ -323,6 +323,15 @@ def test_a_failing_selector_is_a_recorded_result_not_a_crash(tasks, kb, tmp_path
     assert summary["mean"]["failed"] == 0
 
 
+def test_nothing_left_to_learn_from_is_a_recorded_failure(tasks, kb):
+    only_g1 = kb.subset([i for i, t in enumerate(kb.tasks) if t.group == "g1"])
+    res = runner.evaluate_corpus(tasks[:2], _plan(only_g1, ["mean"], by_group=True, factories={"mean": MeanSelector}),
+                                 progress=False)
+    rows = [r for r in res if r.method == "mean"]
+    assert len(rows) == 2 and all("no knowledge-base task is left" in r.error for r in rows)
+    assert len([r for r in res if r.method == "ceiling"]) == 2
+
+
 def test_selectors_without_a_knowledge_base_are_refused(tasks):
     with pytest.raises(KnowledgeBaseError, match="knowledge base"):
         runner.evaluate_corpus(tasks, runner.Plan(selectors=["mean"]), progress=False)
