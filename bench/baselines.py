@@ -43,6 +43,11 @@ TOLERANCE = 0.02
 BIG = 50_000
 
 
+def _signed(x: float) -> str:
+    text = f"{x:+.3f}"
+    return "±0.000" if float(text) == 0 else text
+
+
 def datasets_dir() -> Path:
     return Path(os.environ.get("METACLUST_DATASETS", REPO / ".." / "shared" / "datasets")) / "clustering"
 
@@ -146,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
              + "; times per dataset are wall-clock, single-threaded, on a machine shared with other jobs.\n",
              head, "|---|" + "---:|" * 10]
     for r in rows:
-        lines.append(f"| {r['baseline']} | {r['mean_ari']:.3f} | {r['reference_mean_ari']} | {r['delta']:+.3f} | "
+        lines.append(f"| {r['baseline']} | {r['mean_ari']:.3f} | {r['reference_mean_ari']} | {_signed(r['delta'])} | "
                      f"{'yes' if r['within_tolerance'] else 'NO'} | {r['median_ari']:.3f} | {r['mean_nmi']:.3f} | "
                      f"{r['mean_acc']:.3f} | {r['mean_seconds']} | {r['reference_seconds']} | "
                      f"{r['all_mean_ari']:.3f} ({r['all_tasks']}) |")

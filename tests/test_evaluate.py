@@ -435,6 +435,33 @@ def test_evaluate_leave_one_out_reuses_a_kb_built_on_the_corpus(tasks, kb, tmp_p
     assert "leave-one-group-out" in (out / "report.md").read_text()
 
 
+def test_evaluate_leave_one_out_builds_a_kb_from_the_corpus(tasks, kb, tmp_path, cli, with_selectors, monkeypatch):
+    """Without --kb, --leave-one-out meta-trains on the corpus (faked here: meta-training is
+    another module's job) into OUT/kb, then holds each task out of its own scoring."""
+    import types
+
+    calls = []
+
+    def build_knowledge_base(corpus_tasks, out_dir, **kw):
+        calls.append(([t.id for t in corpus_tasks], Path(out_dir), kw))
+        kb.save(out_dir)
+        return KnowledgeBase.load(out_dir)
+
+    monkeypatch.setitem(__import__("sys").modules, "metaclust_automl.metatrain",
+                        types.SimpleNamespace(build_knowledge_base=build_knowledge_base))
+    corpus = write_corpus(tasks, tmp_path / "corpus")
+    out = tmp_path / "out"
+    code, _, err = cli("evaluate", corpus, "--leave-one-out", "--no-group", "--selectors", "memo",
+                       "--trials", "7", "--seed", "3", "--out", out)
+    assert code == 0, err
+    (ids, where, kw), = calls
+    assert ids == sorted(t.id for t in tasks) and where == out / "kb"
+    assert kw["trials"] == 7 and kw["seed"] == 3
+    assert (out / "kb" / "manifest.json").is_file()
+    md = (out / "report.md").read_text()
+    assert "leave-one-out (task held out)" in md and "--no-group" in md
+
+
 def test_evaluate_csv_corpus_with_a_label_column(tmp_path, cli):
     X, y = make_blobs(n_samples=60, centers=2, random_state=0)
     folder = tmp_path / "c"
