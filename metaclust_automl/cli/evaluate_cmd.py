@@ -96,7 +96,8 @@ def evaluate(
         overlap = len(set(base.task_ids) & {t.id for t in tasks})
         if overlap and not leave_one_out:
             notes.append(f"{overlap} corpus tasks are in the knowledge base; each was held out when scoring itself")
-    mode = ("leave-one-group-out (task and its group held out)" if by_group else
+    mode = ("baselines only (no selector)" if not names else
+            "leave-one-group-out (task and its group held out)" if by_group else
             "leave-one-out (task held out)" if leave_one_out else
             "unseen tasks: selectors fitted on the knowledge base, minus any task of the same id")
     plan = Plan(selectors=names, baselines=list(BASELINES) if baselines else [], kb=base, by_group=by_group,
