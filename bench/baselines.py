@@ -29,7 +29,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from metaclust_automl.atomic import write_text  # noqa: E402
+from metaclust_automl.evaluation.report import write_text  # noqa: E402
 from metaclust_automl.evaluation.baselines import BASELINES  # noqa: E402
 from metaclust_automl.evaluation.report import per_task_markdown, summarise  # noqa: E402
 from metaclust_automl.evaluation.runner import DEFAULT_MAX_ROWS, Plan, evaluate_corpus  # noqa: E402
@@ -41,6 +41,11 @@ REFERENCE_SECONDS = {"dbscan_default": 0.01, "optuna_silhouette": 1.8, "kmeans_s
                      "hdbscan_default": 0.02}
 TOLERANCE = 0.02
 BIG = 50_000
+
+
+def _signed(x: float) -> str:
+    text = f"{x:+.3f}"
+    return "±0.000" if float(text) == 0 else text
 
 
 def datasets_dir() -> Path:
@@ -116,11 +121,12 @@ def main(argv: list[str] | None = None) -> int:
         "big_datasets": big, "trials": args.trials, "seed": args.seed, "max_rows": args.max_rows,
         "source": source, "tolerance": TOLERANCE, "wall_seconds": round(wall, 1),
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                    "load_average_1min_at_end": round(os.getloadavg()[0], 2)},
+                    "load_average_1min_at_end": None if args.from_results else round(os.getloadavg()[0], 2)},
         "conventions": ["columns standardised (z-scores) before every baseline",
                         "reference label 0 (noise) not scored; predicted noise (-1) counts as one cluster",
-                        "silhouette on a random sample of 2,000 rows, noise rows left out; fewer than two "
-                        "clusters (or one row per cluster) scores -1",
+                        "silhouette on a random sample of 2,000 rows with predicted noise as one more cluster; "
+                        "fewer than two labels (or one row per label) scores -1 (leaving noise out instead "
+                        "lets the search pick DBSCAN runs that call most rows noise)",
                         "KMeans: k-means++, n_init=3, k in 2..20; Optuna: TPE (seeded), the registered search "
                         "spaces of kmeans/gmm/agglomerative/dbscan/hdbscan incl. preprocess, parameter names "
                         "prefixed by algorithm",
@@ -140,11 +146,12 @@ def main(argv: list[str] | None = None) -> int:
              f"Mean over the {len(small)} datasets of at most {BIG:,} rows (the subset of the reference "
              f"table in the recommend issue); the last column adds the {len(big)} big ones "
              f"({', '.join(big) or 'none'}), run on samples of {args.max_rows:,} rows where the baseline is "
-             f"expensive. Time spent in the baselines {wall:.0f} s on {os.cpu_count()} shared CPUs (1-min load average at the end: "
-             f"{os.getloadavg()[0]:.1f}); times per dataset are wall-clock under that load.\n",
+             f"expensive. Time spent in the baselines {wall:.0f} s on {os.cpu_count()} shared CPUs"
+             + ("" if args.from_results else f" (1-min load average at the end: {os.getloadavg()[0]:.1f})")
+             + "; times per dataset are wall-clock, single-threaded, on a machine shared with other jobs.\n",
              head, "|---|" + "---:|" * 10]
     for r in rows:
-        lines.append(f"| {r['baseline']} | {r['mean_ari']:.3f} | {r['reference_mean_ari']} | {r['delta']:+.3f} | "
+        lines.append(f"| {r['baseline']} | {r['mean_ari']:.3f} | {r['reference_mean_ari']} | {_signed(r['delta'])} | "
                      f"{'yes' if r['within_tolerance'] else 'NO'} | {r['median_ari']:.3f} | {r['mean_nmi']:.3f} | "
                      f"{r['mean_acc']:.3f} | {r['mean_seconds']} | {r['reference_seconds']} | "
                      f"{r['all_mean_ari']:.3f} ({r['all_tasks']}) |")

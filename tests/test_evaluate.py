@@ -323,6 +323,15 @@ def test_a_failing_selector_is_a_recorded_result_not_a_crash(tasks, kb, tmp_path
     assert summary["mean"]["failed"] == 0
 
 
+def test_nothing_left_to_learn_from_is_a_recorded_failure(tasks, kb):
+    only_g1 = kb.subset([i for i, t in enumerate(kb.tasks) if t.group == "g1"])
+    res = runner.evaluate_corpus(tasks[:2], _plan(only_g1, ["mean"], by_group=True, factories={"mean": MeanSelector}),
+                                 progress=False)
+    rows = [r for r in res if r.method == "mean"]
+    assert len(rows) == 2 and all("no knowledge-base task is left" in r.error for r in rows)
+    assert len([r for r in res if r.method == "ceiling"]) == 2
+
+
 def test_selectors_without_a_knowledge_base_are_refused(tasks):
     with pytest.raises(KnowledgeBaseError, match="knowledge base"):
         runner.evaluate_corpus(tasks, runner.Plan(selectors=["mean"]), progress=False)
@@ -424,6 +433,33 @@ def test_evaluate_leave_one_out_reuses_a_kb_built_on_the_corpus(tasks, kb, tmp_p
     assert set(memo) == set(ceil) and len(memo) == len(tasks)
     assert any(memo[t] < ceil[t] - 1e-9 for t in memo)
     assert "leave-one-group-out" in (out / "report.md").read_text()
+
+
+def test_evaluate_leave_one_out_builds_a_kb_from_the_corpus(tasks, kb, tmp_path, cli, with_selectors, monkeypatch):
+    """Without --kb, --leave-one-out meta-trains on the corpus (faked here: meta-training is
+    another module's job) into OUT/kb, then holds each task out of its own scoring."""
+    import types
+
+    calls = []
+
+    def build_knowledge_base(corpus_tasks, out_dir, **kw):
+        calls.append(([t.id for t in corpus_tasks], Path(out_dir), kw))
+        kb.save(out_dir)
+        return KnowledgeBase.load(out_dir)
+
+    monkeypatch.setitem(__import__("sys").modules, "metaclust_automl.metatrain",
+                        types.SimpleNamespace(build_knowledge_base=build_knowledge_base))
+    corpus = write_corpus(tasks, tmp_path / "corpus")
+    out = tmp_path / "out"
+    code, _, err = cli("evaluate", corpus, "--leave-one-out", "--no-group", "--selectors", "memo",
+                       "--trials", "7", "--seed", "3", "--out", out)
+    assert code == 0, err
+    (ids, where, kw), = calls
+    assert ids == sorted(t.id for t in tasks) and where == out / "kb"
+    assert kw["trials"] == 7 and kw["seed"] == 3
+    assert (out / "kb" / "manifest.json").is_file()
+    md = (out / "report.md").read_text()
+    assert "leave-one-out (task held out)" in md and "--no-group" in md
 
 
 def test_evaluate_csv_corpus_with_a_label_column(tmp_path, cli):

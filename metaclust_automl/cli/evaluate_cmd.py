@@ -1,7 +1,9 @@
 """``metaclust evaluate``: score selectors and blind baselines on a labelled corpus."""
 from __future__ import annotations
 
+import os
 import shlex
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -53,6 +55,7 @@ def evaluate(
     from ..knowledge_base import KnowledgeBase, load_default
     from ..plugins import get_registry
 
+    started = time.perf_counter()
     registry = get_registry()
     names = _split(selectors)
     if names is None:
@@ -93,7 +96,8 @@ def evaluate(
         overlap = len(set(base.task_ids) & {t.id for t in tasks})
         if overlap and not leave_one_out:
             notes.append(f"{overlap} corpus tasks are in the knowledge base; each was held out when scoring itself")
-    mode = ("leave-one-group-out (task and its group held out)" if by_group else
+    mode = ("baselines only (no selector)" if not names else
+            "leave-one-group-out (task and its group held out)" if by_group else
             "leave-one-out (task held out)" if leave_one_out else
             "unseen tasks: selectors fitted on the knowledge base, minus any task of the same id")
     plan = Plan(selectors=names, baselines=list(BASELINES) if baselines else [], kb=base, by_group=by_group,
@@ -117,6 +121,8 @@ def evaluate(
     from .. import __version__
 
     setup["metaclust version"] = __version__
+    setup["wall time"] = (f"{time.perf_counter() - started:.0f} s for the whole command on {os.cpu_count()} CPUs "
+                          f"(1-min load average at the end: {os.getloadavg()[0]:.1f})")
     command = _command_line(corpus, kb=kb, leave_one_out=leave_one_out, selectors=selectors,
                             baselines=baselines, budget=budget, trials=trials, out=out,
                             label_column=label_column, max_rows=max_rows, no_group=no_group, seed=seed)

@@ -8,8 +8,9 @@ reproduce the table of the recommend issue on the dev corpus (see bench/baseline
   magnitude and DBSCAN's default ``eps=0.5`` is meaningless without it;
 - silhouette, the label-free criterion of the searching baselines, is computed on a
   bounded random sample (2,000 rows) so that its cost stays flat in n;
-- a degenerate clustering (fewer than two clusters once noise is set aside, or as
-  many clusters as rows) scores silhouette -1, so that a search never prefers it;
+- noise counts as one more cluster in silhouette (as in ``silhouette_score(X, labels)``),
+  and a degenerate clustering (fewer than two labels, or as many labels as rows) scores
+  silhouette -1, so that a search never prefers it;
 - predicted noise is returned as -1; scoring then counts it as one more cluster.
 
 Each baseline takes a float matrix and returns one integer label per row (noise -1).
@@ -40,12 +41,18 @@ def standardise(X: Any) -> np.ndarray:
 
 def silhouette_on_sample(X: np.ndarray, labels: np.ndarray, *, sample_size: int = SILHOUETTE_SAMPLE,
                          seed: int = 0) -> float:
-    """Silhouette of ``labels`` on at most ``sample_size`` random rows, noise rows left out;
-    -1 for a degenerate clustering (fewer than two clusters, or one row per cluster)."""
+    """Silhouette of ``labels`` on at most ``sample_size`` random rows, noise (-1) counted as
+    one more cluster; -1 for a degenerate clustering (fewer than two labels, or one row per
+    label).
+
+    Counting noise as a cluster is what a user gets from ``silhouette_score(X, labels)``,
+    and it is what reproduces the reference (leaving noise out lets a search pick DBSCAN
+    runs that call most rows noise: on 7 of the fcps datasets of the dev corpus, mean ARI
+    0.21 instead of 0.47)."""
     from sklearn.metrics import silhouette_score
 
     labels = np.asarray(labels)
-    idx = np.flatnonzero(labels >= 0)
+    idx = np.arange(labels.shape[0])
     if idx.size > sample_size:
         idx = np.sort(np.random.default_rng(seed).choice(idx, sample_size, replace=False))
     k = np.unique(labels[idx]).size

@@ -321,40 +321,44 @@ def evaluate_task(task: Any, plan: Plan, fits: _FitCache | None = None) -> list[
             raise KnowledgeBaseError("selectors need a knowledge base: pass --kb DIR or --leave-one-out")
         fits = fits or _FitCache(plan)
         registry = get_registry()
-        start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            values = metafeatures.extract(X, seed=plan.seed)
-        mf_vec, missing = metafeature_vector(kb, values)
-        mf_seconds = time.perf_counter() - start
+        budgets = [0] + ([plan.budget] if plan.budget > 0 else [])
+        methods = [(name, b, name if b == 0 else f"{name}@{b}") for name in plan.selectors for b in budgets]
+        try:  # what every selector needs; if it fails, each selector's row says why
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                values = metafeatures.extract(X, seed=plan.seed)
+            mf_vec, missing = metafeature_vector(kb, values)
+            mf_seconds = time.perf_counter() - start
+            train = training_indices(kb.task_ids, [t.group for t in kb.tasks], task.id, base["group"],
+                                     by_group=plan.by_group)
+        except MetaclustError as exc:
+            out += [Result(**base, method=m, kind=KIND_SELECTOR, error=f"{type(exc).__name__}: {exc}")
+                    for _, _, m in methods]
+            methods = []
+            missing = []
         if missing:
             msg = (f"{len(missing)} meta-features of the knowledge base are not computed by the installed "
                    f"plugins ({', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}); they took the "
                    "knowledge base's median")
             if msg not in plan.notes:
                 plan.notes.append(msg)
-        train = training_indices(kb.task_ids, [t.group for t in kb.tasks], task.id, base["group"],
-                                 by_group=plan.by_group)
-        budgets = [0] + ([plan.budget] if plan.budget > 0 else [])
-        for name in plan.selectors:
-            for budget in budgets:
-                method = name if budget == 0 else f"{name}@{budget}"
-                row = Result(**base, method=method, kind=KIND_SELECTOR)
-                try:
-                    selector, sub, fit_seconds, how = fits.get(name, train)
-                    row.fit_seconds, row.note = fit_seconds, how
-                    got = run_selector(selector, sub, X, mf_vec, budget=budget, seed=plan.seed,
-                                       registry=registry)
-                except Exception as exc:  # noqa: BLE001 - one method failing on one task is a result
-                    row.error = f"{type(exc).__name__}: {exc}"
-                    out.append(row)
-                    continue
-                row.acc, row.nmi, row.ari = _scores(y, got["labels"])
-                row.seconds = mf_seconds + got["seconds"]
-                row.n_clusters = _n_clusters(got["labels"])
-                row.algorithm, row.params = got["config"].algorithm, _params_json(got["config"].params)
-                row.probes = got["probes"]
+        for name, budget, method in methods:
+            row = Result(**base, method=method, kind=KIND_SELECTOR)
+            try:
+                selector, sub, fit_seconds, how = fits.get(name, train)
+                row.fit_seconds, row.note = fit_seconds, how
+                got = run_selector(selector, sub, X, mf_vec, budget=budget, seed=plan.seed, registry=registry)
+            except Exception as exc:  # noqa: BLE001 - one method failing on one task is a result
+                row.error = f"{type(exc).__name__}: {exc}"
                 out.append(row)
+                continue
+            row.acc, row.nmi, row.ari = _scores(y, got["labels"])
+            row.seconds = mf_seconds + got["seconds"]
+            row.n_clusters = _n_clusters(got["labels"])
+            row.algorithm, row.params = got["config"].algorithm, _params_json(got["config"].params)
+            row.probes = got["probes"]
+            out.append(row)
     for name in plan.baselines:
         row = Result(**base, method=name, kind=KIND_BASELINE)
         try:
