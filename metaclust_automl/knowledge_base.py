@@ -177,9 +177,6 @@ class KnowledgeBase:
                 "files": {ARRAYS: sha256_file(tmp / ARRAYS)},
             }
             (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str), encoding="utf-8")
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o777 & ~umask)  # mkdtemp made it private; a KB is meant to be shared
         self.path = target
         return target
 

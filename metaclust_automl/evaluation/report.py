@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, write_text
 from .runner import FIELDS, KIND_BASELINE, KIND_CEILING, KIND_SELECTOR, Result
 
 #: two ARIs closer than this are a tie
@@ -31,19 +31,6 @@ SCATTER_PNG = "ari_scatter.png"
 DISTRIBUTION_PNG = "ari_distribution.png"
 
 
-def _readable(tmp: Path) -> None:
-    """Give a report file the usual permissions (the temporary file was private)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-
-
-def write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` atomically, readable by others as any report is."""
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-        _readable(tmp)
-    return Path(path)
 
 
 # -- tables ------------------------------------------------------------------------------
@@ -180,7 +167,6 @@ def best_pair(summary: list[dict[str, Any]]) -> tuple[str, str] | None:
 def _save_figure(fig: Any, path: Path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-        _readable(tmp)
 
 
 def plot_scatter(results: Sequence[Result], x_method: str, y_method: str, path: Path) -> Path:
