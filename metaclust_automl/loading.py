@@ -14,6 +14,7 @@ Both routes end in the same checks, so they fail with the same messages.
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
 import os
@@ -61,6 +62,36 @@ class Table:
     @property
     def shape(self) -> tuple[int, int]:
         return self.X.shape
+
+
+def _drop_flag(name: str, names: list[str]) -> str:
+    """``--drop NAME``, quoted for a shell where the name needs it; the column's index
+    where the name holds characters a terminal would not show."""
+    if not name.isprintable() and name in names:
+        return f"--drop {names.index(name)}"
+    return f"--drop {shlex.quote(name)}"
+
+
+def _printable(text: str) -> str:
+    """``text`` with every character a terminal would not show (line breaks included)
+    escaped, so that an error stays on one line."""
+    return text if text.isprintable() else "".join(
+        c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _one_line_errors(func):  # noqa: ANN001, ANN201
+    """Decorator: the DataErrors of a public loader function come out on one line, whatever
+    the file name or the column names hold."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        try:
+            return func(*args, **kwargs)
+        except DataError as exc:
+            text = str(exc)
+            if text.isprintable():
+                raise
+            raise DataError(_printable(text)) from None
+    return wrapper
 
 
 # -- files -------------------------------------------------------------------------
@@ -177,7 +208,7 @@ def _sniff(head: str, default_sep: str | None) -> tuple[str | None, bool]:
         return default_sep, False
     sample = "\n".join(lines[:50])
     sep = default_sep
-    if sep is None or sep == ",":
+    if sep is None or sep == "," or sep not in lines[0]:
         try:
             sep = csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
         except csv.Error:
@@ -189,7 +220,7 @@ def _sniff(head: str, default_sep: str | None) -> tuple[str | None, bool]:
 
     def cells(line: str) -> list[str]:
         if sep is None:
-            return line.split()
+            return [c.strip('"') for c in line.split()]
         try:
             return next(csv.reader([line], delimiter=sep))
         except (csv.Error, StopIteration):
@@ -282,6 +313,7 @@ def _frame_from_array(X: np.ndarray, path: Path) -> pd.DataFrame:
     return pd.DataFrame(X, columns=[str(i) for i in range(X.shape[1])], copy=False)
 
 
+@_one_line_errors
 def read_frame(path: str | os.PathLike) -> tuple[pd.DataFrame, np.ndarray | None]:
     """Read any supported file into a DataFrame (and the labels an .npz may carry)."""
     p = _check_path(path)
@@ -473,7 +505,7 @@ def _diagnose(p: Path, gz: bool, pa, pacsv, read_opts: dict, sep: str, newlines:
         bad.append(failed)  # numbers (or true/false) first, text further down
     if bad:
         bad = [c for c in keep if c in bad]
-        raise DataError(_non_numeric_message(str(p), bad, first_example or example, len(keep)))
+        raise DataError(_non_numeric_message(str(p), bad, first_example or example, names))
     if not booleans or all(types.get(c) == pa.bool_() for c in booleans):
         return None
     out = dict(types)
@@ -523,9 +555,10 @@ def _too_few_rows(source: str, n: int, min_rows: int) -> str:
             f"at least {min_rows} are needed to cluster")
 
 
-def _non_numeric_message(source: str, bad_cols: list[str], example: str, n_columns: int) -> str:
+def _non_numeric_message(source: str, bad_cols: list[str], example: str, names: list[str]) -> str:
+    n_columns = len(names)
     shown = ", ".join(repr(c) for c in bad_cols[:5]) + (" ..." if len(bad_cols) > 5 else "")
-    flag = " ".join(_drop_flag(c) for c in bad_cols[:3])
+    flag = " ".join(_drop_flag(c, names) for c in bad_cols[:3])
     hint = ""
     if n_columns == 1 and re.search(r"\S[\s;,:|/]+\S", example):
         hint = " (the whole line was read as one column: is the delimiter right?)"
@@ -565,11 +598,6 @@ def _numeric_column(s: pd.Series) -> tuple[np.ndarray | None, str]:
     except (TypeError, ValueError, OverflowError):
         values = s.dropna()
         return None, (str(values.iloc[0])[:30] if len(values) else str(dtype))
-
-
-def _drop_flag(name: str) -> str:
-    """``--drop NAME``, quoted for a shell where the name needs it."""
-    return f"--drop {shlex.quote(name)}"
 
 
 def _finish(X: np.ndarray, keep: list[str], *, source: str, impute: str | None,
@@ -636,6 +664,7 @@ def _finish(X: np.ndarray, keep: list[str], *, source: str, impute: str | None,
                  imputed=imputed, source=source, warnings=warnings_out)
 
 
+@_one_line_errors
 def frame_to_table(df: pd.DataFrame, *, source: str = "table", columns: Sequence[str] | None = None,
                    drop: Sequence[str] = (), label_column: str | None = None,
                    impute: str | None = None, labels: np.ndarray | None = None,
@@ -663,10 +692,11 @@ def frame_to_table(df: pd.DataFrame, *, source: str = "table", columns: Sequence
         else:
             X[:, j] = values
     if bad_cols:
-        raise DataError(_non_numeric_message(source, bad_cols, example, len(names)))
+        raise DataError(_non_numeric_message(source, bad_cols, example, names))
     return _finish(X, keep, source=source, impute=impute, labels=labels, label_name=label_name)
 
 
+@_one_line_errors
 def load_table(path: str | os.PathLike, *, columns: Sequence[str] | None = None,
                drop: Sequence[str] = (), label_column: str | None = None,
                impute: str | None = None, min_rows: int = MIN_ROWS) -> Table:
@@ -690,6 +720,7 @@ def load_table(path: str | os.PathLike, *, columns: Sequence[str] | None = None,
                           min_rows=min_rows)
 
 
+@_one_line_errors
 def load_labels(path: str | os.PathLike) -> np.ndarray:
     """Read one label per row from a text file (``.labels0.gz`` style) or a one-column CSV."""
     p = Path(path)

@@ -19,24 +19,28 @@ def _safe_scale(scale: np.ndarray) -> np.ndarray:
     return scale
 
 
+def _global_scale(S: np.ndarray) -> float:
+    """The largest absolute value of the sample (1 when zero or not finite)."""
+    m = float(np.max(np.abs(S))) if S.size else 1.0
+    return m if np.isfinite(m) and m > 0 else 1.0
+
+
 def apply(X: np.ndarray, method: str, seed: int = 0, sample: int = 100_000) -> np.ndarray:
     """Transform ``X`` with ``method``; statistics come from at most ``sample`` rows, so
-    the cost stays linear on big tables. Constant columns stay finite."""
+    the cost stays linear on big tables. Constant columns stay finite.
+
+    The statistics are computed on the data divided by its largest absolute value, which
+    changes none of the results but keeps values near 1e308 (whose squares and spreads
+    overflow) and near 1e-310 (whose squares vanish) in range. The transformed copy is
+    written in place: one new matrix, never two."""
     if method == "none":
         return X
+    if method not in METHODS:
+        raise ConfigError(f"unknown preprocessing {method!r}; choose one of: {', '.join(METHODS)}")
     rng = np.random.default_rng(seed)
     S = X if X.shape[0] <= sample else X[rng.choice(X.shape[0], sample, replace=False)]
-    if method == "standard":
-        return (X - S.mean(axis=0)) / _safe_scale(S.std(axis=0))
-    if method == "robust":
-        q25, med, q75 = np.percentile(S, [25, 50, 75], axis=0)
-        iqr = q75 - q25
-        # Columns with a zero IQR (mostly one value) fall back to the standard deviation.
-        iqr = np.where(iqr > 1e-12, iqr, S.std(axis=0))
-        return (X - med) / _safe_scale(iqr)
-    if method == "minmax":
-        lo, hi = S.min(axis=0), S.max(axis=0)
-        return (X - lo) / _safe_scale(hi - lo)
+    g = _global_scale(S)
+    S = S / g
     if method == "pca_whiten":
         mean = S.mean(axis=0)
         C = S - mean
@@ -44,5 +48,24 @@ def apply(X: np.ndarray, method: str, seed: int = 0, sample: int = 100_000) -> n
         var = s**2 / max(S.shape[0] - 1, 1)
         keep = var > var.max() * 1e-9 if var.size and var.max() > 0 else np.ones_like(var, bool)
         keep[0] = True
-        return ((X - mean) @ vt[keep].T) / np.sqrt(np.maximum(var[keep], 1e-12))
-    raise ConfigError(f"unknown preprocessing {method!r}; choose one of: {', '.join(METHODS)}")
+        W = vt[keep].T / np.sqrt(np.maximum(var[keep], 1e-12))[None, :]
+        out = np.empty((X.shape[0], W.shape[1]), dtype=np.float64)
+        for start in range(0, X.shape[0], 100_000):  # bounded temporaries
+            block = X[start:start + 100_000] / g
+            block -= mean
+            out[start:start + 100_000] = block @ W
+        return out
+    if method == "standard":
+        shift, scale = S.mean(axis=0), S.std(axis=0)
+    elif method == "robust":
+        q25, shift, q75 = np.percentile(S, [25, 50, 75], axis=0)
+        iqr = q75 - q25
+        # Columns with a zero IQR (mostly one value) fall back to the standard deviation.
+        scale = np.where(iqr > 1e-12, iqr, S.std(axis=0))
+    else:  # minmax
+        shift = S.min(axis=0)
+        scale = S.max(axis=0) - shift
+    out = np.divide(X, g)
+    out -= shift
+    out /= _safe_scale(scale)
+    return out

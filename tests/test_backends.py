@@ -263,3 +263,43 @@ def test_cli_prints_the_sampling_note(table_10k, tmp_path, cli):
     code, _, stderr = cli("cluster", table_10k, "-a", "agglomerative", "--set", "n_clusters=4")
     assert code == 0
     assert "note: fitted on a random sample of 5,000 of 10,000 rows" in stderr
+
+
+# -- preprocessing ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method", ["standard", "robust", "minmax", "pca_whiten"])
+def test_preprocessing_is_scale_free_and_overflow_safe(method):
+    from metaclust_automl import preprocess
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 3)) * [1.0, 10.0, 0.1] + [5.0, -3.0, 0.0]
+    X[:, 2] = 7.0  # a constant column stays finite
+    base = preprocess.apply(X, method)
+    assert np.isfinite(base).all() and base.shape[0] == 500
+    for factor in (1e300, 1e-300):  # huge and tiny tables transform to the same numbers
+        np.testing.assert_allclose(preprocess.apply(X * factor, method), base, rtol=1e-9, atol=1e-9)
+    if method == "standard":
+        np.testing.assert_allclose(base[:, :2].mean(axis=0), 0, atol=1e-12)
+        np.testing.assert_allclose(base[:, :2].std(axis=0), 1, rtol=1e-12)
+    if method == "minmax":
+        np.testing.assert_allclose(base[:, :2].min(axis=0), 0, atol=1e-12)
+        np.testing.assert_allclose(base[:, :2].max(axis=0), 1, rtol=1e-12)
+    if method == "pca_whiten":
+        np.testing.assert_allclose(np.cov(base, rowvar=False), np.eye(base.shape[1]), atol=1e-8)
+
+
+def test_unknown_preprocessing():
+    from metaclust_automl import preprocess
+
+    with pytest.raises(ConfigError, match="unknown preprocessing"):
+        preprocess.apply(np.ones((3, 2)), "log")
+
+
+def test_values_that_overflow_distances_are_refused_not_hung():
+    from metaclust_automl.backends.density import HDBSCANBackend
+
+    X = np.array([[1e308, 0.0], [-1e308, 1.0], [0.0, 2.0], [1e308, 3.0], [5.0, 4.0]])
+    with pytest.raises(BackendError, match="overflow; use --set preprocess=standard"):
+        HDBSCANBackend().run(X, {}, seed=0)
+    run = HDBSCANBackend().run(X, {"preprocess": "standard", "min_cluster_size": 2}, seed=0)
+    assert run.labels.shape == (5,)

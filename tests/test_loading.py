@@ -257,3 +257,30 @@ def test_cli_good_file_writes_labels(tmp_path, cli):
     assert code == 0, stderr
     labels = pd.read_csv(out)["label"].to_numpy()
     assert labels.shape == (4,) and set(labels) == {0, 1}
+
+
+# -- check_matrix: in-memory input ----------------------------------------------------------
+
+def test_check_matrix_accepts_and_refuses():
+    from scipy import sparse
+
+    from metaclust_automl.validation import check_matrix
+
+    X = np.random.default_rng(0).normal(size=(100_000, 3))
+    assert check_matrix(X) is X  # no copy of a clean float64 table
+    assert check_matrix([[1, 2], [3, 4], [5, 6]]).dtype == np.float64
+    X[70_000, 1] = np.nan
+    X[80_000, 2] = np.inf
+    with pytest.raises(DataError, match=r"2 NaN or infinite values in 2 rows \(first at row 70000\)"):
+        check_matrix(X)
+    bad = [
+        (sparse.csr_matrix(np.eye(3)), "sparse matrix"),
+        (np.ones((3, 2)) * 1j, "complex"),
+        ([["a", "b"], ["c", "d"], ["e", "f"]], "not numeric"),
+        (np.ones((3, 0)), "no columns"),
+        (np.ones((2, 2)), "has 2 rows"),
+        (np.ones((3, 2, 2)), "2-D"),
+    ]
+    for value, message in bad:
+        with pytest.raises(DataError, match=message):
+            check_matrix(value)

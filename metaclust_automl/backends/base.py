@@ -68,31 +68,49 @@ def normalise_labels(labels: Any, n: int, owner: str) -> np.ndarray:
     return out
 
 
-def _as_float32_centered(block: np.ndarray, center: np.ndarray) -> np.ndarray:
-    """Rows minus ``center`` in float32: centring first keeps float32 distances accurate
-    on tables with a large offset (values near 1e6 that differ in the third digit)."""
-    return (block - center).astype(np.float32, copy=False)
+def _as_float32_centered(block: np.ndarray, center: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """(rows - ``center``) * ``scale`` in float32: centring first keeps float32 distances
+    accurate on tables with a large offset (values near 1e6 that differ in the third digit)."""
+    out = block - center
+    if scale != 1.0:
+        out *= scale
+    return out.astype(np.float32, copy=False)
 
 
 def nearest_labels(X: np.ndarray, ref: np.ndarray, ref_labels: np.ndarray,
                    chunk: int = 50_000) -> np.ndarray:
     """Label of each row's nearest reference row (squared Euclidean).
 
-    Chunked so that a block of distances holds at most about 4 million float32 values
-    (16 MB) whatever the size of ``ref``: time is linear in n and memory flat."""
+    Chunked so that a block of distances holds at most about a million float32 values
+    (4 MB) whatever the size of ``ref``: time is linear in n and memory flat. BLAS runs
+    single-threaded here: with d columns the products are thin (bandwidth-bound) and
+    argmin is single-threaded anyway, and on a busy machine threaded BLAS spin-waits
+    (measured on 2 busy cores, 1M rows x 2,000 references: 4.8 s on one thread,
+    33 s on two)."""
     ref = np.asarray(ref, dtype=np.float64)
     ref_labels = np.asarray(ref_labels)
     center = ref.mean(axis=0)
-    R = _as_float32_centered(ref, center)
+    # one global factor brings the spread near 1: float32 neither overflows (values of
+    # 1e20 square to inf) nor flushes tiny spreads to zero; nearest rows stay nearest
+    spread = float(np.max(np.abs(ref - center))) if ref.size else 1.0
+    if np.isfinite(spread) and spread > 0:
+        scale = 1.0 / spread
+    else:
+        scale = 1.0
+    R = _as_float32_centered(ref, center, scale)
     ref_sq = np.einsum("ij,ij->i", R, R)
     out = np.empty(X.shape[0], dtype=ref_labels.dtype if ref_labels.size else np.int64)
-    rows = max(1, min(chunk, (1 << 22) // max(1, R.shape[0])))
-    for start in range(0, X.shape[0], rows):
-        block = _as_float32_centered(X[start:start + rows], center)
-        d2 = block @ R.T
-        d2 *= -2.0
-        d2 += ref_sq[None, :]
-        out[start:start + rows] = ref_labels[np.argmin(d2, axis=1)]
+    from threadpoolctl import threadpool_limits
+
+    rows = max(1, min(chunk, (1 << 20) // max(1, R.shape[0])))
+    RT = np.ascontiguousarray(R.T)
+    with threadpool_limits(limits=1, user_api="blas"):
+        for start in range(0, X.shape[0], rows):
+            block = _as_float32_centered(X[start:start + rows], center, scale)
+            d2 = block @ RT
+            d2 *= -2.0
+            d2 += ref_sq[None, :]
+            out[start:start + rows] = ref_labels[np.argmin(d2, axis=1)]
     return out
 
 
@@ -181,6 +199,8 @@ _ASSIGN_WORDS = {
 }
 #: the budget of a method's largest structure when METACLUST_MEMORY_BUDGET is not set
 DEFAULT_MEMORY_BUDGET = 2 * 2**30
+#: the largest |value| x sqrt(d) a backend accepts: squared distances must stay finite
+MAX_MAGNITUDE = 1e150
 #: the smallest sample the memory guard will shrink to before giving up
 MIN_GUARDED_ROWS = 500
 
@@ -360,6 +380,7 @@ class Backend:
             raise ConfigError(f"max_fit_rows must be at least 1, got {max_fit_rows}")
         start = time.perf_counter()
         Xp = preprocess.apply(X, p["preprocess"], seed=seed)
+        self._check_magnitude(Xp, p)
         n = Xp.shape[0]
         limit = max_fit_rows if max_fit_rows is not None else self.max_fit_rows
         notes: list[str] = []
@@ -387,6 +408,17 @@ class Backend:
         return ClusterRun(labels=labels, params=p, resolved=resolved,
                           seconds=time.perf_counter() - start,
                           fitted_rows=fitted, assigned_rows=assigned, notes=notes)
+
+    def _check_magnitude(self, Xp: np.ndarray, p: dict[str, Any]) -> None:
+        """Refuse values whose squared distances overflow: some libraries then loop for
+        ever (HDBSCAN's tree on 1e308 never returned) instead of failing."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            top = float(np.max(np.abs(Xp))) if Xp.size else 0.0
+        if not np.isfinite(top) or top * math.sqrt(Xp.shape[1]) > MAX_MAGNITUDE:
+            hint = ("use --set preprocess=standard (or robust, minmax) to rescale it"
+                    if p.get("preprocess", "none") == "none" else "rescale the table")
+            raise BackendError(f"algorithm {self.name!r}: values as large as {top:.3g} make "
+                               f"squared distances overflow; {hint}")
 
     def _call(self, X: np.ndarray, p: dict[str, Any], seed: int, n: int) -> np.ndarray:
         try:

@@ -11,6 +11,7 @@ import sys
 import warnings
 
 import typer
+from rich.markup import escape
 
 from .. import __version__
 from ..errors import MetaclustError
@@ -33,7 +34,7 @@ for _name in COMMAND_MODULES:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
-    err_console.print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[yellow]warning:[/yellow] {escape(str(message))}", highlight=False, soft_wrap=True)
 
 
 def _is_usage_error(exc: BaseException) -> bool:
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, prog_name="metaclust", standalone_mode=False)
     except MetaclustError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         code = exc.exit_code
     except typer.Exit as exc:
         code = exc.exit_code
@@ -61,13 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - last line of defence: never a traceback
         if _is_usage_error(exc):
             message = " ".join(exc.format_message().split())
-            err_console.print(f"[red]error:[/red] {message} (see metaclust --help)",
+            err_console.print(f"[red]error:[/red] {escape(message)} (see metaclust --help)",
                               highlight=False, soft_wrap=True)
             return int(getattr(exc, "exit_code", 2) or 2)
         if debug:
             raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        err_console.print(f"[red]internal error:[/red] {type(exc).__name__}: {first} "
+        err_console.print(f"[red]internal error:[/red] {type(exc).__name__}: {escape(first)} "
                           "(set METACLUST_DEBUG=1 for the traceback)", highlight=False, soft_wrap=True)
         code = 1
     else:

@@ -5,6 +5,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from .. import __version__
 
@@ -53,5 +54,5 @@ def load_for_cli(path: str, columns, drop, label_column, impute):  # noqa: ANN00
     table = load_table(path, columns=columns or None, drop=drop or (), label_column=label_column,
                        impute=impute)
     for message in table.warnings:
-        err_console.print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False, soft_wrap=True)
     return table
