@@ -176,7 +176,7 @@ def test_rule_save_load_round_trip_and_same_labels(tmp_path, separated):
     backend = PrototypeBackend()
     backend.rule_path = path
     X = separated[0]
-    via_file = backend.run(X, {"n_clusters": 3, **FAST_PROTO}, seed=2).labels
+    via_file = backend.run(X, {"n_clusters": 3, "restarts": 1, **FAST_PROTO}, seed=2).labels
     # the same schedules given directly to the training loop give the same labels
     from metaclust_automl.backends.deep import prototypes, space
 

@@ -127,8 +127,8 @@ def logits(params: dict[str, Any], Z: Any, tau: Any) -> Any:
 def batch_loss(params: dict[str, Any], Za: Any, Zb: Any, tau: Any, balance: Any) -> Any:
     import torch
 
-    qa = torch.softmax(logits(params, Za, tau), dim=1)
-    qb = torch.softmax(logits(params, Zb, tau), dim=1)
+    q = torch.softmax(logits(params, torch.cat([Za, Zb]), tau), dim=1)  # one pass for both
+    qa, qb = q[:Za.shape[0]], q[Za.shape[0]:]
     consistency = -torch.log((qa * qb).sum(1).clamp_min(EPS)).mean()
     m = qa.mean(0)
     return consistency + balance * (m * torch.log(m.clamp_min(EPS))).sum()
@@ -193,6 +193,29 @@ def train(params: dict[str, Any], Z: Any, neighbours: Any, logs: dict[str, Any],
             if progress is not None:
                 progress.advance(1, f"loss {float(loss.detach()):.3f}")
     return {k: (v if differentiable else v.detach()) for k, v in params.items()}
+
+
+def objective(params: dict[str, Any], Z: Any, neighbours: Any, generator: Any, tau: float = 0.1,
+              sample: int = 20_000) -> float:
+    """Unsupervised score of a trained model, lower is better: how much rows disagree
+    with all their neighbours, minus the entropy of the cluster sizes (the training
+    loss with balance 1 and a fixed temperature, on every neighbour), on at most
+    ``sample`` rows. Used to pick the best of several restarts; on digits it ranks
+    restarts much as their accuracy does."""
+    import torch
+
+    n = Z.shape[0]
+    rows = torch.arange(n) if n <= sample else torch.randperm(n, generator=generator)[:sample]
+    rows = rows.to(Z.device)
+    with torch.no_grad():
+        q = torch.softmax(logits(params, Z[rows], tau), dim=1)
+        disagreement = 0.0
+        for j in range(neighbours.shape[1]):
+            qn = torch.softmax(logits(params, Z[neighbours[rows, j]], tau), dim=1)
+            disagreement += float(-torch.log((q * qn).sum(1).clamp_min(EPS)).mean())
+        m = q.mean(0)
+        entropy = float(-(m * torch.log(m.clamp_min(EPS))).sum())
+    return disagreement / neighbours.shape[1] - entropy
 
 
 def assign(params: dict[str, Any], Z: Any, active: Any = None, batch: int = 8192) -> Any:
