@@ -12,6 +12,10 @@ Loss of one mini-batch (rows a, one random mined neighbour b of each):
     -mean log(q_a . q_b)             neighbours should share a prototype, confidently,
     + balance * sum_c m_c log m_c    m = mean q_a: keeps clusters from collapsing,
 as in SCAN (Van Gansbeke et al., 2020), here with prototypes instead of a linear head.
+
+Start. The prototypes are seeded by spherical k-means (best of several k-means++
+starts) on neighbour-smoothed rows; the backend trains a few such starts and keeps the
+one with the best unsupervised objective (``objective``).
 """
 from __future__ import annotations
 
@@ -23,7 +27,12 @@ from .rule import schedule_at
 EPS = 1e-8
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-6
-NET_KEYS = ("w1", "b1", "w2", "b2")
+
+
+def prototype_count(k: int, per_cluster: int, n: int) -> int:
+    """Prototypes to train for ``k`` clusters: ``per_cluster`` each, but tiles of at
+    least about 5 rows on average, and never fewer than k."""
+    return int(max(k, min(k * per_cluster, n // 5)))
 
 
 def kmeanspp(U: Any, k: int, generator: Any, sample: int = 10_000) -> Any:
@@ -49,6 +58,8 @@ def kmeanspp(U: Any, k: int, generator: Any, sample: int = 10_000) -> Any:
 
 
 def lift(R: Any) -> Any:
+    """(r, 1) / |(r, 1)|: rows onto the unit sphere, one dimension up, without losing
+    their distance from the centre."""
     import torch
     import torch.nn.functional as F
 
