@@ -142,6 +142,31 @@ def test_switch_off_merges_a_split_mode_and_drops_a_nearly_empty_cluster():
     assert np.unique(out).size == 3
 
 
+def test_prototype_tiles_follow_curved_clusters(prototype):
+    from sklearn.datasets import make_moons
+
+    X, y = make_moons(n_samples=300, noise=0.05, random_state=0)
+    run = prototype.run(X, {"n_clusters": 2, "prototypes_per_cluster": 6, **FAST_PROTO}, seed=0)
+    assert run.n_clusters == 2
+    assert ari(y, run.labels) > 0.9
+
+
+def test_group_tiles_joins_tiles_linked_by_neighbours():
+    from metaclust_automl.backends.deep.merge import group_tiles
+
+    # 6 tiles of 10 rows in two chains: 0-1-2 and 3-4-5; each row's neighbours lie in
+    # its own tile or the next one along its chain
+    tiles = np.repeat(np.arange(6), 10)
+    rng = np.random.default_rng(0)
+    chain_next = {0: 1, 1: 2, 2: 1, 3: 4, 4: 5, 5: 4}
+    neighbours = np.stack([rng.choice(np.flatnonzero(np.isin(tiles, [t, chain_next[t]])), 4)
+                           for t in tiles])
+    labels = group_tiles(tiles, neighbours, 2)
+    assert np.unique(labels[:30]).size == 1 and np.unique(labels[30:]).size == 1
+    assert labels[0] != labels[30]
+    np.testing.assert_array_equal(group_tiles(tiles, neighbours, 6), tiles)  # as many groups as tiles
+
+
 def test_prototype_handles_fewer_rows_than_prototypes(prototype):
     X = np.array([[0.0, 0.0], [0.1, 0.0], [0.0, 0.1], [5.0, 5.0], [5.1, 5.0], [5.0, 5.1]])
     labels = prototype.run(X, {"n_clusters": 8, **FAST_PROTO}, seed=0).labels
@@ -176,7 +201,8 @@ def test_rule_save_load_round_trip_and_same_labels(tmp_path, separated):
     backend = PrototypeBackend()
     backend.rule_path = path
     X = separated[0]
-    via_file = backend.run(X, {"n_clusters": 3, **FAST_PROTO}, seed=2).labels
+    one = {"n_clusters": 3, "restarts": 1, "prototypes_per_cluster": 1, **FAST_PROTO}
+    via_file = backend.run(X, one, seed=2).labels
     # the same schedules given directly to the training loop give the same labels
     from metaclust_automl.backends.deep import prototypes, space
 

@@ -1,11 +1,16 @@
 """``prototype``: clustering by learnable prototypes with a meta-learned update rule (torch).
 
 The rows are normalised (``deep.space``), each row's nearest neighbours are mined, and
-a small residual network plus ``n_clusters`` prototypes are trained by mini-batch
-gradient steps so that neighbours share a prototype (soft assignment with a
-temperature; ``deep.prototypes``). At the end the assignment is hardened (nearest
-prototype) and prototypes that are not needed are switched off (``deep.merge``), so
-``n_clusters`` is an upper bound rather than a promise.
+a small residual network plus a set of prototypes are trained by mini-batch gradient
+steps so that neighbours share a prototype (soft assignment with a temperature;
+``deep.prototypes``); the best of a few starts by the unsupervised objective is kept.
+At the end the assignment is hardened (nearest prototype). With
+``prototypes_per_cluster`` above 1, each prototype holds a small tile of rows and the
+tiles are grouped into ``n_clusters`` clusters through the neighbour links between
+them (``deep.merge.group_tiles``), which lets clusters be curved or elongated. Then
+clusters that are not needed are switched off (nearly empty ones, and pairs that form
+a single mode; ``deep.merge``), so ``n_clusters`` is an upper bound rather than a
+promise.
 
 ``rule=meta`` (default) trains with the step-size, temperature and balance schedules
 meta-learned across generated tasks (``prototype_meta``; shipped in
@@ -31,6 +36,11 @@ STEPS = Param("steps", "int", default=200, low=10, high=100_000, search_low=100,
 BATCH = Param("batch_size", "int", default=256, low=8, high=65_536, search=False, help="rows per mini-batch")
 NEIGHBOURS = Param("neighbours", "int", default=10, low=1, high=200, search_low=3, search_high=40, log=True,
                    help="nearest neighbours mined per row; a row and one of them should share a cluster")
+PER_CLUSTER = Param("prototypes_per_cluster", "int", default=5, low=1, high=100, search_low=1, search_high=10,
+                    help="prototypes trained per cluster; above 1 each holds a tile of rows and tiles are "
+                         "grouped into clusters through their neighbour links (follows curved clusters)")
+RESTARTS = Param("restarts", "int", default=3, low=1, high=100, search=False,
+                 help="independent starts; the one with the best unsupervised training objective is kept")
 HIDDEN = Param("hidden", "int", default=128, low=8, high=4096, search=False,
                help="width of the residual feature network")
 
@@ -45,7 +55,7 @@ class PrototypeBackend(Backend):
         N_CLUSTERS,
         Param("rule", "categorical", default="meta", choices=("meta", "plain"),
               help="update rule: meta-learned schedules (shipped weights) or constant plain ones"),
-        STEPS, BATCH, NEIGHBOURS, HIDDEN,
+        PER_CLUSTER, STEPS, BATCH, NEIGHBOURS, HIDDEN, RESTARTS,
         Param("switch_off", "bool", default=True,
               help="switch off prototypes that are nearly empty or redundant (n_clusters becomes an upper bound)"),
         Param("min_share", "float", default=0.01, low=0.0, high=0.5, search_low=0.001, search_high=0.05, log=True,
@@ -88,19 +98,29 @@ class PrototypeBackend(Backend):
         device = resolve_device(params["device"])
         n = X.shape[0]
         k = int(min(params["n_clusters"], n))
+        n_proto = prototypes.prototype_count(k, params["prototypes_per_cluster"], n)
         rule = self.update_rule(params["rule"])
         with seeded(seed, device) as gen:
             sp = space.fit_space(X, seed=seed)
             Z = torch.from_numpy(space.transform(sp, X)).to(device)
             nb = space.mine_neighbours(Z, space.neighbour_count(params["neighbours"], X.shape[0], k), gen)
-            p0 = prototypes.init_params(Z, k, params["hidden"], gen, nb)
-            with TrainingProgress(f"prototype ({params['rule']} rule)", params["steps"],
+            logs = rule.tensors(device)
+            best, best_score = None, float("inf")
+            with TrainingProgress(f"prototype ({params['rule']} rule)", params["steps"] * params["restarts"],
                                   params["verbose"]) as bar:
-                fitted = prototypes.train(p0, Z, nb, rule.tensors(device), steps=params["steps"],
-                                          batch_size=params["batch_size"], generator=gen, progress=bar)
+                for _ in range(params["restarts"]):
+                    p0 = prototypes.init_params(Z, n_proto, params["hidden"], gen, nb)
+                    fitted = prototypes.train(p0, Z, nb, logs, steps=params["steps"],
+                                              batch_size=params["batch_size"], generator=gen, progress=bar)
+                    score = prototypes.objective(fitted, Z, nb, gen)
+                    if best is None or score < best_score:
+                        best, best_score = fitted, score
+            fitted = best
             labels = prototypes.assign(fitted, Z).numpy()
+            if n_proto > k:
+                labels = merge.group_tiles(labels, nb.cpu().numpy(), k, seed)
             if params["switch_off"] and k > 1:
                 U = prototypes.embed_all(fitted, Z).numpy()
                 labels, _ = merge.switch_off(U, labels, min_share=params["min_share"],
-                                                 valley=params["merge_valley"], seed=seed)
+                                             valley=params["merge_valley"], seed=seed)
         return labels

@@ -1,4 +1,11 @@
-"""Switching off prototypes that are not needed, so that n_clusters need not be exact.
+"""Grouping prototypes into clusters, and switching off those that are not needed, so
+that n_clusters need not be exact.
+
+Grouping: with several prototypes per cluster, each prototype holds a small, nearly
+pure *tile* of rows. Tiles are linked by the mined neighbour pairs that join them,
+and spectral clustering of that small tile graph (one node per prototype) groups them
+into n_clusters clusters: curved or elongated clusters, which a single prototype
+cannot describe, become chains of tiles.
 
 After training, a prototype is switched off when
 1. it holds fewer than ``min_share`` of the rows (an empty or nearly empty prototype), or
@@ -20,6 +27,30 @@ import numpy as np
 
 GRID = 48
 PARTNERS = 3
+
+
+def group_tiles(tiles: np.ndarray, neighbours: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """Cluster label of every row: its tile's group in a spectral clustering of the tile
+    graph into ``k`` groups (see the module docstring). Cost: O(n m) to count the links,
+    then work on a tiles x tiles matrix only."""
+    import warnings
+
+    from sklearn.cluster import SpectralClustering
+
+    used, tiles = np.unique(tiles, return_inverse=True)
+    t = used.size
+    if t <= k:
+        return tiles
+    W = np.zeros((t, t))
+    np.add.at(W, (np.repeat(tiles, neighbours.shape[1]), tiles[neighbours.ravel()]), 1.0)
+    W = W + W.T
+    np.fill_diagonal(W, 0.0)
+    W += 1e-6 * max(W.max(), 1.0)  # a disconnected tile graph still has a spectrum
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        groups = SpectralClustering(n_clusters=k, affinity="precomputed", assign_labels="cluster_qr",
+                                    random_state=seed).fit_predict(W)
+    return groups[tiles].astype(np.int64)
 
 
 def valley_ratio(a: np.ndarray, b: np.ndarray) -> float:

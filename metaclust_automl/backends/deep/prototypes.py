@@ -12,6 +12,10 @@ Loss of one mini-batch (rows a, one random mined neighbour b of each):
     -mean log(q_a . q_b)             neighbours should share a prototype, confidently,
     + balance * sum_c m_c log m_c    m = mean q_a: keeps clusters from collapsing,
 as in SCAN (Van Gansbeke et al., 2020), here with prototypes instead of a linear head.
+
+Start. The prototypes are seeded by spherical k-means (best of several k-means++
+starts) on neighbour-smoothed rows; the backend trains a few such starts and keeps the
+one with the best unsupervised objective (``objective``).
 """
 from __future__ import annotations
 
@@ -23,7 +27,12 @@ from .rule import schedule_at
 EPS = 1e-8
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-6
-NET_KEYS = ("w1", "b1", "w2", "b2")
+
+
+def prototype_count(k: int, per_cluster: int, n: int) -> int:
+    """Prototypes to train for ``k`` clusters: ``per_cluster`` each, but tiles of at
+    least about 5 rows on average, and never fewer than k."""
+    return int(max(k, min(k * per_cluster, n // 5)))
 
 
 def kmeanspp(U: Any, k: int, generator: Any, sample: int = 10_000) -> Any:
@@ -49,6 +58,8 @@ def kmeanspp(U: Any, k: int, generator: Any, sample: int = 10_000) -> Any:
 
 
 def lift(R: Any) -> Any:
+    """(r, 1) / |(r, 1)|: rows onto the unit sphere, one dimension up, without losing
+    their distance from the centre."""
     import torch
     import torch.nn.functional as F
 
@@ -127,8 +138,8 @@ def logits(params: dict[str, Any], Z: Any, tau: Any) -> Any:
 def batch_loss(params: dict[str, Any], Za: Any, Zb: Any, tau: Any, balance: Any) -> Any:
     import torch
 
-    qa = torch.softmax(logits(params, Za, tau), dim=1)
-    qb = torch.softmax(logits(params, Zb, tau), dim=1)
+    q = torch.softmax(logits(params, torch.cat([Za, Zb]), tau), dim=1)  # one pass for both
+    qa, qb = q[:Za.shape[0]], q[Za.shape[0]:]
     consistency = -torch.log((qa * qb).sum(1).clamp_min(EPS)).mean()
     m = qa.mean(0)
     return consistency + balance * (m * torch.log(m.clamp_min(EPS))).sum()
@@ -193,6 +204,29 @@ def train(params: dict[str, Any], Z: Any, neighbours: Any, logs: dict[str, Any],
             if progress is not None:
                 progress.advance(1, f"loss {float(loss.detach()):.3f}")
     return {k: (v if differentiable else v.detach()) for k, v in params.items()}
+
+
+def objective(params: dict[str, Any], Z: Any, neighbours: Any, generator: Any, tau: float = 0.1,
+              sample: int = 20_000) -> float:
+    """Unsupervised score of a trained model, lower is better: how much rows disagree
+    with all their neighbours, minus the entropy of the cluster sizes (the training
+    loss with balance 1 and a fixed temperature, on every neighbour), on at most
+    ``sample`` rows. Used to pick the best of several restarts; on digits it ranks
+    restarts much as their accuracy does."""
+    import torch
+
+    n = Z.shape[0]
+    rows = torch.arange(n) if n <= sample else torch.randperm(n, generator=generator)[:sample]
+    rows = rows.to(Z.device)
+    with torch.no_grad():
+        q = torch.softmax(logits(params, Z[rows], tau), dim=1)
+        disagreement = 0.0
+        for j in range(neighbours.shape[1]):
+            qn = torch.softmax(logits(params, Z[neighbours[rows, j]], tau), dim=1)
+            disagreement += float(-torch.log((q * qn).sum(1).clamp_min(EPS)).mean())
+        m = q.mean(0)
+        entropy = float(-(m * torch.log(m.clamp_min(EPS))).sum())
+    return disagreement / neighbours.shape[1] - entropy
 
 
 def assign(params: dict[str, Any], Z: Any, active: Any = None, batch: int = 8192) -> Any:
