@@ -48,7 +48,7 @@ class MAMLSelector(Selector):
 
     name: ClassVar[str] = "maml"
 
-    def __init__(self, steps: int = 1500, meta_batch: int = 16, inner_steps: int = 3,
+    def __init__(self, steps: int = 800, meta_batch: int = 16, inner_steps: int = 3,
                  hidden: int = 64, emb: int = 8, temperature: float = 0.05, list_weight: float = 1.0,
                  probe_share: float = 0.3, lr: float = 2e-3, val_share: float = 0.15,
                  adapt_configs: int = 8, metric: str = "ari") -> None:
@@ -95,14 +95,16 @@ class MAMLSelector(Selector):
         train, val = group_split(kb, self.val_share, seed)
         params = {k: v.detach().to(dev).requires_grad_(True) for k, v in
                   init_quality(Z.shape[1], desc.shape[1], K, CZ.shape[2], emb=self.emb,
-                               hidden=self.hidden, seed=seed).items()}
+                               hidden=self.hidden, seed=seed, prior=Pn[train].mean(0)).items()}
         opt = torch.optim.Adam(params.values(), lr=self.lr, weight_decay=1e-5)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.steps))
         target = torch.softmax(P / self.temperature, dim=1)
-        best, best_state = -np.inf, to_numpy(params)
         zeros_obs = torch.zeros(1, K, CZ.shape[2], device=dev)
         zeros_mask = torch.zeros(1, K, device=dev)
-        self.history = []
+        # the starting point ranks like the single best configuration; keep it unless training beats it
+        best = self._validate(params, Z, desc, Pn, val if val.size else train, zeros_obs, zeros_mask)
+        best_state = to_numpy(params)
+        self.history = [{"step": 0, "val_top1": float(best)}]
         B = min(self.meta_batch, train.size)
         for step in range(self.steps):
             batch = torch.tensor(rng.choice(train, size=B, replace=False), device=dev)
@@ -156,7 +158,7 @@ class MAMLSelector(Selector):
             fast[k] = params[k].expand(B, *params[k].shape)
         on = torch.ones(B, device=z.device) if adapt is None else adapt
         for _ in range(self.inner_steps if steps is None else steps):
-            inner = torch.mean((quality_head_torch(fast, h) - y) ** 2, 1).sum()
+            inner = torch.mean((quality_head_torch(fast, h, cols) - y) ** 2, 1).sum()
             grads = torch.autograd.grad(inner, [fast[k] for k in QUALITY_INNER], create_graph=create_graph)
             fast = dict(fast)
             for i, (k, g) in enumerate(zip(QUALITY_INNER, grads)):
