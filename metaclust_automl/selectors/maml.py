@@ -25,18 +25,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError
 from ..knowledge_base import KnowledgeBase
 from .base import Query, Selector
-from .common import (Standardiser, config_descriptors, group_split, index_features, index_vector,
-                     kb_fingerprint, load_state, performance, require_tensors, save_state,
-                     set_torch_threads, top1_score)
+from .common import (Standardiser, blend_observed, config_descriptors, group_split, index_features,
+                     index_vector, kb_fingerprint, load_state, performance, require_tensors, save_state,
+                     score_on_labels, set_torch_threads, top1_score)
 from .nets import (QUALITY_INNER, QUALITY_KEYS, device, init_quality, quality_head_torch, quality_numpy,
                    quality_torch, quality_trunk_torch, to_numpy, to_torch)
-
-#: labelled rows above which observed ARI is trusted more than the adapted prediction
-LABEL_TRUST = 20.0
-
 
 def label_noise(n_labels: int) -> float:
     """Rough standard deviation of an ARI estimated from ``n_labels`` rows."""
@@ -47,6 +43,8 @@ class MAMLSelector(Selector):
     """Meta-learned quality regressor; adapts to a few labels."""
 
     name: ClassVar[str] = "maml"
+    #: learns from known labels itself (the Recommender does not re-rank for it)
+    adapts_to_labels: ClassVar[bool] = True
 
     def __init__(self, steps: int = 800, meta_batch: int = 16, inner_steps: int = 3,
                  hidden: int = 64, emb: int = 8, temperature: float = 0.05, list_weight: float = 1.0,
@@ -213,31 +211,14 @@ class MAMLSelector(Selector):
         """Run the most promising configurations, score them on the known labels, take a few
         inner-loop steps on those scores and re-rank; observed scores are blended in with a
         weight that grows with the number of labelled rows."""
-        from ..metrics import ari
-
-        labels = np.asarray(query.labels)
-        known = labels >= 0
-        m = int(known.sum())
-        if m == 0:
-            return scores
-        if np.unique(labels[known]).size < 2:
-            raise DataError("the known labels hold a single class; give labelled rows of at least two clusters")
-        if query.run is None:
-            raise ConfigError("few-label adaptation needs to run configurations on the table; "
-                              "this caller gave the selector no runner")
         kb = self._check()
-        order = [int(c) for c in np.argsort(-scores, kind="stable") if allowed[c]]
-        cols = order[: self.adapt_configs]
-        for alg in sorted({c.algorithm for c in kb.configs}):  # the best of every algorithm too
-            best = next((c for c in order if kb.configs[c].algorithm == alg), None)
-            if best is not None and best not in cols:
-                cols.append(best)
-        observed = np.array([ari(labels[known], query.run(c)[known]) for c in cols])
+        found = score_on_labels(query, kb, scores, allowed, self.adapt_configs)
+        if found is None:
+            return scores
+        cols, observed, m = found
         adapted = self._adapt_numpy(z, np.array(cols), observed)
-        w = m / (m + LABEL_TRUST)
-        adapted[cols] = w * observed + (1 - w) * adapted[cols]
         self.last_adaptation = {"configs": cols, "observed": observed.tolist(), "labels": m}
-        return adapted
+        return blend_observed(adapted, cols, observed, m)
 
     def _adapt_numpy(self, z: np.ndarray, cols: np.ndarray, y: np.ndarray) -> np.ndarray:
         import torch
