@@ -54,9 +54,16 @@ def _recommender(selector: str | None, kb: str | os.PathLike | None) -> Any:
     """One Recommender per (selector, knowledge base file version), reused across fits."""
     from pathlib import Path
 
-    from .knowledge_base import MANIFEST, default_kb_path
+    from .knowledge_base import MANIFEST, KnowledgeBase, default_kb_path
     from .recommend import Recommender
 
+    if isinstance(kb, KnowledgeBase):  # an in-memory knowledge base: cached for this object
+        key_obj = (selector, "object", id(kb))
+        with _cache_lock:
+            rec = _recommenders.get(key_obj)
+            if rec is None or rec.kb is not kb:
+                rec = _recommenders[key_obj] = Recommender.default(selector=selector, kb=kb)
+        return rec
     path = Path(kb) if kb is not None else default_kb_path()
     try:
         stamp = (path / MANIFEST).stat().st_mtime_ns
@@ -83,8 +90,8 @@ class MetaClusterer(ClusterMixin, BaseEstimator):
         How many ranked recommendations to keep in ``recommendations_`` (the first one runs).
     budget : int
         How many configurations the selector may run on (a sample of) the table before choosing.
-    kb : str, path or None
-        Knowledge base directory; None = the one shipped with the package.
+    kb : str, path, KnowledgeBase or None
+        Knowledge base (directory or loaded object); None = the one shipped with the package.
     random_state : int
         Seed for meta-features, probes and the chosen backend.
 

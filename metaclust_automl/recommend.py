@@ -219,10 +219,23 @@ class Recommender:
                       budget=int(budget), labels=codes if codes is not None and known.any() else None,
                       seed=seed, feasible=feasible,
                       run=(lambda c: self._run_for_labels(c, known)) if known is not None else None)
+        self.labelled_scores: dict[int, float] = {}
         scores = np.asarray(self.selector.predict_scores(query), dtype=np.float64)
         if scores.shape != (len(self.kb.configs),):
             raise KnowledgeBaseError(f"selector {self.selector.name!r} returned {scores.shape} scores for "
                                      f"{len(self.kb.configs)} configurations")
+        if query.labels is not None and not getattr(self.selector, "adapts_to_labels", False):
+            # selectors that do not learn from labels still profit from them: score the best few
+            # configurations on the known rows and move their scores towards what was observed
+            from .selectors.common import blend_observed, score_on_labels
+
+            found = score_on_labels(query, self.kb, scores, feasible)
+            if found is not None:
+                scores = blend_observed(scores, found[0], found[1], found[2])
+                self.labelled_scores = dict(zip(found[0], found[1].tolist()))
+        adaptation = getattr(self.selector, "last_adaptation", None) if query.labels is not None else None
+        if adaptation:
+            self.labelled_scores = dict(zip(adaptation["configs"], adaptation["observed"]))
         scores = np.where(feasible & np.isfinite(scores), scores, -np.inf)
         order = [int(c) for c in np.argsort(-scores, kind="stable") if np.isfinite(scores[c])]
         out: list[Recommendation] = []
@@ -244,6 +257,8 @@ class Recommender:
             if probed:
                 reason += (f"; ran it on {self.session.sample.size} rows: {int(probed['n_clusters'])} clusters, "
                            f"silhouette {probed['silhouette']:.2f}")
+            if c in self.labelled_scores:
+                reason += f"; ARI {self.labelled_scores[c]:.2f} on the {int(known.sum())} known labels"
             out.append(Recommendation(rank=len(out) + 1, algorithm=cfg.algorithm, params=dict(cfg.params),
                                       resolved=resolved, predicted_score=float(np.clip(scores[c], -1.0, 1.0)),
                                       reason=reason,

@@ -163,7 +163,7 @@ def test_cli_recommend_with_labels_file(cli, kb_dir, table, tmp_path):
     known = np.where(np.arange(y.size) % 10 == 0, y, -1)
     np.savetxt(lab, known, fmt="%d", header="label", comments="")
     code, out, err = cli("recommend", path, "--kb", kb_dir, "--selector", "knn", "--labels", lab, "--json")
-    assert code == 0, err  # knn does not adapt: it ranks as without labels
+    assert code == 0, err  # knn does not adapt itself: the recommender re-ranks with the labels
     assert json.loads(out)[0]["rank"] == 1
 
 
@@ -240,3 +240,34 @@ def test_lazy_exports_keep_import_light():
             "assert m.Recommender.__name__ == 'Recommender' and m.MetaClusterer.__name__ == 'MetaClusterer'; "
             "assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_labels_rerank_any_selector(rec, table):
+    """knn does not learn from labels; the Recommender scores its best few configurations on
+    the known rows instead. Labels that agree with the second choice make it the first."""
+    from metaclust_automl.metrics import ari
+
+    _, X, _ = table
+    recs = rec.recommend(X, top=len(rec.kb.configs))  # the tiny KB's 9: all are scored on the labels
+    first = rec.run_best(X, recs[0], seed=0).labels
+    # the best-ranked configuration whose clustering differs from the first one's
+    other = next(r for r in recs[1:] if ari(first, rec.run_best(X, r, seed=0).labels) < 0.8)
+    truth = rec.run_best(X, other, seed=0).labels
+    labels = np.full(X.shape[0], -1)
+    labels[::4] = truth[::4]
+    again = rec.recommend(X, top=2, labels=labels)
+    top = again[0]
+    assert top.config_id != recs[0].config_id
+    assert ari(truth, rec.run_best(X, top, seed=0).labels) > 0.99  # other, or one that clusters the same
+    assert "known labels" in top.reason
+
+
+def test_estimator_accepts_a_loaded_knowledge_base(kb_dir):
+    from metaclust_automl.estimator import MetaClusterer
+    from metaclust_automl.knowledge_base import KnowledgeBase
+
+    X, _ = make_task("blobs2", 100, seed=3)
+    kb = KnowledgeBase.load(kb_dir)
+    a = MetaClusterer(selector="knn", kb=kb).fit(X)
+    b = MetaClusterer(selector="knn", kb=kb_dir).fit(X)
+    np.testing.assert_array_equal(a.labels_, b.labels_)

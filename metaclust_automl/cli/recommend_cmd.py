@@ -128,7 +128,8 @@ def train_selectors(
     reg = get_registry()
     factories = {n: reg.selector(n) for n in names}  # unknown names fail before any work
     out_dir = Path(out)
-    check_output_path(out_dir)  # its parent must exist; OUT itself is created
+    if not out_dir.is_dir():
+        check_output_path(out_dir)  # its parent must exist; OUT itself is created
     base = KnowledgeBase.load(kb)
     report = []
     for name in names:

@@ -25,18 +25,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError
 from ..knowledge_base import KnowledgeBase
 from .base import Query, Selector
-from .common import (Standardiser, config_descriptors, group_split, index_features, index_vector,
-                     kb_fingerprint, load_state, performance, require_tensors, save_state,
-                     set_torch_threads, top1_score)
+from .common import (Standardiser, blend_observed, config_descriptors, group_split, index_features,
+                     index_vector, kb_fingerprint, load_state, performance, require_tensors, save_state,
+                     score_on_labels, set_torch_threads, top1_score)
 from .nets import (QUALITY_INNER, QUALITY_KEYS, device, init_quality, quality_head_torch, quality_numpy,
                    quality_torch, quality_trunk_torch, to_numpy, to_torch)
-
-#: labelled rows above which observed ARI is trusted more than the adapted prediction
-LABEL_TRUST = 20.0
-
 
 def label_noise(n_labels: int) -> float:
     """Rough standard deviation of an ARI estimated from ``n_labels`` rows."""
@@ -47,8 +43,10 @@ class MAMLSelector(Selector):
     """Meta-learned quality regressor; adapts to a few labels."""
 
     name: ClassVar[str] = "maml"
+    #: learns from known labels itself (the Recommender does not re-rank for it)
+    adapts_to_labels: ClassVar[bool] = True
 
-    def __init__(self, steps: int = 1500, meta_batch: int = 16, inner_steps: int = 3,
+    def __init__(self, steps: int = 800, meta_batch: int = 16, inner_steps: int = 3,
                  hidden: int = 64, emb: int = 8, temperature: float = 0.05, list_weight: float = 1.0,
                  probe_share: float = 0.3, lr: float = 2e-3, val_share: float = 0.15,
                  adapt_configs: int = 8, metric: str = "ari") -> None:
@@ -95,14 +93,16 @@ class MAMLSelector(Selector):
         train, val = group_split(kb, self.val_share, seed)
         params = {k: v.detach().to(dev).requires_grad_(True) for k, v in
                   init_quality(Z.shape[1], desc.shape[1], K, CZ.shape[2], emb=self.emb,
-                               hidden=self.hidden, seed=seed).items()}
+                               hidden=self.hidden, seed=seed, prior=Pn[train].mean(0)).items()}
         opt = torch.optim.Adam(params.values(), lr=self.lr, weight_decay=1e-5)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.steps))
         target = torch.softmax(P / self.temperature, dim=1)
-        best, best_state = -np.inf, to_numpy(params)
         zeros_obs = torch.zeros(1, K, CZ.shape[2], device=dev)
         zeros_mask = torch.zeros(1, K, device=dev)
-        self.history = []
+        # the starting point ranks like the single best configuration; keep it unless training beats it
+        best = self._validate(params, Z, desc, Pn, val if val.size else train, zeros_obs, zeros_mask)
+        best_state = to_numpy(params)
+        self.history = [{"step": 0, "val_top1": float(best)}]
         B = min(self.meta_batch, train.size)
         for step in range(self.steps):
             batch = torch.tensor(rng.choice(train, size=B, replace=False), device=dev)
@@ -156,7 +156,7 @@ class MAMLSelector(Selector):
             fast[k] = params[k].expand(B, *params[k].shape)
         on = torch.ones(B, device=z.device) if adapt is None else adapt
         for _ in range(self.inner_steps if steps is None else steps):
-            inner = torch.mean((quality_head_torch(fast, h) - y) ** 2, 1).sum()
+            inner = torch.mean((quality_head_torch(fast, h, cols) - y) ** 2, 1).sum()
             grads = torch.autograd.grad(inner, [fast[k] for k in QUALITY_INNER], create_graph=create_graph)
             fast = dict(fast)
             for i, (k, g) in enumerate(zip(QUALITY_INNER, grads)):
@@ -211,31 +211,14 @@ class MAMLSelector(Selector):
         """Run the most promising configurations, score them on the known labels, take a few
         inner-loop steps on those scores and re-rank; observed scores are blended in with a
         weight that grows with the number of labelled rows."""
-        from ..metrics import ari
-
-        labels = np.asarray(query.labels)
-        known = labels >= 0
-        m = int(known.sum())
-        if m == 0:
-            return scores
-        if np.unique(labels[known]).size < 2:
-            raise DataError("the known labels hold a single class; give labelled rows of at least two clusters")
-        if query.run is None:
-            raise ConfigError("few-label adaptation needs to run configurations on the table; "
-                              "this caller gave the selector no runner")
         kb = self._check()
-        order = [int(c) for c in np.argsort(-scores, kind="stable") if allowed[c]]
-        cols = order[: self.adapt_configs]
-        for alg in sorted({c.algorithm for c in kb.configs}):  # the best of every algorithm too
-            best = next((c for c in order if kb.configs[c].algorithm == alg), None)
-            if best is not None and best not in cols:
-                cols.append(best)
-        observed = np.array([ari(labels[known], query.run(c)[known]) for c in cols])
+        found = score_on_labels(query, kb, scores, allowed, self.adapt_configs)
+        if found is None:
+            return scores
+        cols, observed, m = found
         adapted = self._adapt_numpy(z, np.array(cols), observed)
-        w = m / (m + LABEL_TRUST)
-        adapted[cols] = w * observed + (1 - w) * adapted[cols]
         self.last_adaptation = {"configs": cols, "observed": observed.tolist(), "labels": m}
-        return adapted
+        return blend_observed(adapted, cols, observed, m)
 
     def _adapt_numpy(self, z: np.ndarray, cols: np.ndarray, y: np.ndarray) -> np.ndarray:
         import torch

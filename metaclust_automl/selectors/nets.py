@@ -11,14 +11,14 @@ QualityNet (MAML selector): predicted ARI of configuration c on a table::
     e = relu(We [d_c, emb_c] + be)      configuration encoding (descriptor + learned embedding)
     h = relu(W1 [t, e, o_c, m_c] + b1)  o_c: observed internal indices when c was run, m_c: 1 if so
     h = relu(W2 h + b2)
-    q = w3 h + b3
+    q = w3 h + b3 + cb_c                cb_c: per-configuration bias, starts at its mean ARI in the KB
 
 SearchPolicy (RL2 selector): a GRU over the probes made so far; at every step it scores
 every configuration twice, once as "worth running next" and once as "predicted ARI"::
 
     x_s = [z, d_a, emb_a, o_a, has_prev, steps_left]   (a = the configuration probed at step s-1)
     h_s = GRU(x_s, h_{s-1}),  h_0 = tanh(W0 z + b0)
-    q_c = v . relu(Qh h + Qc [d_c, emb_c] + bq) + cq          predicted ARI
+    q_c = v . relu(Qh h + Qc [d_c, emb_c] + bq) + cq_c        predicted ARI (cq_c starts at c's mean ARI)
     p_c = u . relu(Ph h + Pc [d_c, emb_c] + bp) + beta * q_c   probe logit
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-QUALITY_KEYS = ("emb", "t.w", "t.b", "e.w", "e.b", "l1.w", "l1.b", "l2.w", "l2.b", "l3.w", "l3.b")
+QUALITY_KEYS = ("emb", "cb", "t.w", "t.b", "e.w", "e.b", "l1.w", "l1.b", "l2.w", "l2.b", "l3.w", "l3.b")
 QUALITY_INNER = ("l2.w", "l2.b", "l3.w", "l3.b")  # adapted in MAML's inner loop
 POLICY_KEYS = ("emb", "h0.w", "h0.b", "gru.wi", "gru.wh", "gru.bi", "gru.bh",
                "qh.w", "qc.w", "q.b", "q.v", "q.c", "ph.w", "pc.w", "p.b", "p.u", "beta")
@@ -42,25 +42,35 @@ def _lin(torch: Any, g: Any, n_out: int, n_in: int) -> tuple[Any, Any]:
     return w, b
 
 
+def _prior(torch: Any, prior: Any, n_configs: int) -> Any:
+    """Per-configuration starting values: the configuration's mean ARI in the knowledge base,
+    so that an untrained (or barely trained, on a small knowledge base) network ranks like
+    the single best configuration and learns only what the meta-features add."""
+    if prior is None:
+        return torch.full((n_configs,), 0.3)
+    return torch.tensor(np.asarray(prior, dtype=np.float32).reshape(n_configs))
+
+
 def init_quality(n_meta: int, n_desc: int, n_configs: int, n_index: int, *, emb: int = 8,
-                 hidden: int = 64, seed: int = 0) -> dict[str, Any]:
+                 hidden: int = 64, seed: int = 0, prior: Any = None) -> dict[str, Any]:
     import torch
 
     g = torch.Generator().manual_seed(seed)
-    p: dict[str, Any] = {"emb": torch.randn(n_configs, emb, generator=g) * 0.1}
+    p: dict[str, Any] = {"emb": torch.randn(n_configs, emb, generator=g) * 0.1,
+                         "cb": _prior(torch, prior, n_configs)}
     p["t.w"], p["t.b"] = _lin(torch, g, hidden, n_meta)
     p["e.w"], p["e.b"] = _lin(torch, g, hidden, n_desc + emb)
     p["l1.w"], p["l1.b"] = _lin(torch, g, 2 * hidden, 2 * hidden + n_index + 1)
     p["l2.w"], p["l2.b"] = _lin(torch, g, hidden, 2 * hidden)
     p["l3.w"], p["l3.b"] = _lin(torch, g, 1, hidden)
     p["l3.w"] = p["l3.w"] * 0.1
-    p["l3.b"] = torch.full((1,), 0.3)
+    p["l3.b"] = torch.zeros(1)
     p["inner_lr"] = torch.full((len(QUALITY_INNER),), float(np.log(0.05)))
     return {k: v.clone().requires_grad_(True) for k, v in p.items()}
 
 
 def init_policy(n_meta: int, n_desc: int, n_configs: int, n_index: int, *, emb: int = 8,
-                hidden: int = 96, seed: int = 0) -> dict[str, Any]:
+                hidden: int = 96, seed: int = 0, prior: Any = None) -> dict[str, Any]:
     import torch
 
     g = torch.Generator().manual_seed(seed)
@@ -73,7 +83,7 @@ def init_policy(n_meta: int, n_desc: int, n_configs: int, n_index: int, *, emb: 
     p["qc.w"], _ = _lin(torch, g, hidden, n_desc + emb)
     p["q.v"], p["q.c"] = _lin(torch, g, 1, hidden)
     p["q.v"] = p["q.v"].reshape(-1) * 0.1
-    p["q.c"] = torch.full((1,), 0.3)
+    p["q.c"] = _prior(torch, prior, n_configs)
     p["ph.w"], p["p.b"] = _lin(torch, g, hidden, hidden)
     p["pc.w"], _ = _lin(torch, g, hidden, n_desc + emb)
     p["p.u"] = p["q.v"].clone() * 0.1
@@ -98,22 +108,23 @@ def quality_trunk_torch(p: dict[str, Any], z: Any, desc: Any, obs: Any, mask: An
     return torch.relu(x @ p["l1.w"].T + p["l1.b"])
 
 
-def quality_head_torch(p: dict[str, Any], h: Any) -> Any:
+def quality_head_torch(p: dict[str, Any], h: Any, cols: Any = None) -> Any:
     """Last layers; their weights may carry a leading batch dimension (one copy per table,
     as MAML's inner loop adapts them per table)."""
     import torch
 
     w2, b2, w3, b3 = p["l2.w"], p["l2.b"], p["l3.w"], p["l3.b"]
+    cb = p["cb"] if cols is None else p["cb"][cols]
     if w2.dim() == 3:
         h = torch.relu(torch.einsum("bkj,bij->bki", h, w2) + b2[:, None, :])
-        return torch.einsum("bkj,bij->bki", h, w3)[..., 0] + b3
+        return torch.einsum("bkj,bij->bki", h, w3)[..., 0] + b3 + cb
     h = torch.relu(h @ w2.T + b2)
-    return (h @ w3.T + b3)[..., 0]
+    return (h @ w3.T + b3)[..., 0] + cb
 
 
 def quality_torch(p: dict[str, Any], z: Any, desc: Any, obs: Any, mask: Any, cols: Any = None) -> Any:
     """Predicted ARI [B, K'] (see :func:`quality_trunk_torch` for the arguments)."""
-    return quality_head_torch(p, quality_trunk_torch(p, z, desc, obs, mask, cols))
+    return quality_head_torch(p, quality_trunk_torch(p, z, desc, obs, mask, cols), cols)
 
 
 def _relu(x: np.ndarray) -> np.ndarray:
@@ -129,7 +140,7 @@ def quality_numpy(p: dict[str, np.ndarray], z: np.ndarray, desc: np.ndarray, obs
     x = np.concatenate([np.broadcast_to(t, (K, t.size)), e, obs * mask[:, None], mask[:, None]], 1)
     h = _relu(x @ p["l1.w"].T + p["l1.b"])
     h = _relu(h @ p["l2.w"].T + p["l2.b"])
-    return (h @ p["l3.w"].T + p["l3.b"])[:, 0]
+    return (h @ p["l3.w"].T + p["l3.b"])[:, 0] + p["cb"]
 
 
 # -- SearchPolicy -------------------------------------------------------------------------
@@ -200,7 +211,7 @@ class PolicyNumpy:
 
     def heads(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = self.p
-        q = _relu(p["qh.w"] @ h + p["q.b"] + self.qcf) @ p["q.v"] + p["q.c"][0]
+        q = _relu(p["qh.w"] @ h + p["q.b"] + self.qcf) @ p["q.v"] + p["q.c"]
         logits = _relu(p["ph.w"] @ h + p["p.b"] + self.pcf) @ p["p.u"] + p["beta"][0] * q
         return q, logits
 

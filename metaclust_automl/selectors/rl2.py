@@ -38,7 +38,7 @@ class RL2Selector(Selector):
 
     name: ClassVar[str] = "rl2"
 
-    def __init__(self, steps: int = 2000, batch: int = 64, max_budget: int = 8, hidden: int = 96,
+    def __init__(self, steps: int = 1000, batch: int = 64, max_budget: int = 8, hidden: int = 96,
                  emb: int = 8, temperature: float = 0.05, lr: float = 2e-3, entropy: float = 0.01,
                  val_share: float = 0.15, metric: str = "ari") -> None:
         self.steps, self.batch, self.max_budget = int(steps), int(batch), int(max_budget)
@@ -81,12 +81,14 @@ class RL2Selector(Selector):
         train, val = group_split(kb, self.val_share, seed)
         params = {k: v.detach().to(dev).requires_grad_(True) for k, v in
                   init_policy(Z.shape[1], desc.shape[1], K, CZ.shape[2], emb=self.emb,
-                              hidden=self.hidden, seed=seed).items()}
+                              hidden=self.hidden, seed=seed, prior=Pn[train].mean(0)).items()}
         opt = torch.optim.Adam(params.values(), lr=self.lr)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.steps))
         max_b = min(self.max_budget, K)
-        best, best_state = -np.inf, to_numpy(params)
-        self.history = []
+        # the starting point ranks like the single best configuration; keep it unless training beats it
+        best = self._validate(params, Z, P, CZ, desc, val if val.size else train, max_b)
+        best_state = to_numpy(params)
+        self.history = [{"step": 0, "val_top1": float(best)}]
         B = min(self.batch, train.size) if train.size >= 8 else self.batch
         for step in range(self.steps):
             tasks = torch.tensor(rng.choice(train, size=B, replace=train.size < B), device=dev)
