@@ -375,8 +375,16 @@ def _load_delimited(p: Path, gz: bool, default_sep: str, *, columns: Sequence[st
     if not head.strip():
         raise DataError(f"{p} is empty")
     sep, header = _sniff(head, default_sep)
+    single_spaced = False
     if sep is None:
-        raise _Fallback
+        # Whitespace-separated text with exactly one space between fields (what numpy's
+        # savetxt writes) streams like CSV; anything irregular goes to pandas.
+        lines = _complete_lines(head)[:200]
+        single_spaced = bool(lines) and all(
+            "\t" not in ln and "  " not in ln and ln == ln.strip(" ") for ln in lines)
+        if not single_spaced:
+            raise _Fallback
+        sep = " "
     try:
         first = next(csv.reader(io.StringIO(head), delimiter=sep))
     except (csv.Error, StopIteration):
@@ -398,6 +406,8 @@ def _load_delimited(p: Path, gz: bool, default_sep: str, *, columns: Sequence[st
         except pa.ArrowInvalid as exc:
             text = str(exc)
             if "Expected" in text and "columns, got" in text:
+                if single_spaced:
+                    raise _Fallback from None  # irregular spacing further down
                 if not newlines:
                     newlines = True  # perhaps a quoted value spans lines: read again allowing it
                     continue

@@ -284,3 +284,14 @@ def test_check_matrix_accepts_and_refuses():
     for value, message in bad:
         with pytest.raises(DataError, match=message):
             check_matrix(value)
+
+
+def test_whitespace_text_single_spaced_and_irregular(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 3))  # 225 kB: more than the 64 kB head the sniffer reads
+    np.savetxt(tmp_path / "x.data", X)  # one space between fields: the streaming route
+    np.testing.assert_array_equal(load_table(tmp_path / "x.data").X, X)
+    text = (tmp_path / "x.data").read_text().splitlines()
+    text[2900] = text[2900].replace(" ", "   ", 1)  # irregular spacing late in the file
+    (tmp_path / "y.data").write_text("\n".join(text) + "\n")
+    np.testing.assert_array_equal(load_table(tmp_path / "y.data").X, X)
