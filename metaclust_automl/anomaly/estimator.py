@@ -182,6 +182,7 @@ class BaseDetector(OutlierMixin, BaseEstimator):
                                   names=(self.detector,))
         self.decision_scores_ = self.bank_.fit(X)[:, 0]
         self.n_features_in_ = X.shape[1]
+        self.contamination_ = float(c)
         self.threshold_ = top_share_threshold(self.decision_scores_, c)
         self.labels_ = (self.decision_scores_ >= self.threshold_).astype(np.int64)
         return self

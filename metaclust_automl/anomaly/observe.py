@@ -51,7 +51,7 @@ def observe(X: np.ndarray, *, detectors: tuple[str, ...] = DETECTOR_NAMES, max_r
         normaliser = ScoreNormaliser.fit(S)
         ranks, mags = normaliser.transform(S)
         n_constant = X.shape[1] - bank.keep_.size
-        table = table_descriptors(X[:, bank.keep_], n_constant, seed=seed)
+        table = table_descriptors(bank.transform(X), n_constant, seed=seed)
     det = detector_descriptors(ranks, mags, seed=seed)
     return Observation(bank=bank, normaliser=normaliser, table=table, detectors_desc=det, scores=S,
                        state=build_state(ranks, mags, table, det))

@@ -53,7 +53,7 @@ def build_network(n_detectors: int, n_inputs: int, hidden: tuple[int, ...], drop
                   modulation: float = 1.0) -> Any:
     """The gated monotone policy network.
 
-    The state's columns are [ranks (D), magnitudes (D), row summary (4), table context].
+    The state's columns are [ranks (D), magnitudes (D), table context].
     Every detector's rank and magnitude pass through a fixed monotone basis phi; the logit
     of "anomalous" is a non-negative combination of these, with table-dependent trust:
 
@@ -74,7 +74,7 @@ def build_network(n_detectors: int, n_inputs: int, hidden: tuple[int, ...], drop
     from torch import nn
 
     D = n_detectors
-    n_ctx = n_inputs - 2 * D - 4
+    n_ctx = n_inputs - 2 * D
     B = len(RANK_KNOTS) + 1 + len(MAG_KNOTS)
 
     class GatedMonotonePolicy(nn.Module):
@@ -109,7 +109,7 @@ def build_network(n_detectors: int, n_inputs: int, hidden: tuple[int, ...], drop
             return torch.exp(self.modulation * torch.tanh(self.trust(h)))  # (n, D)
 
         def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            ranks, mags, ctx = x[:, :D], x[:, D:2 * D], x[:, 2 * D + 4:]
+            ranks, mags, ctx = x[:, :D], x[:, D:2 * D], x[:, 2 * D:]
             h = self.context(ctx)
             per_detector = (nn.functional.softplus(self.shape) * self.basis(ranks, mags)).sum(dim=2)
             logit = self.bias(h).squeeze(-1) + (self.detector_trust(h) * per_detector).sum(dim=1)
@@ -118,7 +118,7 @@ def build_network(n_detectors: int, n_inputs: int, hidden: tuple[int, ...], drop
 
         def share_logit(self, x: torch.Tensor) -> torch.Tensor:
             """Predicted log-odds of the share of anomalies in the row's table."""
-            return self.share(self.context(x[:, 2 * D + 4:]).detach()).squeeze(-1)
+            return self.share(self.context(x[:, 2 * D:]).detach()).squeeze(-1)
 
     return GatedMonotonePolicy()
 

@@ -73,8 +73,6 @@ class TrainConfig:
     validation_share: float = 0.15
     #: seed of the held-out split (kept apart from ``seed`` so runs are compared on the same tasks)
     split_seed: int = 0
-    #: std of the Gaussian noise added to the standardised table context in training
-    context_noise: float = 0.0
     #: chance that a detector is hidden from a training row (rank 0.5, magnitude 0)
     detector_dropout: float = 0.15
     #: weight of the mean squared logit in the loss: keeps P(anomalous) off exactly 0 and 1,
@@ -168,7 +166,7 @@ def train_policy(tasks: list[TaskStates], config: TrainConfig | None = None, *, 
     low, high = allx.min(axis=0).astype(np.float32), allx.max(axis=0).astype(np.float32)
     del allx
     # The rows' ranks and magnitudes enter the monotone basis raw; only the context is standardised.
-    n_row = 2 * len(DETECTOR_NAMES) + 4
+    n_row = 2 * len(DETECTOR_NAMES)
     mean[:n_row], std[:n_row] = 0.0, 1.0
 
     dev = device()
@@ -208,11 +206,6 @@ def train_policy(tasks: list[TaskStates], config: TrainConfig | None = None, *, 
             x = x.clone()
             x[:, :n_det] = torch.where(hide, torch.full_like(x[:, :n_det], 0.5), x[:, :n_det])
             x[:, n_det:2 * n_det] = torch.where(hide, torch.zeros_like(x[:, :n_det]), x[:, n_det:2 * n_det])
-        if config.context_noise > 0:
-            # the same noise for every row of a task: a slightly different table, not noisy rows
-            per_task = torch.randn(config.tasks_per_batch, x.shape[1] - (2 * n_det + 4), device=dev)
-            x = x.clone()
-            x[:, 2 * n_det + 4:] += config.context_noise * per_task.repeat_interleave(2 * k, dim=0)
         y = torch.from_numpy(np.concatenate(ys).astype(np.float32)).to(dev)
         logit, value = net(x)
         dist = torch.distributions.Bernoulli(logits=logit)
