@@ -57,6 +57,16 @@ def test_detect_json_and_fixed_contamination(cli, table) -> None:
     assert len(payload["top"]) == 2 and all(r["is_anomaly"] == 1 for r in payload["top"])
 
 
+def test_detect_auto_flags_the_expected_share(cli, table) -> None:
+    code, stdout, _ = cli("detect", table, "--drop", "name", "--json")
+    assert code == 0
+    payload = json.loads(stdout)
+    share = payload["estimated_contamination"]
+    assert payload["contamination"] == "auto" and 0.001 <= share <= 0.5
+    assert payload["n_anomalies"] >= int(np.ceil(share * 150))
+    assert {r["row"] for r in payload["top"][:3]} == {5, 50, 120}
+
+
 def test_detect_to_stdout(cli, table) -> None:
     code, stdout, _ = cli("detect", table, "--drop", "name", "-o", "-")
     assert code == 0

@@ -68,6 +68,26 @@ def test_training_is_what_makes_the_calls_right(trained: Policy) -> None:
     assert balanced_accuracy_of_calls(blank.prob_anomalous(state), y) < 0.75
 
 
+def test_contamination_head_learns_the_share_of_anomalies(trained: Policy) -> None:
+    # the tiny corpus has 5% and 10% anomalies: the estimate lands near there, not at 0.001 or 0.5
+    X, _ = planted_table()
+    assert 0.02 < trained.estimate_contamination(observe(X).state) < 0.25
+
+
+def test_undetectable_tasks_are_left_out_of_training() -> None:
+    from metaclust_automl.anomaly.train import TaskStates, filter_tasks
+
+    rng = np.random.default_rng(0)
+    normal = rng.normal(size=(200, 3)) * 3.0
+    X = np.vstack([normal, rng.normal(size=(10, 3)) * 0.1])  # "anomalies" in the dense centre
+    y = np.r_[np.zeros(200), np.ones(10)].astype(int)
+    inverted = TaskStates("inverted", "test", observe(X).state, y)
+    Xp, yp = planted_table()
+    fine = TaskStates("planted", "test", observe(Xp).state, yp.astype(int))
+    kept, dropped = filter_tasks([inverted, fine])
+    assert [t.id for t in kept] == ["planted"] and dropped == 1
+
+
 def test_training_is_reproducible_with_the_same_seed(trained: Policy) -> None:
     states = task_states(list(generate(SPEC)), seed=0)
     again = train_policy(states, CONFIG)

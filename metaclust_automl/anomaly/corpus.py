@@ -24,7 +24,9 @@ given skewed, heavy-tailed or bounded marginals by monotone transforms (fitted o
 normal rows, applied to all), some columns discretised (duplicates, ordinal codes),
 irrelevant noise columns or constant columns added, normal rows duplicated. The spec, a JSON file under
 ``meta_datasets/anomaly/``, sets counts, sizes, dimensions, contamination levels and the
-augmentation rates; every task's randomness derives from the spec's seed and its index.
+augmentation rates, and a ``filter`` that the trainer applies once it has the detectors'
+scores (tasks no detector can solve without labels are left out; see ``train.filter_tasks``).
+Every task's randomness derives from the spec's seed and its index.
 """
 from __future__ import annotations
 
@@ -212,21 +214,31 @@ def make_anomalies(kind: str, normal: np.ndarray, n_anom: int, rng: np.random.Ge
     assert mixture is not None
     if kind == "local":
         return mixture.sample(n_anom, rng, cov_factor=rng.uniform(3.0, 6.0))
-    # clustered: one or two tight clusters outside a normal component. The centre lies at
-    # Mahalanobis distance (1.2 to 2.5) * sqrt(d) from the component's mean, beyond the
-    # shell at sqrt(d) where almost all of its rows lie, so the cluster is anomalous; it is
-    # dense, so detectors that only look at neighbours can miss it.
+    # clustered: one or two tight clusters away from the normal rows, as in ADBench (which
+    # scales the components' means by 5). The centre lies at Mahalanobis distance of
+    # (2 to 4) * sqrt(d) from *every* component (almost all of a component's rows lie
+    # within about sqrt(d)), so the cluster is anomalous, yet dense: detectors that only
+    # look at a few neighbours can miss it.
     out = []
     sizes = np.array_split(np.arange(n_anom), int(rng.integers(1, 3)) if n_anom >= 6 else 1)
+    roots = []
+    precisions = []
+    for cov in mixture.covs:
+        vals, vecs = np.linalg.eigh(cov)
+        vals = np.clip(vals, 1e-9 * max(vals.max(), 1e-12), None)
+        roots.append(vecs * np.sqrt(vals))
+        precisions.append((vecs / vals) @ vecs.T)
     for part in sizes:
         c = rng.choice(mixture.weights.size, p=mixture.weights)
-        cov = mixture.covs[c]
-        vals, vecs = np.linalg.eigh(cov)
-        root = vecs * np.sqrt(np.clip(vals, 0.0, None))
-        u = rng.normal(size=d)
-        u /= np.linalg.norm(u)
-        center = mixture.means[c] + root @ u * np.sqrt(d) * rng.uniform(1.2, 2.5)
-        out.append(rng.multivariate_normal(center, rng.uniform(0.02, 0.3) * cov, size=part.size,
+        target = np.sqrt(d) * rng.uniform(2.0, 4.0)
+        for _ in range(50):
+            u = rng.normal(size=d)
+            u /= np.linalg.norm(u)
+            center = mixture.means[c] + roots[c] @ u * target
+            nearest = min(np.sqrt((center - m) @ P @ (center - m)) for m, P in zip(mixture.means, precisions))
+            if nearest >= 0.8 * target:
+                break
+        out.append(rng.multivariate_normal(center, rng.uniform(0.05, 0.5) * mixture.covs[c], size=part.size,
                                            method="eigh"))
     return np.vstack(out)
 

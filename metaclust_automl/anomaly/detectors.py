@@ -75,6 +75,7 @@ class DetectorBank:
     names: tuple[str, ...] = DETECTOR_NAMES
     # fitted state
     keep_: np.ndarray | None = field(default=None, repr=False)
+    prescale_: np.ndarray | None = field(default=None, repr=False)
     mean_: np.ndarray | None = field(default=None, repr=False)
     scale_: np.ndarray | None = field(default=None, repr=False)
     R_: np.ndarray | None = field(default=None, repr=False)
@@ -82,8 +83,11 @@ class DetectorBank:
     _state: dict = field(default_factory=dict, repr=False)
 
     # --- preprocessing ------------------------------------------------------------------
-    def _transform(self, X: np.ndarray) -> np.ndarray:
-        return (X[:, self.keep_] - self.mean_) / self.scale_
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """The standardised kept columns of X (what every detector sees)."""
+        # Dividing by the largest magnitude first keeps values of 1e300 or 1e-300 from
+        # overflowing or underflowing on the way.
+        return (X[:, self.keep_] / self.prescale_ - self.mean_) / self.scale_
 
     def fit(self, X: np.ndarray) -> np.ndarray:
         """Fit on ``X`` (validated float matrix); returns in-sample scores, shape (n, len(names))."""
@@ -100,11 +104,12 @@ class DetectorBank:
             raise DataError("every column is constant (on the reference sample); "
                             "there is nothing to tell anomalies from normal rows")
         self.keep_ = np.flatnonzero(keep)
-        R0 = R0[:, self.keep_]
+        self.prescale_ = np.abs(R0[:, self.keep_]).max(axis=0)
+        R0 = R0[:, self.keep_] / self.prescale_
         self.mean_ = R0.mean(axis=0)
         std = R0.std(axis=0)
         self.scale_ = np.where(std > 1e-12 * np.maximum(1.0, np.abs(self.mean_)), std, 1.0)
-        Z = self._transform(X)
+        Z = self.transform(X)
         self.R_ = Z[ref_idx]
         self.n_fit_ = n
         self_index = np.full(n, -1, dtype=np.int64)
@@ -115,7 +120,7 @@ class DetectorBank:
         """Scores of new rows, shape (n, len(names))."""
         if self.R_ is None:
             raise DataError("the detector bank is not fitted")
-        return self._score(self._transform(X), fit=False, self_index=None, rng=None)
+        return self._score(self.transform(X), fit=False, self_index=None, rng=None)
 
     # --- detectors -----------------------------------------------------------------------
     def _score(self, Z: np.ndarray, *, fit: bool, self_index: np.ndarray | None,

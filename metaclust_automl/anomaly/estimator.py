@@ -16,10 +16,12 @@ leave-one-out by the neighbour-based detectors, so ``decision_scores_`` is what 
 the training table itself (``decision_function(X)`` on the same X would let each row count
 as its own nearest neighbour, as in pyod).
 
-Thresholds: ``contamination="auto"`` flags a row when the policy's own call is
-"anomalous" (P >= 0.5); because the policy was rewarded class-balanced, that call favours
-recall: it flags more rows than the true contamination when anomalies are hard to tell
-apart. A number in (0, 0.5] flags that share of the fitted rows (the top scores).
+Thresholds: a number in (0, 0.5] flags that share of the fitted rows (the top scores).
+``contamination="auto"`` flags the share the policy *expects* for this table
+(``contamination_``, from a head trained across the corpus to predict a task's share of
+anomalies from its descriptors). Not the policy's own calls (P >= 0.5): rewarded
+class-balanced, they favour recall and flag several times too many rows on a table with
+2% anomalies.
 """
 from __future__ import annotations
 
@@ -114,8 +116,11 @@ class MetaAnomalyDetector(OutlierMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         self.decision_scores_ = policy_.prob_anomalous(obs.state)
         self.base_scores_ = obs.scores
-        self.threshold_ = 0.5 if contamination == "auto" else top_share_threshold(self.decision_scores_,
-                                                                                   contamination)
+        if contamination == "auto":
+            self.contamination_ = policy_.estimate_contamination(obs.state)
+        else:
+            self.contamination_ = float(contamination)
+        self.threshold_ = top_share_threshold(self.decision_scores_, self.contamination_)
         self.labels_ = self._flag(self.decision_scores_)
         return self
 
@@ -177,6 +182,7 @@ class BaseDetector(OutlierMixin, BaseEstimator):
                                   names=(self.detector,))
         self.decision_scores_ = self.bank_.fit(X)[:, 0]
         self.n_features_in_ = X.shape[1]
+        self.contamination_ = float(c)
         self.threshold_ = top_share_threshold(self.decision_scores_, c)
         self.labels_ = (self.decision_scores_ >= self.threshold_).astype(np.int64)
         return self

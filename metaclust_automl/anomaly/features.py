@@ -8,8 +8,7 @@ and ordinary on the next), so every score enters the state in two scale-free for
 - its **magnitude**: the robust z-score (median and MAD of the fitted table's scores),
   squashed by asinh, which keeps the size of a gap that ranks hide.
 
-Each row also carries the mean, spread, maximum and minimum of its ranks (how much the
-detectors agree about it). Every row of a table shares the table's descriptors: a few
+Every row of a table also carries the table's descriptors: a few
 cheap meta-features (size, dimension, duplicates, discreteness, skew, correlation, PCA
 spectrum) and, per detector, how well it agrees with the others and how heavy the top
 tail of its scores is. These let the policy learn *which* detectors to trust on which kind
@@ -33,13 +32,12 @@ TABLE_FEATURES: tuple[str, ...] = (
     "log_n", "log_d", "constant_share", "duplicate_share", "discrete_share",
     "skew_mean", "kurtosis_log", "abs_corr_mean", "pca_first_share", "pca_components_90",
 )
-ROW_SUMMARY: tuple[str, ...] = ("rank_mean", "rank_std", "rank_max", "rank_min")
 
 
 def feature_names(detectors: tuple[str, ...]) -> list[str]:
     """Names of the state's columns, in order."""
     names = [f"rank.{d}" for d in detectors] + [f"mag.{d}" for d in detectors]
-    names += list(ROW_SUMMARY) + [f"table.{t}" for t in TABLE_FEATURES]
+    names += [f"table.{t}" for t in TABLE_FEATURES]
     names += [f"agree.{d}" for d in detectors] + [f"tail.{d}" for d in detectors]
     return names
 
@@ -84,7 +82,12 @@ class ScoreNormaliser:
 
 
 def table_descriptors(X: np.ndarray, n_constant: int, seed: int = 0) -> np.ndarray:
-    """Cheap descriptors of the table (after constant columns were dropped), on a sample."""
+    """Cheap descriptors of the table (standardised, constant columns dropped), on a sample."""
+    with np.errstate(all="ignore"):  # a column constant on the sample gives 0/0: caught below
+        return _table_descriptors(X, n_constant, seed)
+
+
+def _table_descriptors(X: np.ndarray, n_constant: int, seed: int) -> np.ndarray:
     n, d = X.shape
     rng = np.random.default_rng(seed)
     S = X[np.sort(rng.choice(n, SAMPLE_ROWS, replace=False))] if n > SAMPLE_ROWS else X
@@ -132,6 +135,5 @@ def build_state(ranks: np.ndarray, mags: np.ndarray, table: np.ndarray, detector
                 ) -> np.ndarray:
     """Stack the per-row and per-table parts into the state matrix (float32, one row per row)."""
     n = ranks.shape[0]
-    summary = np.column_stack([ranks.mean(axis=1), ranks.std(axis=1), ranks.max(axis=1), ranks.min(axis=1)])
     shared = np.broadcast_to(np.concatenate([table, detectors_desc]), (n, table.size + detectors_desc.size))
-    return np.ascontiguousarray(np.hstack([ranks, mags, summary, shared]), dtype=np.float32)
+    return np.ascontiguousarray(np.hstack([ranks, mags, shared]), dtype=np.float32)

@@ -49,25 +49,32 @@ RANK_KNOTS = (0.0, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99)
 MAG_KNOTS = (0.2, 0.5, 1.0)
 
 
-def build_network(n_detectors: int, n_inputs: int, hidden: tuple[int, ...], dropout: float = 0.0) -> Any:
+def build_network(n_detectors: int, n_inputs: int, hidden: tuple[int, ...], dropout: float = 0.0,
+                  modulation: float = 1.0) -> Any:
     """The gated monotone policy network.
 
-    The state's columns are [ranks (D), magnitudes (D), row summary (4), table context].
-    A context network reads the table's descriptors and outputs, for every detector, the
-    non-negative weights of a monotone basis of its rank and magnitude, plus a bias:
+    The state's columns are [ranks (D), magnitudes (D), table context].
+    Every detector's rank and magnitude pass through a fixed monotone basis phi; the logit
+    of "anomalous" is a non-negative combination of these, with table-dependent trust:
 
-        logit(row) = b(table) + sum_j sum_k w_jk(table) * phi_k(rank_j(row), mag_j(row)),  w >= 0
+        logit(row) = b(table) + sum_j t_j(table) * sum_k w_jk * phi_k(rank_j(row), mag_j(row))
 
-    so the policy learns *which detectors to trust on which kind of table*, and a row that
-    any detector finds more anomalous can never become less likely to be called anomalous
-    (it cannot learn to invert a detector from a few odd training tasks). The value head
-    (the REINFORCE baseline) reads the context and the row's ranks and magnitudes.
+    with w_jk >= 0 learned across all tasks (the global prior of how much each detector and
+    each part of its score range is worth) and t_j(table) = exp(modulation * tanh(g_j(table)))
+    the table's trust in detector j, read by a context network from the table's
+    descriptors and bounded to [e^-modulation, e^modulation]. Two properties follow, and
+    both are there to make the policy transfer from generated tasks to real tables:
+    a row that any detector finds more anomalous can never become less likely to be called
+    anomalous (it cannot learn to invert a detector from a few odd training tasks), and a
+    table's descriptors can re-weight the detectors but not hand everything to one of them
+    (an unbounded gate learned on generated tasks extrapolated badly to unfamiliar tables).
+    The value head (the REINFORCE baseline) reads the context and the row's ranks and magnitudes.
     """
     import torch
     from torch import nn
 
     D = n_detectors
-    n_ctx = n_inputs - 2 * D - 4
+    n_ctx = n_inputs - 2 * D
     B = len(RANK_KNOTS) + 1 + len(MAG_KNOTS)
 
     class GatedMonotonePolicy(nn.Module):
@@ -81,26 +88,37 @@ def build_network(n_detectors: int, n_inputs: int, hidden: tuple[int, ...], drop
                     layers.append(nn.Dropout(dropout))
                 width = h
             self.context = nn.Sequential(*layers)
-            self.weights = nn.Linear(width, D * B)
+            # start near a plain average of the detectors
+            self.shape = nn.Parameter(torch.full((D, B), -2.0))
+            self.trust = nn.Linear(width, D)
             self.bias = nn.Linear(width, 1)
             self.value = nn.Linear(width + 2 * D, 1)
+            # log-odds of the table's contamination, read from the context features with the
+            # gradient stopped, so that learning it does not pull on what the trust gate reads
+            self.share = nn.Linear(width, 1)
             self.register_buffer("rank_knots", torch.tensor(RANK_KNOTS, dtype=torch.float32))
             self.register_buffer("mag_knots", torch.tensor(MAG_KNOTS, dtype=torch.float32))
-            with torch.no_grad():  # start near a plain average of the detectors
-                self.weights.bias.fill_(-2.0)
+            self.register_buffer("modulation", torch.tensor(float(modulation)))
 
         def basis(self, ranks: torch.Tensor, mags: torch.Tensor) -> torch.Tensor:
             r = torch.relu(ranks[..., None] - self.rank_knots)
             m = torch.cat([mags[..., None], torch.relu(mags[..., None] - self.mag_knots)], dim=-1)
             return torch.cat([r, m], dim=-1)  # (n, D, B)
 
+        def detector_trust(self, h: torch.Tensor) -> torch.Tensor:
+            return torch.exp(self.modulation * torch.tanh(self.trust(h)))  # (n, D)
+
         def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            ranks, mags, ctx = x[:, :D], x[:, D:2 * D], x[:, 2 * D + 4:]
+            ranks, mags, ctx = x[:, :D], x[:, D:2 * D], x[:, 2 * D:]
             h = self.context(ctx)
-            w = nn.functional.softplus(self.weights(h)).view(-1, D, B)
-            logit = self.bias(h).squeeze(-1) + (w * self.basis(ranks, mags)).sum(dim=(1, 2))
+            per_detector = (nn.functional.softplus(self.shape) * self.basis(ranks, mags)).sum(dim=2)
+            logit = self.bias(h).squeeze(-1) + (self.detector_trust(h) * per_detector).sum(dim=1)
             value = self.value(torch.cat([h, ranks, mags], dim=1)).squeeze(-1)
             return logit, value
+
+        def share_logit(self, x: torch.Tensor) -> torch.Tensor:
+            """Predicted log-odds of the share of anomalies in the row's table."""
+            return self.share(self.context(x[:, 2 * D:]).detach()).squeeze(-1)
 
     return GatedMonotonePolicy()
 
@@ -118,6 +136,7 @@ class Policy:
     input_low: np.ndarray | None = None
     input_high: np.ndarray | None = None
     dropout: float = 0.0
+    modulation: float = 1.0
     info: dict[str, Any] = field(default_factory=dict)
 
     def _inputs(self, state: np.ndarray) -> Any:
@@ -148,6 +167,18 @@ class Policy:
                 out[start:start + batch] = torch.sigmoid(logit.double()).cpu().numpy()
         return out
 
+    def estimate_contamination(self, state: np.ndarray) -> float:
+        """The share of anomalies the policy expects in the table, from its descriptors
+        (every row of a table carries the same ones; the first row is read). Clipped to
+        [0.001, 0.5]."""
+        import torch
+
+        dev = device()
+        self.net.to(dev).eval()
+        with torch.no_grad():
+            z = self.net.share_logit(self._inputs(state[:1]).to(dev))
+        return float(np.clip(torch.sigmoid(z.double()).cpu().numpy()[0], 0.001, 0.5))
+
     # --- plain files ------------------------------------------------------------------------
     def save(self, directory: str | os.PathLike) -> Path:
         """Write the policy as a directory of plain files, atomically."""
@@ -159,7 +190,7 @@ class Policy:
         blob = save_tensors(tensors)
         meta = {
             "format": FORMAT, "format_version": FORMAT_VERSION,
-            "hidden": list(self.hidden), "dropout": float(self.dropout), "feature_names": list(self.feature_names),
+            "hidden": list(self.hidden), "dropout": float(self.dropout), "modulation": float(self.modulation), "feature_names": list(self.feature_names),
             "detectors": list(self.detectors),
             "input_mean": [float(v) for v in self.input_mean],
             "input_std": [float(v) for v in self.input_std],
@@ -206,6 +237,7 @@ class Policy:
             names = [str(f) for f in meta["feature_names"]]
             hidden = tuple(int(h) for h in meta["hidden"])
             dropout = float(meta.get("dropout", 0.0))
+            modulation = float(meta.get("modulation", 1.0))
             mean = np.asarray(meta["input_mean"], dtype=np.float32)
             std = np.asarray(meta["input_std"], dtype=np.float32)
             low = None if meta.get("input_low") is None else np.asarray(meta["input_low"], dtype=np.float32)
@@ -225,7 +257,7 @@ class Policy:
             tensors = load_tensors(blob)
         except (SafetensorError, ValueError) as exc:
             raise KnowledgeBaseError(f"{weights_path} is not a valid safetensors file: {exc}") from None
-        net = build_network(len(detectors), len(names), hidden, dropout)
+        net = build_network(len(detectors), len(names), hidden, dropout, modulation)
         try:
             net.load_state_dict(tensors, strict=True)
         except RuntimeError as exc:
@@ -233,4 +265,4 @@ class Policy:
             raise KnowledgeBaseError(f"{weights_path} does not fit the architecture in {meta_path}: {first}") from None
         net.eval()
         return cls(net=net, feature_names=names, detectors=detectors, input_mean=mean, input_std=std,
-                   hidden=hidden, input_low=low, input_high=high, dropout=dropout, info=dict(meta.get("info") or {}))
+                   hidden=hidden, input_low=low, input_high=high, dropout=dropout, modulation=modulation, info=dict(meta.get("info") or {}))

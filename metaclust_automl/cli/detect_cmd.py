@@ -16,6 +16,11 @@ from .app import (ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, SeedO
 BACKING_RANK = 0.95
 
 
+def _show_score(score: float) -> str:
+    """P(anomalous) for a person: scores this close to 1 still differ, so show how close."""
+    return f"1 - {1.0 - score:.1e}" if score > 0.9999 else f"{score:.4f}"
+
+
 def _top_rows(scores: np.ndarray, flags: np.ndarray, top: int) -> list[dict]:
     order = np.argsort(-scores, kind="stable")[:top]
     return [{"row": int(i) + 1, "score": float(scores[i]), "is_anomaly": int(flags[i])} for i in order]
@@ -87,13 +92,16 @@ def detect(
             r["backed_by"] = [names[j] for j in np.flatnonzero(ranks[r["row"] - 1] >= BACKING_RANK)]
     payload = {"detector": detector, "n_rows": int(scores.size), "n_columns": int(table.X.shape[1]),
                "n_anomalies": int(flags.sum()), "contamination": share,
+               "estimated_contamination": getattr(estimator, "contamination_", None),
                "threshold": float(estimator.threshold_), "seconds": round(seconds, 3),
                "output": output, "top": rows}
     if as_json:
         print(json.dumps(payload))
         return
+    how = (f"expected share {payload['estimated_contamination']:.1%}" if share == "auto"
+           else f"--contamination {share:g}")
     title = (f"{payload['n_anomalies']} of {payload['n_rows']} rows flagged "
-             f"({payload['n_anomalies'] / max(payload['n_rows'], 1):.1%}), {seconds:.2f} s")
+             f"({payload['n_anomalies'] / max(payload['n_rows'], 1):.1%}, {how}), {seconds:.2f} s")
     t = RichTable(title=title)
     t.add_column("row", justify="right")
     t.add_column("score", justify="right")
@@ -101,9 +109,11 @@ def detect(
     if base is not None:
         t.add_column("in the top 5% of")
     for r in rows:
-        cells = [str(r["row"]), f"{r['score']:.4f}", str(r["is_anomaly"])]
+        cells = [str(r["row"]), _show_score(r["score"]), str(r["is_anomaly"])]
         if base is not None:
-            cells.append(", ".join(r["backed_by"]) or "-")
+            backed = r["backed_by"]
+            cells.append(f"all {len(backed)} detectors" if len(backed) == len(base.bank.names)
+                         else (", ".join(backed) or "-"))
         t.add_row(*cells)
     console.print(t)
     if output:
