@@ -28,9 +28,6 @@ def table(tmp_path):
     return path
 
 
-@pytest.mark.xfail(strict=False, reason="the policy shipped in session 1 (trained with --limit-per-family 4) "
-                   "can rank one of three identical planted rows below a normal row: identical rows must "
-                   "get identical scores; open in issue 7")
 def test_detect_writes_score_and_flag_per_row_in_input_order(cli, table, tmp_path) -> None:
     out = tmp_path / "scores.csv"
     code, stdout, stderr = cli("detect", table, "-o", out, "--drop", "name", "--top", "3")
@@ -117,8 +114,6 @@ def test_bad_inputs_fail_cleanly(cli, table, tmp_path) -> None:
     assert code == 2 and "constant" in stderr and not out.exists()
 
 
-@pytest.mark.xfail(strict=False, reason="tied scores at the contamination threshold flag one row too many "
-                   "with the policy shipped in session 1; open in issue 7")
 def test_detector_is_a_cloneable_estimator_with_sklearn_conventions() -> None:
     rng = np.random.default_rng(1)
     X = rng.normal(size=(120, 4))
