@@ -42,113 +42,21 @@ sys.path.insert(0, str(REPO))
 
 from metaclust_automl.metrics import external_scores  # noqa: E402
 
-#: rows above which the baselines search on a random sample (the chosen configuration then
-#: labels every row); stated in the report
+#: rows above which the searching baselines run on a random sample (the other rows then take
+#: the nearest sampled row's label); stated in the report
 BASELINE_SAMPLE = 20_000
-OPTUNA_ALGOS = ("kmeans", "gmm", "agglomerative", "dbscan", "hdbscan")
-
-
-# -- baselines (to be replaced by metaclust_automl.evaluation.baselines when it exists) ----
-
-def _silhouette(X: np.ndarray, labels: np.ndarray, seed: int = 0) -> float:
-    from metaclust_automl.metrics import internal_indices
-
-    return internal_indices(X, labels, seed=seed)["silhouette"]
-
-
-def _sample(X: np.ndarray, seed: int) -> np.ndarray:
-    if X.shape[0] <= BASELINE_SAMPLE:
-        return X
-    rng = np.random.default_rng(seed)
-    return X[np.sort(rng.choice(X.shape[0], BASELINE_SAMPLE, replace=False))]
-
-
-def dbscan_default(X: np.ndarray, seed: int = 0) -> np.ndarray:  # noqa: ARG001
-    from sklearn.cluster import DBSCAN
-
-    return DBSCAN().fit_predict(X)
-
-
-def hdbscan_default(X: np.ndarray, seed: int = 0) -> np.ndarray:  # noqa: ARG001
-    import hdbscan
-
-    return hdbscan.HDBSCAN(core_dist_n_jobs=1).fit_predict(X)
-
-
-def kmeans_silhouette(X: np.ndarray, seed: int = 0, ks: range = range(2, 21)) -> np.ndarray:
-    from sklearn.cluster import KMeans
-
-    S = _sample(X, seed)
-    best_k, best_s = 2, -np.inf
-    for k in ks:
-        if k >= S.shape[0]:
-            break
-        s = _silhouette(S, KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(S), seed)
-        if s > best_s:
-            best_k, best_s = k, s
-    return KMeans(n_clusters=best_k, n_init=3, random_state=seed).fit_predict(X)
-
-
-def optuna_silhouette(X: np.ndarray, trials: int = 50, seed: int = 0) -> np.ndarray:
-    import optuna
-
-    from metaclust_automl.errors import BackendError
-    from metaclust_automl.plugins import get_registry
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    reg = get_registry()
-    S = _sample(X, seed)
-
-    def objective(trial: optuna.Trial) -> float:
-        # each backend's parameters get their own names, so that TPE does not mix them up
-        t = _Prefixed(trial)
-        algo = t.suggest_categorical("algorithm", list(OPTUNA_ALGOS))
-        params = reg.backend(algo).search_space(t)
-        trial.set_user_attr("params", params)
-        try:
-            labels = reg.backend(algo).run(S, params, seed=seed).labels
-        except BackendError:
-            return -1.0
-        return _silhouette(S, labels, seed)
-
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
-    study.optimize(objective, n_trials=trials)
-    best = study.best_trial
-    algo = best.params["algorithm"]
-    return reg.backend(algo).run(X, best.user_attrs["params"], seed=seed).labels
-
-
-class _Prefixed:
-    """An Optuna trial that names each parameter ``algorithm.parameter``."""
-
-    def __init__(self, trial) -> None:  # noqa: ANN001
-        self._t = trial
-        self._algo = None
-
-    def suggest_categorical(self, name, choices):  # noqa: ANN001, ANN201
-        if name == "algorithm":
-            self._algo = self._t.suggest_categorical(name, choices)
-            return self._algo
-        return self._t.suggest_categorical(f"{self._algo}.{name}", choices)
-
-    def suggest_int(self, name, low, high, log=False):  # noqa: ANN001, ANN201
-        return self._t.suggest_int(f"{self._algo}.{name}", low, high, log=log)
-
-    def suggest_float(self, name, low, high, log=False):  # noqa: ANN001, ANN201
-        return self._t.suggest_float(f"{self._algo}.{name}", low, high, log=log)
 
 
 def baselines() -> dict:
-    try:
-        from metaclust_automl.evaluation import baselines as b  # the evaluate branch's, once merged
+    """The blind baselines of issue 5, as ``metaclust evaluate`` runs them."""
+    from metaclust_automl.evaluation import baselines as b
 
-        return {"DBSCAN defaults": b.dbscan_default, "KMeans, k by silhouette": b.kmeans_silhouette,
-                "HDBSCAN defaults": b.hdbscan_default,
-                "Optuna TPE 50 trials on silhouette": lambda X, seed=0: b.optuna_silhouette(X, trials=50, seed=seed)}
-    except ImportError:
-        return {"DBSCAN defaults": dbscan_default, "KMeans, k by silhouette": kmeans_silhouette,
-                "HDBSCAN defaults": hdbscan_default,
-                "Optuna TPE 50 trials on silhouette": lambda X, seed=0: optuna_silhouette(X, 50, seed)}
+    def sampled(fn, **kw):  # noqa: ANN001, ANN202
+        return lambda X, seed=0: b.on_sample(fn, X, BASELINE_SAMPLE, seed=seed, **kw)[0]
+
+    return {"DBSCAN defaults": b.dbscan_default, "KMeans, k by silhouette": sampled(b.kmeans_silhouette),
+            "HDBSCAN defaults": b.hdbscan_default,
+            "Optuna TPE 50 trials on silhouette": sampled(b.optuna_silhouette, trials=50)}
 
 
 # -- helpers -------------------------------------------------------------------------------
