@@ -211,7 +211,9 @@ def main() -> int:
         "",
         f"Workload: {a.limit} built-in tasks x {backends} x {a.trials} trials ({n_search} search trials), "
         f"portfolio {portfolio}, rows capped at {max_rows}, qmc sampler; {os.cpu_count()} CPUs, load average before "
-        f"{results['workload']['load_average_before'][0]:.1f} (other jobs share the machine).",
+        f"{results['workload']['load_average_before'][0]:.1f}"
+        + (" (other jobs share the machine)." if results['workload']['load_average_before'][0] > 1.5
+           else " (otherwise idle)."),
         "",
         "| workers | wall (s) |",
         "|---|---|",
