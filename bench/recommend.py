@@ -81,17 +81,22 @@ def score(y: np.ndarray, labels: np.ndarray, seconds: float) -> dict:
     return {**{k: float(v) for k, v in s.items()}, "seconds": float(seconds)}
 
 
+def run_cli(args: list[str], kb: str | None, selector: str | None) -> tuple[float, subprocess.CompletedProcess]:
+    """Run ``metaclust ARGS`` as a separate process (start-up included in the wall time)."""
+    cmd = [sys.executable, "-m", "metaclust_automl", *args]
+    if kb:
+        cmd += ["--kb", kb]
+    if selector:
+        cmd += ["--selector", selector]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    return time.perf_counter() - start, proc
+
+
 def time_cli_cluster(path: str, kb: str | None, selector: str | None) -> tuple[float, np.ndarray | None, str]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "labels.csv"
-        cmd = [sys.executable, "-m", "metaclust_automl", "cluster", path, "-o", str(out), "--json"]
-        if kb:
-            cmd += ["--kb", kb]
-        if selector:
-            cmd += ["--selector", selector]
-        start = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
-        elapsed = time.perf_counter() - start
+        elapsed, proc = run_cli(["cluster", path, "-o", str(out), "--json"], kb, selector)
         if proc.returncode != 0:
             return elapsed, None, proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"
         labels = np.loadtxt(out, skiprows=1, dtype=np.int64)
@@ -111,14 +116,7 @@ def big_recommend(kb: str | None, selector: str | None) -> dict:
                 block = centers[rng.integers(0, 8, 100_000)] + rng.normal(size=(100_000, 20))
                 np.savetxt(fh, block, fmt="%.4f", delimiter=",")
         os.replace(tmp, path)
-    cmd = [sys.executable, "-m", "metaclust_automl", "recommend", str(path), "--json"]
-    if kb:
-        cmd += ["--kb", kb]
-    if selector:
-        cmd += ["--selector", selector]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
-    elapsed = time.perf_counter() - start
+    elapsed, proc = run_cli(["recommend", str(path), "--json"], kb, selector)
     return {"rows": 1_000_000, "columns": 20, "seconds": round(elapsed, 2), "exit_code": proc.returncode,
             "csv_mb": round(path.stat().st_size / 1e6, 1),
             "top1": (json.loads(proc.stdout)[0]["algorithm"] if proc.returncode == 0 else proc.stderr[-300:])}
@@ -135,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-baselines", action="store_true")
     ap.add_argument("--no-cli", action="store_true", help="skip timing `metaclust cluster` processes")
     ap.add_argument("--big", action="store_true", help="also time `metaclust recommend` on 1,000,000 x 20")
+    ap.add_argument("--big-only", action="store_true",
+                    help="only time the 1,000,000 x 20 recommend (e.g. on an idle machine) and add it to "
+                         "an existing recommend.json in --out")
     ap.add_argument("--limit", type=int, default=0, help="only the first N datasets (smoke runs)")
     ap.add_argument("--out", default=str(REPO / "bench" / "results"))
     ap.add_argument("--seed", type=int, default=0)
@@ -145,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     warnings.simplefilter("ignore")
 
     root = dataset_root()
+    if args.big_only:
+        return add_big_result(Path(args.out), args.kb)
     if root is None:
         print("bench/recommend.py: datasets not found (set METACLUST_DATASETS or provide "
               "../shared/datasets/clustering); skipping")
@@ -236,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
                                  "metafeatures": len(kb.metafeature_names), "checksum": kb_fingerprint(kb)},
               "default_selector": DEFAULT_SELECTOR, "selector_load_or_fit_seconds": fit_seconds,
               "datasets": len(rows), "baseline_sample_rows": BASELINE_SAMPLE, "summary": summary, "rows": rows,
-              "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
+              "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
+                          "note": f"load average {os.getloadavg()[0]:.1f} at the end of the run"}}
     if args.big:
         result["recommend_1m_x_20"] = big_recommend(kb_arg, None)
     out = Path(args.out)
@@ -244,6 +248,22 @@ def main(argv: list[str] | None = None) -> int:
     from metaclust_automl.atomic import write_text
 
     write_text(out / "recommend.json", json.dumps(result, indent=1))
+    write_text(out / "recommend.md", render_md(result))
+    print(render_md(result))
+    return 0
+
+
+def add_big_result(out: Path, kb: str | None) -> int:
+    """Time the big recommend alone and merge it into the results of an earlier full run."""
+    from metaclust_automl.atomic import write_text
+
+    path = out / "recommend.json"
+    if not path.exists():
+        print(f"{path} does not exist: run the full benchmark first")
+        return 1
+    result = json.loads(path.read_text())
+    result["recommend_1m_x_20"] = {**big_recommend(kb, None), "load_average_before": os.getloadavg()[0]}
+    write_text(path, json.dumps(result, indent=1))
     write_text(out / "recommend.md", render_md(result))
     print(render_md(result))
     return 0
@@ -272,6 +292,9 @@ def render_md(result: dict) -> str:
     if big:
         lines += ["", f"`metaclust recommend` on a {big['rows']:,} x {big['columns']} CSV ({big['csv_mb']} MB): "
                       f"{big['seconds']} s (exit code {big['exit_code']}, top-1: {big['top1']})."]
+    note = result.get("machine", {}).get("note")
+    if note:
+        lines += ["", f"Machine: {note}"]
     lines += ["", "Per-dataset scores and choices: bench/results/recommend.json."]
     return "\n".join(lines) + "\n"
 
