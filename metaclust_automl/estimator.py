@@ -120,10 +120,10 @@ class MetaClusterer(ClusterMixin, BaseEstimator):
         X = _check_X(self, X)
         seed = 0 if self.random_state is None else int(self.random_state)
         rec = _recommender(self.selector, self.kb)
-        recs = rec.recommend(X, top=max(1, int(self.top)), budget=int(self.budget), seed=seed)
-        run = rec.run_best(X, recs[0], seed=seed)
-        self.recommendations_ = recs
-        self.recommendation_ = recs[0]
+        chosen, run, recs = rec.cluster(X, budget=int(self.budget), seed=seed,
+                                        fallbacks=max(2, int(self.top) - 1))
+        self.recommendations_ = recs[: max(1, int(self.top))]
+        self.recommendation_ = chosen
         self.labels_ = run.labels
         self.n_clusters_ = run.n_clusters
         return self

@@ -283,6 +283,23 @@ class Recommender:
         resolved = backend.resolve(Xp, p)
         return _jsonable({k: v for k, v in resolved.items()})
 
+    def cluster(self, X: Any, *, budget: int = 0, labels: Any = None, seed: int = 0, fallbacks: int = 2
+                ) -> tuple[Recommendation, Any, list[Recommendation]]:
+        """Recommend, then run the best configuration on the whole table; when it fails there
+        (out of memory, a degenerate table), run the next one. Returns (the recommendation that
+        ran, its ``ClusterRun``, the ranked recommendations); the run's notes say what failed."""
+        recs = self.recommend(X, top=1 + max(0, int(fallbacks)), budget=budget, labels=labels, seed=seed)
+        failures: list[str] = []
+        for rec in recs:
+            try:
+                run = self.run_best(X, rec, seed=seed)
+            except BackendError as exc:
+                failures.append(f"rank {rec.rank} ({rec.algorithm}) failed on the whole table: {exc}")
+                continue
+            run.notes[:0] = failures
+            return rec, run, recs
+        raise BackendError("; ".join(failures) or "no recommendation could run on this table")
+
     def run_best(self, X: Any, recommendation: Recommendation, seed: int = 0) -> Any:
         """Run a recommendation on the whole table (a ``ClusterRun``)."""
         from .validation import check_matrix

@@ -105,10 +105,8 @@ def _cluster_recommended(data, output, seed, columns, drop, label_column, impute
     known = few_shot_labels(table, labels)
     rec = build_recommender(selector, base)
     n, d = table.X.shape
-    with err_console.status(f"choosing a configuration for {n} x {d}"):
-        best = rec.recommend(table.X, top=1, budget=budget, labels=known, seed=seed)[0]
-    with err_console.status(f"running {best.algorithm} on {n} x {d}"):
-        run = rec.run_best(table.X, best, seed=seed)
+    with err_console.status(f"choosing a configuration for {n} x {d} and running it"):
+        best, run, _ = rec.cluster(table.X, budget=budget, labels=known, seed=seed)
     extra = {"selector": best.selector, "predicted_score": round(best.predicted_score, 4),
              "reason": best.reason, "config_id": best.config_id, "budget": budget}
     if output == "-":
