@@ -57,6 +57,15 @@ def check_time_limit(value: float | None) -> float | None:
     return limit
 
 
+def option_time_limit(value: float) -> float | None:
+    """A command line's ``--time-limit``: seconds, 0 = no limit (as for ``meta-train``)."""
+    if value == 0:
+        return None
+    if not (value > 0 and math.isfinite(value)):
+        raise ConfigError(f"--time-limit must be a positive number of seconds (or 0 for none), got {value:g}")
+    return float(value)
+
+
 def is_plugin_backend(algorithm: str, registry: Any = None) -> bool:
     """True for a registered backend that another distribution provides."""
     if registry is None:
@@ -155,6 +164,12 @@ class BackendRunner:
         if self._guard is not None:
             self._guard.close()
             self._guard = None
+
+    def release(self) -> None:
+        """Stop the worker process, if any, keeping what failed on this table. Called when a
+        step is done: an idle worker would keep the (copy-on-write) table it inherited in
+        memory after the caller has let it go."""
+        self._stop_worker()
 
     def close(self) -> None:
         """Stop the worker process and release the bound table."""

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .errors import BackendError, ConfigError, DataError, KnowledgeBaseError
-from .isolation import DEFAULT_TIME_LIMIT
+from .isolation import DEFAULT_TIME_LIMIT, BackendRunner
 from .knowledge_base import KnowledgeBase
 
 #: the selector used when none is named: the best of bench/recommend.py (see README)
@@ -111,8 +111,6 @@ class Recommender:
 
     def __init__(self, kb: KnowledgeBase, selector: Any, *, probe_rows: int = PROBE_ROWS,
                  time_limit: float | None = DEFAULT_TIME_LIMIT) -> None:
-        from .isolation import BackendRunner
-
         self.kb = kb
         self.selector = selector
         self.probe_rows = int(probe_rows)
@@ -280,6 +278,7 @@ class Recommender:
             raise BackendError(f"none of the recommended configurations can run on this table: {backend_error}")
         if not out:
             raise KnowledgeBaseError("none of the recommended configurations can run on this table")
+        self.runner.release()
         return out
 
     def resolve(self, X: np.ndarray, algorithm: str, params: dict[str, Any], seed: int = 0) -> dict[str, Any]:
@@ -305,7 +304,13 @@ class Recommender:
         X = check_matrix(X)
         if not X.flags.writeable:
             X = np.array(X)  # one array for every step: the runner sees one table
-        top = 1 + max(0, int(fallbacks))
+        try:
+            return self._cluster(X, budget, labels, seed, 1 + max(0, int(fallbacks)))
+        finally:
+            self.runner.release()
+
+    def _cluster(self, X: np.ndarray, budget: int, labels: Any, seed: int, top: int
+                 ) -> tuple[Recommendation, Any, list[Recommendation]]:
         recs = self.recommend(X, top=top, budget=budget, labels=labels, seed=seed)
         failures: list[str] = []
         tried: set[str] = set()

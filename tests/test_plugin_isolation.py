@@ -267,3 +267,10 @@ def test_evaluate_survives(installed, tmp_path, cli, algorithm):
     for r in rows:
         assert r["error"] == "" and r["algorithm"] != algorithm and -1.0 <= float(r["ari"]) <= 1.0
     assert len(warning_lines(err, algorithm)) == 1 and "Traceback" not in err
+
+
+def test_time_limit_option_is_checked(table, cli):
+    path, _, _ = table
+    for command in ("recommend", "cluster"):
+        code, _, err = cli(command, path, "--time-limit", "-1")
+        assert code == 2 and "--time-limit must be a positive number" in err and "Traceback" not in err

@@ -65,12 +65,12 @@ def cluster(
     """Cluster a table and write one label per input row (noise = -1)."""
     from ..atomic import check_output_path
     from ..errors import ConfigError
-    from ..isolation import BackendRunner, check_time_limit
+    from ..isolation import BackendRunner, option_time_limit
     from ..loading import write_labels_csv
     from ..params import parse_assignments
     from ..plugins import get_registry
 
-    check_time_limit(time_limit)
+    time_limit = option_time_limit(time_limit)
     if output and output != "-":
         check_output_path(output)
     if plot:

@@ -56,10 +56,10 @@ def evaluate(
     from ..evaluation.report import write_outputs
     from ..evaluation.runner import Plan, evaluate_corpus, shipped_weights_dir
     from ..knowledge_base import KnowledgeBase, load_default
-    from ..isolation import check_time_limit
+    from ..isolation import option_time_limit
     from ..plugins import get_registry
 
-    check_time_limit(time_limit)
+    limit = option_time_limit(time_limit)
     started = time.perf_counter()
     registry = get_registry()
     names = _split(selectors)
@@ -107,7 +107,7 @@ def evaluate(
             "unseen tasks: selectors fitted on the knowledge base, minus any task of the same id")
     plan = Plan(selectors=names, baselines=list(BASELINES) if baselines else [], kb=base, by_group=by_group,
                 budget=budget, trials=trials, seed=seed, max_rows=max_rows, notes=notes,
-                weights_dirs=[shipped_weights_dir()], time_limit=time_limit)
+                weights_dirs=[shipped_weights_dir()], time_limit=limit)
     results = evaluate_corpus(tasks, plan, progress=True)
     setup = {
         "corpus": ", ".join(corpus) + f" ({len(tasks)} tasks" +
@@ -122,7 +122,7 @@ def evaluate(
         "baselines sampled above": f"{max_rows} rows (DBSCAN defaults, KMeans-silhouette, Optuna-silhouette; "
                                    "HDBSCAN defaults always sees every row)",
         "seed": seed,
-        "time limit": f"{time_limit:g} s per run of a plugin's backend (built-ins unlimited)",
+        "time limit": (f"{limit:g} s" if limit else "none") + " per run of a plugin's backend (built-ins unlimited)",
     }
     from .. import __version__
 

@@ -25,8 +25,8 @@ LabelsOpt = Annotated[Optional[str], typer.Option(
     "--labels", help="A few known labels, one per row (empty or -1 = unknown), for few-shot adaptation.")]
 TimeLimitOpt = Annotated[float, typer.Option(
     "--time-limit", metavar="SECONDS", help="Seconds each run of a plugin's (third-party) backend may take; "
-    "one that raises, crashes or runs longer is reported once and the next candidate runs. Built-in "
-    "backends are not limited.")]
+    "one that raises, crashes or runs longer is reported once and the next candidate runs (0 = no "
+    "limit). Built-in backends are not limited.")]
 
 
 def few_shot_labels(table: Any, labels_file: Optional[str]) -> Any:
@@ -88,10 +88,10 @@ def recommend(
     time_limit: TimeLimitOpt = DEFAULT_TIME_LIMIT,
 ) -> None:
     """Rank clustering configurations for a table: algorithm, parameters, predicted quality, why."""
-    from ..isolation import check_time_limit
+    from ..isolation import option_time_limit
 
     start = time.perf_counter()
-    check_time_limit(time_limit)
+    time_limit = option_time_limit(time_limit)
     base = check_choice(selector, kb)
     table = load_for_cli(data, columns, drop, label_column, impute)
     known = few_shot_labels(table, labels)
