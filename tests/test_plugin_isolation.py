@@ -38,6 +38,8 @@ PLUGIN_SOURCE = {
             params = (Param("n_clusters", "int", default=3, low=1, high=1000, search=False),)
 
             def cluster(self, X, params, seed):
+                if params["n_clusters"] == 1:  # the one setting that works: labels by sign
+                    return (X[:, 0] > 0).astype(int)
                 raise RuntimeError("boom inside the plugin")
 
         @hookimpl
@@ -191,6 +193,25 @@ def test_estimator_survives_a_hanging_plugin(installed, table):
         warnings.simplefilter("always")
         est = MetaClusterer(selector="knn", kb=kb_with(["hang"]), time_limit=LIMIT).fit(X)
     assert est.recommendation_.algorithm != "hang" and est.labels_.shape == (X.shape[0],)
+
+
+@pytest.mark.parametrize("inherit", [True, False])
+def test_a_working_plugin_run_comes_back_from_the_worker(installed, table, monkeypatch, inherit):
+    from metaclust_automl import isolation
+
+    _, X, _ = table
+    monkeypatch.setattr(isolation, "_fork_available", lambda: inherit)  # False: the table is sent
+    rows = np.arange(0, X.shape[0], 3)
+    with isolation.BackendRunner(LIMIT) as runner:
+        runner.new_table(X)
+        whole = runner.run("boom", X, {"n_clusters": 1})
+        part = runner.run("boom", X, {"n_clusters": 1}, rows=rows)
+        assert runner._guard is not None and runner._guard.restarts == 0
+    sign = X[:, 0] > 0
+    # labels by sign, numbered by first appearance (the base class normalises them)
+    np.testing.assert_array_equal(whole.labels, (sign != sign[0]).astype(int))
+    np.testing.assert_array_equal(part.labels, (sign[rows] != sign[rows][0]).astype(int))
+    assert whole.fitted_rows == X.shape[0] and part.fitted_rows == rows.size
 
 
 def test_plugins_run_guarded_and_builtins_in_process(installed, table):
