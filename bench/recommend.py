@@ -198,10 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         for name in selectors:
             for b in budgets:
                 start = time.perf_counter()
-                best = recs[name].recommend(X, top=1, budget=b, seed=args.seed)[0]
-                labels = recs[name].run_best(X, best, seed=args.seed).labels
-                row[f"{name} (budget {b})"] = {**score(y, labels, time.perf_counter() - start),
-                                               "choice": best.config_id}
+                best, run, _ = recs[name].cluster(X, budget=b, seed=args.seed)
+                row[f"{name} (budget {b})"] = {**score(y, run.labels, time.perf_counter() - start),
+                                               "choice": best.config_id, "notes": run.notes}
         for m in label_counts:
             if "maml" not in recs:
                 continue
@@ -211,9 +210,9 @@ def main(argv: list[str] | None = None) -> int:
             pick = rng.choice(pool, min(m, pool.size), replace=False)
             known[pick] = y[pick]
             start = time.perf_counter()
-            best = recs["maml"].recommend(X, top=1, labels=known, seed=args.seed)[0]
-            labels = recs["maml"].run_best(X, best, seed=args.seed).labels
-            row[f"maml ({m} labels)"] = {**score(y, labels, time.perf_counter() - start), "choice": best.config_id}
+            best, run, _ = recs["maml"].cluster(X, labels=known, seed=args.seed)
+            row[f"maml ({m} labels)"] = {**score(y, run.labels, time.perf_counter() - start),
+                                         "choice": best.config_id, "notes": run.notes}
         for bname, fn in base.items():
             start = time.perf_counter()
             try:

@@ -1,16 +1,18 @@
-"""Time and peak memory of ``metaclust cluster`` (and ``metaclust recommend`` where the
-command exists) on generated tables of 10k, 100k, 1M and 2M rows x 20 columns.
+"""Time and peak memory of ``metaclust cluster`` and ``metaclust recommend`` on generated
+tables of 10k, 100k, 1M and 2M rows x 20 columns.
 
 Targets (issue 9): peak memory under 4 GB at 2M rows, and cost growing at most linearly
-from 100k to 2M rows (time(2M) / time(100k) <= 20).
+from 100k to 2M rows: the linearity ratio (time(2M) / time(100k)) / 20 is at most 1.
 
 Each measurement runs the real command line in a fresh process; its peak resident memory
 is read from the kernel when it ends (``os.wait4``), so it counts everything the process
 touched: Python, the libraries, the table, the clustering. The CSVs (full float64
 precision, ~750 MB at 2M rows) are written to a temporary directory and deleted after.
 
-    python bench/scale.py                       # all sizes, kmeans hdbscan dbscan agglomerative
+    python bench/scale.py                       # all sizes: load, cluster (kmeans hdbscan dbscan
+                                                # agglomerative), recommend
     python bench/scale.py --sizes 10000,100000  # a quick look
+    python bench/scale.py --commands recommend  # recommend only (--budget N: with N probes)
     python bench/scale.py --algorithms kmeans,gmm --timeout 600
 
 Writes bench/results/scale.json and bench/results/scale.md (``--name`` changes the stem).
@@ -39,6 +41,7 @@ from metaclust_automl.atomic import write_text  # noqa: E402
 
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000, 2_000_000)
 DEFAULT_ALGORITHMS = ("kmeans", "hdbscan", "dbscan", "agglomerative")
+COMMANDS = ("load", "cluster", "recommend")
 MEMORY_TARGET_MB = 4000.0
 
 
@@ -117,7 +120,7 @@ def last_error(stderr: str) -> str:
 
 
 def run_all(sizes: list[int], algorithms: list[str], d: int, timeout: float,
-            recommend: bool) -> list[dict]:
+            commands: list[str], budget: int = 0) -> list[dict]:
     py = [sys.executable, "-m", "metaclust_automl"]
     rows: list[dict] = []
     tmp = Path(tempfile.mkdtemp(prefix="metaclust-scale-"))
@@ -128,14 +131,17 @@ def run_all(sizes: list[int], algorithms: list[str], d: int, timeout: float,
             truth = make_csv(data, n, d)
             print(f"\n{n:,} x {d}: {data.stat().st_size / 1e6:.0f} MB CSV written in "
                   f"{time.perf_counter() - t0:.1f} s", flush=True)
-            jobs: list[tuple[str, list[str]]] = [
-                ("load", [sys.executable, "-c",
-                          "import sys; from metaclust_automl.loading import load_table; "
-                          "t = load_table(sys.argv[1]); print(t.X.shape)", str(data)])]
-            jobs += [(f"cluster {a}", py + ["cluster", str(data), "-a", a, "-o", str(tmp / "labels.csv"),
-                                             "--json"]) for a in algorithms]
-            if recommend:
-                jobs.append(("recommend", py + ["recommend", str(data), "--json"]))
+            jobs: list[tuple[str, list[str]]] = []
+            if "load" in commands:
+                jobs.append(("load", [sys.executable, "-c",
+                                      "import sys; from metaclust_automl.loading import load_table; "
+                                      "t = load_table(sys.argv[1]); print(t.X.shape)", str(data)]))
+            if "cluster" in commands:
+                jobs += [(f"cluster {a}", py + ["cluster", str(data), "-a", a, "-o", str(tmp / "labels.csv"),
+                                                 "--json"]) for a in algorithms]
+            if "recommend" in commands:
+                name = "recommend" + (f" --budget {budget}" if budget else "")
+                jobs.append((name, py + ["recommend", str(data), "--json", "--budget", str(budget)]))
             for name, cmd in jobs:
                 r = measure(cmd, timeout, tmp)
                 row = {"rows": n, "cols": d, "command": name, "wall_s": r["wall_s"],
@@ -155,11 +161,18 @@ def run_all(sizes: list[int], algorithms: list[str], d: int, timeout: float,
                             row["ari"] = round(float(adjusted_rand_score(truth, labels)), 3)
                     except (ValueError, OSError) as exc:
                         row.update(ok=False, error=f"unreadable output: {exc}")
+                if name.startswith("recommend") and row["ok"]:
+                    try:
+                        ranked = json.loads(r["stdout"])
+                        row["choice"] = f"{ranked[0]['algorithm']} {ranked[0]['config_id']}"
+                    except (ValueError, LookupError, TypeError) as exc:
+                        row.update(ok=False, error=f"unreadable output: {exc}")
                 if not row["ok"] and "error" not in row:
                     row["error"] = "timed out" if r["timed_out"] else last_error(r["stderr"])
                 rows.append(row)
                 extra = f" fit {row['fit_s']:.1f} s" if row.get("fit_s") is not None else ""
                 extra += f" ARI {row['ari']:.3f}" if row.get("ari") is not None else ""
+                extra += f" chose {row['choice']}" if row.get("choice") else ""
                 status = "ok" if row["ok"] else f"FAILED: {row.get('error', '')}"
                 print(f"  {name:<24} {row['wall_s']:>8.1f} s  {row['peak_rss_mb']:>8.0f} MB{extra}  {status}",
                       flush=True)
@@ -186,6 +199,8 @@ def summarise(rows: list[dict], sizes: list[int]) -> list[dict]:
         out.append({
             "command": command, "from_rows": lo, "to_rows": hi, "rows_ratio": hi / lo,
             "time_ratio": None if ratio is None else round(ratio, 2),
+            # (time ratio) / (rows ratio): 1 = linear, below 1 = better than linear
+            "linearity": None if ratio is None else round(ratio / (hi / lo), 3),
             "at_most_linear": None if ratio is None else bool(ratio <= hi / lo),
             "peak_rss_mb_at_largest": b["peak_rss_mb"],
             "memory_under_4gb": bool(b["ok"] and b["peak_rss_mb"] < MEMORY_TARGET_MB),
@@ -201,18 +216,24 @@ def markdown(rows: list[dict], summary: list[dict], meta: dict) -> str:
              "set size from the kernel. `fit s` is the backend's own time (fit + assignment); "
              "ARI compares the labels with the generating blobs (noise rows as one class), a check "
              "that fitting on a sample and assigning the rest keeps the answer.", "",
-             "| rows | command | wall s | peak MB | fit s | clusters | ARI | result |",
-             "|---:|---|---:|---:|---:|---:|---:|---|"]
+             "`recommend` (default selector, shipped knowledge base) prints the ranked "
+             "configurations without running them on the whole table; `choice` is its top one.", "",
+             "| rows | command | wall s | peak MB | fit s | clusters | ARI | choice | result |",
+             "|---:|---|---:|---:|---:|---:|---:|---|---|"]
     for r in rows:
         fit = f"{r['fit_s']:.1f}" if r.get("fit_s") is not None else ""
         res = "ok" if r["ok"] else f"failed: {r.get('error', '')}"
         lines.append(f"| {r['rows']:,} | {r['command']} | {r['wall_s']:.1f} | {r['peak_rss_mb']:.0f} | "
-                     f"{fit} | {r.get('n_clusters', '')} | {r.get('ari', '')} | {res} |")
+                     f"{fit} | {r.get('n_clusters', '')} | {r.get('ari', '')} | {r.get('choice', '')} | {res} |")
     lines += ["", "## Targets", "",
-              "| command | time ratio | rows ratio | at most linear | peak MB at largest | under 4 GB |",
-              "|---|---:|---:|---|---:|---|"]
+              "Linearity = (time at the largest size / time at the reference size) / (rows ratio); "
+              "at most 1 means the cost grows at most linearly.", "",
+              "| command | rows | time ratio | rows ratio | linearity | at most linear | peak MB at largest | "
+              "under 4 GB |",
+              "|---|---|---:|---:|---:|---|---:|---|"]
     for s in summary:
-        lines.append(f"| {s['command']} | {s['time_ratio']} | {s['rows_ratio']:.0f} | {s['at_most_linear']} | "
+        lines.append(f"| {s['command']} | {s['from_rows']:,} -> {s['to_rows']:,} | {s['time_ratio']} | "
+                     f"{s['rows_ratio']:.0f} | {s['linearity']} | {s['at_most_linear']} | "
                      f"{s['peak_rss_mb_at_largest']:.0f} | {s['memory_under_4gb']} |")
     notes = sorted({n for r in rows for n in r.get("notes", [])})
     if notes:
@@ -225,7 +246,11 @@ def markdown(rows: list[dict], summary: list[dict], meta: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)))
-    parser.add_argument("--algorithms", default=",".join(DEFAULT_ALGORITHMS))
+    parser.add_argument("--algorithms", default=",".join(DEFAULT_ALGORITHMS),
+                        help="backends that `cluster -a` runs")
+    parser.add_argument("--commands", default=",".join(COMMANDS),
+                        help=f"which of {', '.join(COMMANDS)} to measure (comma-separated)")
+    parser.add_argument("--budget", type=int, default=0, help="probes for `recommend --budget`")
     parser.add_argument("--dim", type=int, default=20)
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per measurement")
     parser.add_argument("--out", default=str(REPO / "bench" / "results"))
@@ -233,20 +258,30 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     algorithms = [a.strip() for a in args.algorithms.split(",") if a.strip()]
-    recommend = has_recommend()
+    commands = [c.strip() for c in args.commands.split(",") if c.strip()]
+    unknown = sorted(set(commands) - set(COMMANDS))
+    if unknown or not commands or not sizes:
+        parser.error(f"--commands takes some of {', '.join(COMMANDS)} (got {args.commands!r}); "
+                     "--sizes at least one size")
     meta = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
             "load_start": [round(x, 2) for x in os.getloadavg()],
             "omp_threads": os.environ.get("OMP_NUM_THREADS", "unset"),
-            "sizes": sizes, "dim": args.dim, "algorithms": algorithms}
-    if not recommend:
+            "sizes": sizes, "dim": args.dim, "algorithms": algorithms, "commands": commands,
+            "budget": args.budget}
+    if "recommend" in commands and not has_recommend():
+        commands.remove("recommend")
         meta["recommend_skipped"] = "the `recommend` command is not in this tree; skipped"
-        print("note: `metaclust recommend` is not in this tree; measuring `cluster` only", flush=True)
+        print("note: `metaclust recommend` is not in this tree; not measured", flush=True)
     t0 = time.perf_counter()
-    rows = run_all(sizes, algorithms, args.dim, args.timeout, recommend)
+    rows = run_all(sizes, algorithms, args.dim, args.timeout, commands, args.budget)
     meta["load_end"] = [round(x, 2) for x in os.getloadavg()]
     meta["total_s"] = round(time.perf_counter() - t0, 1)
     summary = summarise(rows, sizes)
     print("\n" + markdown(rows, summary, meta))
+    for item in summary:
+        if item["linearity"] is not None:
+            print(f"linearity of {item['command']}: time({item['to_rows']:,}) / time({item['from_rows']:,}) = "
+                  f"{item['time_ratio']}, / {item['rows_ratio']:.0f} (rows ratio) = {item['linearity']}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / f"{args.name}.json", json.dumps({"meta": meta, "rows": rows, "summary": summary},

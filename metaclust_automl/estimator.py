@@ -16,6 +16,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from .errors import DataError
+from .isolation import DEFAULT_TIME_LIMIT, check_time_limit
 
 #: checks of scikit-learn's ``check_estimator`` that MetaClusterer is allowed to fail, and why.
 #: Empty: with the test knowledge base it passes every check, including check_clustering's
@@ -94,6 +95,10 @@ class MetaClusterer(ClusterMixin, BaseEstimator):
         Knowledge base (directory or loaded object); None = the one shipped with the package.
     random_state : int
         Seed for meta-features, probes and the chosen backend.
+    time_limit : float or None
+        Seconds each run of a plugin's (third-party) backend may take; one that fails or runs
+        longer is reported once and the next recommendation runs. None = no limit. Built-in
+        backends run in this process, without a limit.
 
     Attributes
     ----------
@@ -108,22 +113,25 @@ class MetaClusterer(ClusterMixin, BaseEstimator):
     """
 
     def __init__(self, selector: str | None = None, top: int = 5, budget: int = 0,
-                 kb: str | os.PathLike | None = None, random_state: int = 0) -> None:
+                 kb: str | os.PathLike | None = None, random_state: int = 0,
+                 time_limit: float | None = DEFAULT_TIME_LIMIT) -> None:
         self.selector = selector
         self.top = top
         self.budget = budget
         self.kb = kb
         self.random_state = random_state
+        self.time_limit = time_limit
 
     def fit(self, X: Any, y: Any = None) -> MetaClusterer:  # noqa: ARG002 - unsupervised
         """Recommend a configuration for X and run it."""
         X = _check_X(self, X)
         seed = 0 if self.random_state is None else int(self.random_state)
         rec = _recommender(self.selector, self.kb)
-        recs = rec.recommend(X, top=max(1, int(self.top)), budget=int(self.budget), seed=seed)
-        run = rec.run_best(X, recs[0], seed=seed)
-        self.recommendations_ = recs
-        self.recommendation_ = recs[0]
+        rec.runner.time_limit = check_time_limit(self.time_limit)
+        chosen, run, recs = rec.cluster(X, budget=int(self.budget), seed=seed,
+                                        fallbacks=max(2, int(self.top) - 1))
+        self.recommendations_ = recs[: max(1, int(self.top))]
+        self.recommendation_ = chosen
         self.labels_ = run.labels
         self.n_clusters_ = run.n_clusters
         return self

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .errors import BackendError, ConfigError, DataError, KnowledgeBaseError
+from .isolation import DEFAULT_TIME_LIMIT, BackendRunner
 from .knowledge_base import KnowledgeBase
 
 #: the selector used when none is named: the best of bench/recommend.py (see README)
@@ -108,18 +109,23 @@ def _labels_to_codes(labels: Any, n: int) -> np.ndarray:
 class Recommender:
     """Ranks a knowledge base's configurations for new tables with one selector."""
 
-    def __init__(self, kb: KnowledgeBase, selector: Any, *, probe_rows: int = PROBE_ROWS) -> None:
+    def __init__(self, kb: KnowledgeBase, selector: Any, *, probe_rows: int = PROBE_ROWS,
+                 time_limit: float | None = DEFAULT_TIME_LIMIT) -> None:
         self.kb = kb
         self.selector = selector
         self.probe_rows = int(probe_rows)
         self.session: _TableSession | None = None
+        #: runs backends: built-ins in process, plugins' in a worker with ``time_limit`` seconds
+        self.runner = BackendRunner(time_limit)
 
     # -- construction -------------------------------------------------------------------
     @classmethod
     def default(cls, selector: str | None = None, kb: str | os.PathLike | KnowledgeBase | None = None,
-                weights: str | os.PathLike | None = None) -> Recommender:
+                weights: str | os.PathLike | None = None, *,
+                time_limit: float | None = DEFAULT_TIME_LIMIT) -> Recommender:
         """The shipped knowledge base (or ``kb``) with the default selector (or ``selector``),
-        using fitted weights from ``weights``, the knowledge base's directory or the package."""
+        using fitted weights from ``weights``, the knowledge base's directory or the package.
+        ``time_limit``: seconds each run of a plugin's backend may take (None = no limit)."""
         from .knowledge_base import load_default
 
         if isinstance(kb, KnowledgeBase):
@@ -128,7 +134,7 @@ class Recommender:
             base = load_default()
         else:
             base = KnowledgeBase.load(kb)
-        return cls(base, load_selector(selector or DEFAULT_SELECTOR, base, weights))
+        return cls(base, load_selector(selector or DEFAULT_SELECTOR, base, weights), time_limit=time_limit)
 
     # -- ranking ----------------------------------------------------------------------------
     def metafeature_vector(self, X: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -163,7 +169,7 @@ class Recommender:
         Xs = s.X[s.sample]
         start = time.perf_counter()
         try:
-            run = self._registry().backend(cfg.algorithm).run(Xs, cfg.params, seed=s.seed)
+            run = self.runner.run(cfg.algorithm, s.X, cfg.params, seed=s.seed, rows=s.sample)
             s.labels[c] = run.labels
             idx = internal_indices(Xs, run.labels, seed=s.seed)
         except BackendError:
@@ -183,7 +189,7 @@ class Recommender:
         cfg = self.kb.configs[c]
         out = np.full(n, -1, dtype=np.int64)
         try:
-            out[rows] = self._registry().backend(cfg.algorithm).run(s.X[rows], cfg.params, seed=s.seed).labels
+            out[rows] = self.runner.run(cfg.algorithm, s.X, cfg.params, seed=s.seed, rows=rows).labels
         except BackendError:
             out[rows] = -1
         return out
@@ -205,6 +211,7 @@ class Recommender:
         n = X.shape[0]
         codes = None if labels is None else _labels_to_codes(labels, n)
         self.session = _TableSession(X=X, seed=seed, probe_rows=self.probe_rows)
+        self.runner.new_table(X)
         feasible = feasible_mask(self.kb, n, self._registry())
         if not feasible.any():
             raise KnowledgeBaseError("no configuration of the knowledge base can run here: their backends are not "
@@ -240,13 +247,17 @@ class Recommender:
         order = [int(c) for c in np.argsort(-scores, kind="stable") if np.isfinite(scores[c])]
         out: list[Recommendation] = []
         seen: set[str] = set()
+        backend_error: BackendError | None = None
         for c in order:
             if len(out) >= int(top):
                 break
             cfg = self.kb.configs[c]
             try:
                 resolved = self.resolve(X, cfg.algorithm, cfg.params, seed)
-            except (BackendError, ConfigError):
+            except BackendError as exc:
+                backend_error = exc  # cannot run on this table (or its plugin failed here)
+                continue
+            except ConfigError:
                 continue  # cannot run on this table
             key = repr(sorted((k, repr(v)) for k, v in resolved.items())) + cfg.algorithm
             if key in seen:  # two scale-free configurations that mean the same here
@@ -263,25 +274,66 @@ class Recommender:
                                       resolved=resolved, predicted_score=float(np.clip(scores[c], -1.0, 1.0)),
                                       reason=reason,
                                       config_id=cfg.id, selector=self.selector.name, probed=probed))
+        if not out and backend_error is not None:
+            raise BackendError(f"none of the recommended configurations can run on this table: {backend_error}")
         if not out:
             raise KnowledgeBaseError("none of the recommended configurations can run on this table")
+        self.runner.release()
         return out
 
     def resolve(self, X: np.ndarray, algorithm: str, params: dict[str, Any], seed: int = 0) -> dict[str, Any]:
         """Concrete parameters for this table, computed the way ``Backend.run`` will (on the same
-        sample when the backend fits on a sample; on a bounded sample for huge tables)."""
-        from . import preprocess
+        sample when the backend fits on a sample; on a bounded sample for huge tables). A plugin's
+        backend computes them in the guarded worker: BackendError if it fails or hangs there."""
+        if self.runner.isolates(algorithm):
+            return self.runner.resolve(algorithm, X, params, seed)
+        return resolve_params(self._registry().backend(algorithm), X, params, seed)
 
-        backend = self._registry().backend(algorithm)
-        p = backend.validate(params)
-        n = X.shape[0]
-        limit = backend.max_fit_rows if backend.max_fit_rows is not None else RESOLVE_ROWS
-        Xp = preprocess.apply(X, p["preprocess"], seed=seed)
-        if n > limit:
-            rng = np.random.default_rng(seed)
-            Xp = Xp[np.sort(rng.choice(n, limit, replace=False))]
-        resolved = backend.resolve(Xp, p)
-        return _jsonable({k: v for k, v in resolved.items()})
+    def cluster(self, X: Any, *, budget: int = 0, labels: Any = None, seed: int = 0, fallbacks: int = 2
+                ) -> tuple[Recommendation, Any, list[Recommendation]]:
+        """Recommend, then run the best configuration on the whole table; when it fails there
+        (out of memory, a degenerate table, a plugin's backend that raises or hangs), run the
+        next one. Returns (the recommendation that ran, its ``ClusterRun``, the ranked
+        recommendations); the run's notes say what failed.
+
+        A plugin's backend that hung or crashed is not started again on this table; when that
+        leaves no candidate, the ranking is made once more without it and its next candidates
+        run. BackendError when nothing could run."""
+        from .validation import check_matrix
+
+        X = check_matrix(X)
+        if not X.flags.writeable:
+            X = np.array(X)  # one array for every step: the runner sees one table
+        try:
+            return self._cluster(X, budget, labels, seed, 1 + max(0, int(fallbacks)))
+        finally:
+            self.runner.release()
+
+    def _cluster(self, X: np.ndarray, budget: int, labels: Any, seed: int, top: int
+                 ) -> tuple[Recommendation, Any, list[Recommendation]]:
+        recs = self.recommend(X, top=top, budget=budget, labels=labels, seed=seed)
+        failures: list[str] = []
+        tried: set[str] = set()
+        for again in (False, True):
+            for rec in recs:
+                if rec.config_id in tried:
+                    continue
+                tried.add(rec.config_id)
+                try:
+                    run = self.run_best(X, rec, seed=seed)
+                except BackendError as exc:
+                    failures.append(f"rank {rec.rank} ({rec.algorithm}) failed on the whole table: {exc}")
+                    continue
+                run.notes[:0] = failures
+                return rec, run, recs
+            if again or not any(r.algorithm in self.runner.broken for r in recs):
+                break
+            try:  # the broken plugin's configurations drop out of this ranking
+                recs = self.recommend(X, top=top + len(tried), budget=budget, labels=labels, seed=seed)
+            except (BackendError, KnowledgeBaseError):
+                break
+        raise BackendError(f"none of the {len(tried)} recommended configurations tried ran on this table: "
+                           + ("; ".join(failures) or "no recommendation"))
 
     def run_best(self, X: Any, recommendation: Recommendation, seed: int = 0) -> Any:
         """Run a recommendation on the whole table (a ``ClusterRun``)."""
@@ -290,8 +342,23 @@ class Recommender:
         X = check_matrix(X)
         if not X.flags.writeable:
             X = np.array(X)
-        backend = self._registry().backend(recommendation.algorithm)
-        return backend.run(X, recommendation.params, seed=seed)
+        return self.runner.run(recommendation.algorithm, X, recommendation.params, seed=seed)
+
+
+def resolve_params(backend: Any, X: np.ndarray, params: dict[str, Any], seed: int = 0) -> dict[str, Any]:
+    """What :meth:`Recommender.resolve` computes, for one backend object (module level, so
+    that the guarded worker can run it for a plugin's backend)."""
+    from . import preprocess
+
+    p = backend.validate(params)
+    n = X.shape[0]
+    limit = backend.max_fit_rows if backend.max_fit_rows is not None else RESOLVE_ROWS
+    Xp = preprocess.apply(X, p["preprocess"], seed=seed)
+    if n > limit:
+        rng = np.random.default_rng(seed)
+        Xp = Xp[np.sort(rng.choice(n, limit, replace=False))]
+    resolved = backend.resolve(Xp, p)
+    return _jsonable({k: v for k, v in resolved.items()})
 
 
 def load_selector(name: str, kb: KnowledgeBase, weights: str | os.PathLike | None = None) -> Any:

@@ -271,3 +271,22 @@ def test_estimator_accepts_a_loaded_knowledge_base(kb_dir):
     a = MetaClusterer(selector="knn", kb=kb).fit(X)
     b = MetaClusterer(selector="knn", kb=kb_dir).fit(X)
     np.testing.assert_array_equal(a.labels_, b.labels_)
+
+
+def test_cluster_falls_back_when_the_best_configuration_fails(rec, table, monkeypatch):
+    from metaclust_automl.errors import BackendError
+
+    _, X, _ = table
+    recs = rec.recommend(X, top=3)
+    real = rec.run_best
+
+    def flaky(X_, r, seed=0):
+        if r.rank == 1:
+            raise BackendError("out of memory")
+        return real(X_, r, seed=seed)
+
+    monkeypatch.setattr(rec, "run_best", flaky)
+    chosen, run, ranked = rec.cluster(X)
+    assert chosen.rank == 2 and chosen.config_id == recs[1].config_id
+    assert any("rank 1" in note and "out of memory" in note for note in run.notes)
+    assert run.labels.shape == (X.shape[0],)

@@ -8,8 +8,10 @@ import numpy as np
 import typer
 from rich.table import Table as RichTable
 
+from ..isolation import DEFAULT_TIME_LIMIT
 from .app import (ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, SeedOpt, app, console,
                   err_console, load_for_cli)
+from .recommend_cmd import TimeLimitOpt
 
 
 def cluster_sizes(labels: np.ndarray) -> dict[str, int]:
@@ -58,14 +60,17 @@ def cluster(
     kb: Annotated[Optional[str], typer.Option("--kb", help="Without --algorithm: knowledge base directory (default: the shipped one).")] = None,
     labels: Annotated[Optional[str], typer.Option("--labels", help="Without --algorithm: a few known labels, one per row (empty or -1 = unknown), to adapt the choice.")] = None,
     plot: Annotated[Optional[str], typer.Option("--plot", help="Also write a 2-D projection coloured by cluster to this PNG file.")] = None,
+    time_limit: TimeLimitOpt = DEFAULT_TIME_LIMIT,
 ) -> None:
     """Cluster a table and write one label per input row (noise = -1)."""
     from ..atomic import check_output_path
     from ..errors import ConfigError
+    from ..isolation import BackendRunner, option_time_limit
     from ..loading import write_labels_csv
     from ..params import parse_assignments
     from ..plugins import get_registry
 
+    time_limit = option_time_limit(time_limit)
     if output and output != "-":
         check_output_path(output)
     if plot:
@@ -75,13 +80,15 @@ def cluster(
         if params:
             raise ConfigError("--set needs --algorithm; without it the recommended configuration runs")
         _cluster_recommended(data, output, seed, columns, drop, label_column, impute, as_json,
-                             budget, selector, kb, labels, plot)
+                             budget, selector, kb, labels, plot, time_limit)
         return
     backend = get_registry().backend(algorithm)
     backend.validate(params)  # fail on a bad parameter before reading a big file
     table = load_for_cli(data, columns, drop, label_column, impute)
-    with err_console.status(f"running {algorithm} on {table.X.shape[0]} x {table.X.shape[1]}"):
-        run = backend.run(table.X, params, seed=seed)
+    with err_console.status(f"running {algorithm} on {table.X.shape[0]} x {table.X.shape[1]}"), \
+            BackendRunner(time_limit) as runner:  # a plugin's backend runs guarded
+        runner.new_table(table.X)
+        run = runner.run(algorithm, table.X, params, seed=seed)
     if output == "-":
         import sys
         sys.stdout.write("label\n" + "\n".join(map(str, run.labels.tolist())) + "\n")
@@ -94,7 +101,7 @@ def cluster(
 
 
 def _cluster_recommended(data, output, seed, columns, drop, label_column, impute, as_json,  # noqa: ANN001
-                         budget, selector, kb, labels, plot) -> None:
+                         budget, selector, kb, labels, plot, time_limit) -> None:
     """The no-``--algorithm`` path: recommend (running up to ``budget`` configurations on a
     sample of the table first), then run the chosen configuration on every row."""
     from ..loading import write_labels_csv
@@ -103,12 +110,10 @@ def _cluster_recommended(data, output, seed, columns, drop, label_column, impute
     base = check_choice(selector, kb)
     table = load_for_cli(data, columns, drop, label_column, impute)
     known = few_shot_labels(table, labels)
-    rec = build_recommender(selector, base)
+    rec = build_recommender(selector, base, time_limit)
     n, d = table.X.shape
-    with err_console.status(f"choosing a configuration for {n} x {d}"):
-        best = rec.recommend(table.X, top=1, budget=budget, labels=known, seed=seed)[0]
-    with err_console.status(f"running {best.algorithm} on {n} x {d}"):
-        run = rec.run_best(table.X, best, seed=seed)
+    with err_console.status(f"choosing a configuration for {n} x {d} and running it"):
+        best, run, _ = rec.cluster(table.X, budget=budget, labels=known, seed=seed)
     extra = {"selector": best.selector, "predicted_score": round(best.predicted_score, 4),
              "reason": best.reason, "config_id": best.config_id, "budget": budget}
     if output == "-":

@@ -9,7 +9,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..isolation import DEFAULT_TIME_LIMIT
 from .app import SeedOpt, app, console, err_console
+from .recommend_cmd import TimeLimitOpt
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -44,6 +46,7 @@ def evaluate(
                                            "not its group.")] = False,
     jobs: Annotated[int, typer.Option("--jobs", min=1, help="Worker processes when building a knowledge base.")] = 1,
     seed: SeedOpt = 0,
+    time_limit: TimeLimitOpt = DEFAULT_TIME_LIMIT,
 ) -> None:
     """Score selectors (top-1, and with --budget) and blind baselines on every task of a labelled corpus."""
     from ..corpus import load_corpus
@@ -53,8 +56,10 @@ def evaluate(
     from ..evaluation.report import write_outputs
     from ..evaluation.runner import Plan, evaluate_corpus, shipped_weights_dir
     from ..knowledge_base import KnowledgeBase, load_default
+    from ..isolation import option_time_limit
     from ..plugins import get_registry
 
+    limit = option_time_limit(time_limit)
     started = time.perf_counter()
     registry = get_registry()
     names = _split(selectors)
@@ -102,7 +107,7 @@ def evaluate(
             "unseen tasks: selectors fitted on the knowledge base, minus any task of the same id")
     plan = Plan(selectors=names, baselines=list(BASELINES) if baselines else [], kb=base, by_group=by_group,
                 budget=budget, trials=trials, seed=seed, max_rows=max_rows, notes=notes,
-                weights_dirs=[shipped_weights_dir()])
+                weights_dirs=[shipped_weights_dir()], time_limit=limit)
     results = evaluate_corpus(tasks, plan, progress=True)
     setup = {
         "corpus": ", ".join(corpus) + f" ({len(tasks)} tasks" +
@@ -117,6 +122,7 @@ def evaluate(
         "baselines sampled above": f"{max_rows} rows (DBSCAN defaults, KMeans-silhouette, Optuna-silhouette; "
                                    "HDBSCAN defaults always sees every row)",
         "seed": seed,
+        "time limit": (f"{limit:g} s" if limit else "none") + " per run of a plugin's backend (built-ins unlimited)",
     }
     from .. import __version__
 
@@ -125,7 +131,8 @@ def evaluate(
                           f"(1-min load average at the end: {os.getloadavg()[0]:.1f})")
     command = _command_line(corpus, kb=kb, leave_one_out=leave_one_out, selectors=selectors,
                             baselines=baselines, budget=budget, trials=trials, out=out,
-                            label_column=label_column, max_rows=max_rows, no_group=no_group, seed=seed)
+                            label_column=label_column, max_rows=max_rows, no_group=no_group, seed=seed,
+                            time_limit=time_limit)
     written = write_outputs(results, out_dir if out_dir.exists() else _mkdir(out_dir), command=command,
                             setup=setup, notes=plan.notes)
     _print_summary(results)
@@ -136,7 +143,7 @@ def _command_line(corpus: list[str], **opts: object) -> str:
     """The command that reproduces this evaluation (options at their default left out)."""
     defaults = {"kb": None, "leave_one_out": False, "selectors": None, "baselines": False, "budget": 0,
                 "trials": 50, "out": "evaluation", "label_column": "label", "max_rows": 10_000,
-                "no_group": False, "seed": 0}
+                "no_group": False, "seed": 0, "time_limit": DEFAULT_TIME_LIMIT}
     parts = ["metaclust", "evaluate", *(shlex.quote(c) for c in corpus)]
     for key, value in opts.items():
         if value == defaults.get(key):

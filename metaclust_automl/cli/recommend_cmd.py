@@ -9,6 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table as RichTable
 
+from ..isolation import DEFAULT_TIME_LIMIT
 from .app import (ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, SeedOpt, app, console,
                   err_console, load_for_cli)
 
@@ -22,6 +23,10 @@ BudgetOpt = Annotated[int, typer.Option(
     "--budget", min=0, help="Configurations the selector may run on a sample of the table before ranking.")]
 LabelsOpt = Annotated[Optional[str], typer.Option(
     "--labels", help="A few known labels, one per row (empty or -1 = unknown), for few-shot adaptation.")]
+TimeLimitOpt = Annotated[float, typer.Option(
+    "--time-limit", metavar="SECONDS", help="Seconds each run of a plugin's (third-party) backend may take; "
+    "one that raises, crashes or runs longer is reported once and the next candidate runs (0 = no "
+    "limit). Built-in backends are not limited.")]
 
 
 def few_shot_labels(table: Any, labels_file: Optional[str]) -> Any:
@@ -53,11 +58,11 @@ def check_choice(selector: Optional[str], kb: Optional[str]) -> Any:
     return load_default() if kb is None else KnowledgeBase.load(kb)
 
 
-def build_recommender(selector: Optional[str], kb: Any) -> Any:
+def build_recommender(selector: Optional[str], kb: Any, time_limit: float | None = DEFAULT_TIME_LIMIT) -> Any:
     from ..recommend import Recommender
 
     with err_console.status(f"loading selector {selector or 'default'}"):
-        return Recommender.default(selector=selector, kb=kb)
+        return Recommender.default(selector=selector, kb=kb, time_limit=time_limit)
 
 
 def _fmt(value: Any) -> str:
@@ -80,13 +85,17 @@ def recommend(
     label_column: LabelColumnOpt = None,
     impute: ImputeOpt = None,
     as_json: JsonOpt = False,
+    time_limit: TimeLimitOpt = DEFAULT_TIME_LIMIT,
 ) -> None:
     """Rank clustering configurations for a table: algorithm, parameters, predicted quality, why."""
+    from ..isolation import option_time_limit
+
     start = time.perf_counter()
+    time_limit = option_time_limit(time_limit)
     base = check_choice(selector, kb)
     table = load_for_cli(data, columns, drop, label_column, impute)
     known = few_shot_labels(table, labels)
-    rec = build_recommender(selector, base)
+    rec = build_recommender(selector, base, time_limit)
     with err_console.status(f"ranking {len(rec.kb.configs)} configurations for "
                             f"{table.X.shape[0]} x {table.X.shape[1]}"):
         recs = rec.recommend(table.X, top=top, budget=budget, labels=known, seed=seed)

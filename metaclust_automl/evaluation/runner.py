@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, KnowledgeBaseError, MetaclustError
+from ..isolation import DEFAULT_TIME_LIMIT
 from ..knowledge_base import KnowledgeBase
 from ..metrics import INDEX_NAMES, external_scores, internal_indices
 from .baselines import BASELINES, on_sample
@@ -139,11 +140,14 @@ class _Prober:
     """Runs configurations on a bounded sample of one table for a selector with a budget,
     counting and caching its probes."""
 
-    def __init__(self, kb: KnowledgeBase, X: np.ndarray, registry: Any, budget: int, seed: int) -> None:
+    def __init__(self, kb: KnowledgeBase, X: np.ndarray, registry: Any, budget: int, seed: int,
+                 runner: Any = None) -> None:
         self.kb, self.registry, self.budget, self.seed = kb, registry, int(budget), seed
+        self.runner = runner
         n = X.shape[0]
         rng = np.random.default_rng(seed)
         rows = np.arange(n) if n <= PROBE_ROWS else np.sort(rng.choice(n, PROBE_ROWS, replace=False))
+        self.X, self.rows = X, rows
         self.Xs = X[rows]
         self.cache: dict[int, dict[str, float]] = {}
 
@@ -157,7 +161,10 @@ class _Prober:
             raise ConfigError(f"a selector probed more than its budget of {self.budget} configurations")
         cfg = self.kb.configs[c]
         try:
-            labels = self.registry.backend(cfg.algorithm).run(self.Xs, cfg.params, seed=self.seed).labels
+            if self.runner is not None:  # a plugin's backend runs guarded
+                labels = self.runner.run(cfg.algorithm, self.X, cfg.params, seed=self.seed, rows=self.rows).labels
+            else:
+                labels = self.registry.backend(cfg.algorithm).run(self.Xs, cfg.params, seed=self.seed).labels
             idx = internal_indices(self.Xs, labels, seed=self.seed)
         except MetaclustError:
             idx = {"silhouette": -1.0, "calinski_harabasz": 0.0, "davies_bouldin": 10.0,
@@ -167,10 +174,11 @@ class _Prober:
 
 
 def run_selector(selector: Any, kb: KnowledgeBase, X: np.ndarray, mf_vector: np.ndarray, *,
-                 budget: int = 0, seed: int = 0, registry: Any = None) -> dict[str, Any]:
+                 budget: int = 0, seed: int = 0, registry: Any = None, runner: Any = None) -> dict[str, Any]:
     """The selector's top-1 configuration for table X, run on every row.
 
-    Configurations are tried best first; one that cannot run here (its backend fails)
+    Configurations are tried best first; one that cannot run here (its backend fails, or
+    a plugin's backend raises or hangs under ``runner``, an ``isolation.BackendRunner``)
     passes the turn to the next, as it would for a user. Returns the labels, the
     configuration, the number of probes and the seconds spent (without meta-features)."""
     if registry is None:
@@ -178,8 +186,10 @@ def run_selector(selector: Any, kb: KnowledgeBase, X: np.ndarray, mf_vector: np.
 
         registry = get_registry()
     start = time.perf_counter()
+    if runner is not None:
+        runner.new_table(X)
     feasible = feasible_configs(kb, X.shape[0], registry)
-    prober = _Prober(kb, X, registry, budget, seed) if budget > 0 else None
+    prober = _Prober(kb, X, registry, budget, seed, runner) if budget > 0 else None
     query = make_query(metafeatures=mf_vector, X=X, probe=prober, budget=int(budget), seed=seed,
                        feasible=feasible)
     scores = np.asarray(selector.predict_scores(query), dtype=np.float64)
@@ -193,7 +203,10 @@ def run_selector(selector: Any, kb: KnowledgeBase, X: np.ndarray, mf_vector: np.
             break
         cfg = kb.configs[int(c)]
         try:
-            labels = registry.backend(cfg.algorithm).run(X, cfg.params, seed=seed).labels
+            if runner is not None:
+                labels = runner.run(cfg.algorithm, X, cfg.params, seed=seed).labels
+            else:
+                labels = registry.backend(cfg.algorithm).run(X, cfg.params, seed=seed).labels
         except MetaclustError as exc:
             last_error = str(exc)
             continue
@@ -237,6 +250,9 @@ class Plan:
     #: threads for BLAS/OpenMP inside every method (1: methods compare on equal terms, and
     #: OpenMP's busy-waiting does not multiply wall time on a shared machine)
     threads: int | None = 1
+    #: seconds each run of a plugin's (third-party) backend may take (None = no limit);
+    #: built-in backends run in process, unlimited
+    time_limit: float | None = DEFAULT_TIME_LIMIT
     notes: list[str] = field(default_factory=list)
 
 
@@ -296,10 +312,16 @@ def _registry_factory(name: str) -> Any:
     return get_registry().selector(name)()
 
 
-def evaluate_task(task: Any, plan: Plan, fits: _FitCache | None = None) -> list[Result]:
-    """Every method of ``plan`` on one labelled task (``task.id``, ``.group``, ``.X``, ``.y``)."""
+def evaluate_task(task: Any, plan: Plan, fits: _FitCache | None = None, runner: Any = None) -> list[Result]:
+    """Every method of ``plan`` on one labelled task (``task.id``, ``.group``, ``.X``, ``.y``).
+    Plugins' backends run under ``runner`` (default: one with ``plan.time_limit``)."""
     from .. import metafeatures
+    from ..isolation import BackendRunner
     from ..plugins import get_registry
+
+    if runner is None:
+        with BackendRunner(plan.time_limit) as own:
+            return evaluate_task(task, plan, fits, own)
 
     X = np.ascontiguousarray(task.X, dtype=np.float64)
     y = np.asarray(task.y)
@@ -348,7 +370,8 @@ def evaluate_task(task: Any, plan: Plan, fits: _FitCache | None = None) -> list[
             try:
                 selector, sub, fit_seconds, how = fits.get(name, train)
                 row.fit_seconds, row.note = fit_seconds, how
-                got = run_selector(selector, sub, X, mf_vec, budget=budget, seed=plan.seed, registry=registry)
+                got = run_selector(selector, sub, X, mf_vec, budget=budget, seed=plan.seed, registry=registry,
+                                   runner=runner)
             except Exception as exc:  # noqa: BLE001 - one method failing on one task is a result
                 row.error = f"{type(exc).__name__}: {exc}"
                 out.append(row)
@@ -381,12 +404,14 @@ def evaluate_corpus(tasks: Sequence[Any], plan: Plan, *, progress: bool = True) 
 
     if plan.selectors and plan.kb is None:
         raise KnowledgeBaseError("selectors need a knowledge base: pass --kb DIR or --leave-one-out")
+    from ..isolation import BackendRunner
+
     fits = _FitCache(plan)
     results: list[Result] = []
-    with threadpool_limits(limits=plan.threads):
+    with threadpool_limits(limits=plan.threads), BackendRunner(plan.time_limit) as runner:
         if not progress:
             for task in tasks:
-                results.extend(evaluate_task(task, plan, fits))
+                results.extend(evaluate_task(task, plan, fits, runner))
             return results
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -397,7 +422,7 @@ def evaluate_corpus(tasks: Sequence[Any], plan: Plan, *, progress: bool = True) 
             job = bar.add_task("evaluating", total=len(tasks))
             for task in tasks:
                 bar.update(job, description=f"evaluating {task.id}")
-                results.extend(evaluate_task(task, plan, fits))
+                results.extend(evaluate_task(task, plan, fits, runner))
                 bar.advance(job)
             bar.update(job, description="evaluated")
     return results
