@@ -137,6 +137,9 @@ def run_all(sizes: list[int], algorithms: list[str], d: int, timeout: float,
                                       "import sys; from metaclust_automl.loading import load_table; "
                                       "t = load_table(sys.argv[1]); print(t.X.shape)", str(data)]))
             if "cluster" in commands:
+                # the product path first: no --algorithm, the default selector's top choice
+                jobs.append(("cluster (recommended)", py + ["cluster", str(data), "-o", str(tmp / "labels.csv"),
+                                                            "--json"]))
                 jobs += [(f"cluster {a}", py + ["cluster", str(data), "-a", a, "-o", str(tmp / "labels.csv"),
                                                  "--json"]) for a in algorithms]
             if "recommend" in commands:
