@@ -29,6 +29,7 @@ from .base import Query, Selector
 from .common import (Standardiser, config_descriptors, group_split, index_features, index_vector,
                      kb_fingerprint, load_state, performance, require_tensors, save_state,
                      set_torch_threads)
+from .knn import DEFAULT_K, knn_base, task_groups
 from .nets import (POLICY_KEYS, PolicyNumpy, device, init_policy, policy_config_torch, policy_h0_torch,
                    policy_heads_torch, policy_step_torch, to_numpy)
 
@@ -38,24 +39,28 @@ class RL2Selector(Selector):
 
     name: ClassVar[str] = "rl2"
 
-    def __init__(self, steps: int = 1000, batch: int = 64, max_budget: int = 8, hidden: int = 96,
+    def __init__(self, steps: int = 600, batch: int = 64, max_budget: int = 8, hidden: int = 96,
                  emb: int = 8, temperature: float = 0.05, lr: float = 2e-3, entropy: float = 0.01,
-                 val_share: float = 0.15, metric: str = "ari") -> None:
+                 val_share: float = 0.15, metric: str = "ari", k: int = DEFAULT_K, n_bags: int = 3) -> None:
         self.steps, self.batch, self.max_budget = int(steps), int(batch), int(max_budget)
         self.hidden, self.emb, self.temperature = int(hidden), int(emb), float(temperature)
         self.lr, self.entropy, self.val_share, self.metric = float(lr), float(entropy), float(val_share), metric
+        self.k, self.n_bags = int(k), int(n_bags)
         self.kb: KnowledgeBase | None = None
         self.history: list[dict[str, float]] = []
 
     def _hyper(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("steps", "batch", "max_budget", "hidden", "emb",
-                                               "temperature", "lr", "entropy", "val_share", "metric")}
+                                               "temperature", "lr", "entropy", "val_share", "metric", "k",
+                                               "n_bags")}
 
     def _setup(self, kb: KnowledgeBase, mscale: Standardiser, iscale: Standardiser) -> None:
         self.kb = kb
         self.mscale, self.iscale = mscale, iscale
         self.desc, _ = config_descriptors(kb)
         self.fingerprint = kb_fingerprint(kb)
+        self.Zkb = mscale.transform(kb.M)
+        self.Pkb = performance(kb, self.metric)
 
     def _check(self) -> KnowledgeBase:
         if self.kb is None or not hasattr(self, "params"):
@@ -64,11 +69,24 @@ class RL2Selector(Selector):
 
     # -- training ---------------------------------------------------------------------------
     def fit(self, kb: KnowledgeBase, *, seed: int = 0) -> RL2Selector:
+        """Train ``bags`` policies, each early-stopped on its own held-out task groups; at
+        ranking time they see the same probes and their outputs are averaged."""
+        set_torch_threads()
+        self._setup(kb, Standardiser.fit(kb.M), Standardiser.fit(index_features(kb.C)))
+        self.bags, scores, self.history = [], [], []
+        for b in range(max(1, self.n_bags)):
+            params, score, history = self._fit_one(kb, seed + 1000 * b)
+            self.bags.append(params)
+            scores.append(score)
+            self.history.extend({"bag": b, **h} for h in history[-3:])
+        self.params = self.bags[0]
+        self.val_top1 = float(np.mean(scores))
+        return self
+
+    def _fit_one(self, kb: KnowledgeBase, seed: int) -> tuple[dict[str, np.ndarray], float, list[dict]]:
         import torch
 
-        set_torch_threads()
         torch.manual_seed(seed)
-        self._setup(kb, Standardiser.fit(kb.M), Standardiser.fit(index_features(kb.C)))
         dev = device()
         rng = np.random.default_rng(seed)
         Pn = performance(kb, self.metric)
@@ -79,21 +97,26 @@ class RL2Selector(Selector):
         desc = torch.tensor(self.desc, dtype=torch.float32, device=dev)
         target = torch.softmax(P / self.temperature, 1)
         train, val = group_split(kb, self.val_share, seed)
+        groups = task_groups(kb)
+        # every task's kNN estimate from the training tasks of other groups, as a new table would get it
+        base = torch.tensor(knn_base(self.Zkb[train], Pn[train], self.Zkb, self.k,
+                                     exclude=groups[:, None] == groups[train][None]),
+                            dtype=torch.float32, device=dev)
         params = {k: v.detach().to(dev).requires_grad_(True) for k, v in
                   init_policy(Z.shape[1], desc.shape[1], K, CZ.shape[2], emb=self.emb,
-                              hidden=self.hidden, seed=seed, prior=Pn[train].mean(0)).items()}
+                              hidden=self.hidden, seed=seed).items()}
         opt = torch.optim.Adam(params.values(), lr=self.lr)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.steps))
         max_b = min(self.max_budget, K)
-        # the starting point ranks like the single best configuration; keep it unless training beats it
-        best = self._validate(params, Z, P, CZ, desc, val if val.size else train, max_b)
+        # the starting point ranks like kNN (the correction starts near 0); keep it unless training beats it
+        best = self._validate(params, Z, P, CZ, desc, base, val if val.size else train, max_b)
         best_state = to_numpy(params)
-        self.history = [{"step": 0, "val_top1": float(best)}]
+        history = [{"step": 0, "val_top1": float(best)}]
         B = min(self.batch, train.size) if train.size >= 8 else self.batch
         for step in range(self.steps):
             tasks = torch.tensor(rng.choice(train, size=B, replace=train.size < B), device=dev)
             budgets = torch.tensor(rng.integers(0, max_b + 1, size=B), device=dev)
-            out = self._rollout(params, Z[tasks], P[tasks], CZ[tasks], desc, budgets, max_b,
+            out = self._rollout(params, Z[tasks], P[tasks], CZ[tasks], desc, base[tasks], budgets, max_b,
                                 greedy=False, target=target[tasks])
             reward, logp, ent, sup = out
             adv = torch.zeros_like(reward)
@@ -108,15 +131,13 @@ class RL2Selector(Selector):
             opt.step()
             sched.step()
             if (step + 1) % 50 == 0 or step + 1 == self.steps:
-                score = self._validate(params, Z, P, CZ, desc, val if val.size else train, max_b)
-                self.history.append({"step": step + 1, "val_top1": score, "reward": float(reward.mean())})
-                if score >= best:
+                score = self._validate(params, Z, P, CZ, desc, base, val if val.size else train, max_b)
+                history.append({"step": step + 1, "val_top1": score, "reward": float(reward.mean())})
+                if score > best:
                     best, best_state = score, to_numpy(params)
-        self.params = best_state
-        self.val_top1 = float(best)
-        return self
+        return best_state, float(best), history
 
-    def _rollout(self, params: dict[str, Any], z: Any, P: Any, CZ: Any, desc: Any, budgets: Any,
+    def _rollout(self, params: dict[str, Any], z: Any, P: Any, CZ: Any, desc: Any, base: Any, budgets: Any,
                  max_b: int, *, greedy: bool, target: Any = None) -> tuple[Any, Any, Any, Any]:
         """Run a batch of episodes (one per row of z) to their budgets, in torch.
 
@@ -136,7 +157,7 @@ class RL2Selector(Selector):
         sup = torch.zeros((), device=z.device)
         n_sup = 0
         for s in range(max_b + 1):
-            q, logits = policy_heads_torch(params, h, qcf, pcf)
+            q, logits = policy_heads_torch(params, h, qcf, pcf, base)
             if target is not None:  # every step's ARI head learns from what it has seen so far
                 active = budgets >= s
                 mse = ((q - P) ** 2).mean(1)
@@ -161,8 +182,8 @@ class RL2Selector(Selector):
         reward = P[rows, choice]
         return reward, logp, ent, sup / max(1, n_sup)
 
-    def _validate(self, params: dict[str, Any], Z: Any, P: Any, CZ: Any, desc: Any, rows: np.ndarray,
-                  max_b: int) -> float:
+    def _validate(self, params: dict[str, Any], Z: Any, P: Any, CZ: Any, desc: Any, base: Any,
+                  rows: np.ndarray, max_b: int) -> float:
         import torch
 
         idx = torch.tensor(rows, device=Z.device)
@@ -170,25 +191,27 @@ class RL2Selector(Selector):
         with torch.no_grad():
             for b in sorted({0, max_b // 2, max_b}):
                 budgets = torch.full((len(rows),), b, device=Z.device)
-                reward, *_ = self._rollout(params, Z[idx], P[idx], CZ[idx], desc, budgets, max_b, greedy=True)
+                reward, *_ = self._rollout(params, Z[idx], P[idx], CZ[idx], desc, base[idx], budgets, max_b,
+                                           greedy=True)
                 scores.append(float(reward.mean()))
         return float(np.mean(scores))
 
     # -- ranking ------------------------------------------------------------------------------
     def predict_scores(self, query: Query) -> np.ndarray:
         kb = self._check()
-        net = PolicyNumpy(self.params, self.desc)
+        nets = [PolicyNumpy(p, self.desc) for p in self.bags]
         z = self.mscale.transform(np.asarray(query.metafeatures, dtype=np.float64))
         K = len(kb.configs)
         allowed = np.ones(K, bool) if query.feasible is None else np.asarray(query.feasible, bool)
         budget = int(query.budget or 0) if query.probe is not None else 0
         budget = min(budget, int(allowed.sum()))
         max_b = max(1, min(self.max_budget, K))
-        h = net.h0(z)
+        base = knn_base(self.Zkb, self.Pkb, z[None], self.k)[0]
+        hs = [net.h0(z) for net in nets]
         self.last_probes: list[tuple[int, dict[str, float]]] = []
         probed = np.zeros(K, bool)
         for s in range(budget):
-            q, logits = net.heads(h)
+            logits = np.mean([net.heads(h, base)[1] for net, h in zip(nets, hs)], axis=0)
             logits = np.where(probed | ~allowed, -np.inf, logits)
             a = int(np.argmax(logits))
             raw = query.probe(a)
@@ -196,9 +219,8 @@ class RL2Selector(Selector):
             probed[a] = True
             obs = self.iscale.transform(index_features(index_vector(raw, kb.index_names)))
             left = max(0, min(budget, max_b) - s - 1) / max_b
-            h = net.step(h, np.concatenate([z, net.cf[a], obs, [1.0, left]]))
-        q, _ = net.heads(h)
-        return q
+            hs = [net.step(h, np.concatenate([z, net.cf[a], obs, [1.0, left]])) for net, h in zip(nets, hs)]
+        return np.mean([net.heads(h, base)[0] for net, h in zip(nets, hs)], axis=0)
 
     def explain(self, query: Query, config_index: int) -> str:
         probes = getattr(self, "last_probes", [])
@@ -213,12 +235,16 @@ class RL2Selector(Selector):
             "kb_fingerprint": self.fingerprint, "hyper": self._hyper(),
             "metafeature_scaler": self.mscale.to_dict(), "index_scaler": self.iscale.to_dict(),
             "validation_top1": getattr(self, "val_top1", None), "history": self.history[-5:],
-        }, self.params)
+        }, {f"bag{b}.{k}": v for b, p in enumerate(self.bags) for k, v in p.items()})
 
     @classmethod
     def load(cls, directory: str | os.PathLike, kb: KnowledgeBase) -> RL2Selector:
         meta, tensors = load_state(directory, cls.name, kb)
-        require_tensors(tensors, list(POLICY_KEYS), str(directory))
+        n = int(meta["hyper"].get("n_bags", 1))
+        bags = [{k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith(f"bag{b}.")} for b in range(n)]
+        for bag in bags:
+            require_tensors(bag, list(POLICY_KEYS), str(directory))
+        tensors = bags[0]
         self = cls(**meta["hyper"])
         self._setup(kb, Standardiser.from_dict(meta["metafeature_scaler"]),
                     Standardiser.from_dict(meta["index_scaler"]))
@@ -227,7 +253,8 @@ class RL2Selector(Selector):
 
             raise KnowledgeBaseError(f"{directory}: weights cover {tensors['emb'].shape[0]} configurations, "
                                      f"the knowledge base has {len(kb.configs)}; retrain the selector")
-        self.params = tensors
+        self.bags = bags
+        self.params = bags[0]
         self.val_top1 = meta.get("validation_top1")
         return self
 
