@@ -263,6 +263,7 @@ class Recommender:
                                       resolved=resolved, predicted_score=float(np.clip(scores[c], -1.0, 1.0)),
                                       reason=reason,
                                       config_id=cfg.id, selector=self.selector.name, probed=probed))
+        self._preprocessed, self._preprocessed_for = {}, None  # do not keep a copy of the table
         if not out:
             raise KnowledgeBaseError("none of the recommended configurations can run on this table")
         return out
@@ -276,7 +277,12 @@ class Recommender:
         p = backend.validate(params)
         n = X.shape[0]
         limit = backend.max_fit_rows if backend.max_fit_rows is not None else RESOLVE_ROWS
-        Xp = preprocess.apply(X, p["preprocess"], seed=seed)
+        key = (id(X), p["preprocess"], seed)
+        cache = self._preprocessed if getattr(self, "_preprocessed_for", None) is X else {}
+        if key not in cache:  # several configurations share a transform: compute it once per table
+            cache[key] = preprocess.apply(X, p["preprocess"], seed=seed)
+        self._preprocessed, self._preprocessed_for = cache, X
+        Xp = cache[key]
         if n > limit:
             rng = np.random.default_rng(seed)
             Xp = Xp[np.sort(rng.choice(n, limit, replace=False))]

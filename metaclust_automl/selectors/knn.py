@@ -114,8 +114,8 @@ class KNNSelector(Selector):
         kb = self._check()
         nn, _ = self._neighbours(self._task_distances(query.metafeatures))
         best = nn[int(np.argmax(self.P[nn, config_index]))]
-        return (f"mean ARI {self.P[nn, config_index].mean():.2f} on the {nn.size} most similar training "
-                f"tables (best: {kb.tasks[best].id}, {self.P[best, config_index]:.2f})")
+        return (f"ARI {self.P[nn, config_index].mean():.2f} on average over the {nn.size} most similar "
+                f"known tables (e.g. {kb.tasks[best].group or kb.tasks[best].id})")
 
     # -- files ------------------------------------------------------------------------
     def save(self, directory: str | os.PathLike) -> None:

@@ -296,7 +296,7 @@ class MAMLSelector(Selector):
         self._check()
         z = self.mscale.transform(np.asarray(query.metafeatures, dtype=np.float64))
         zero = self._zero_shot(z)[config_index]
-        return f"meta-learned regressor predicts ARI {zero:.2f} from the table's meta-features"
+        return f"meta-learned regressor: ARI {zero:.2f} expected from the table's meta-features"
 
     # -- files ------------------------------------------------------------------------------
     def save(self, directory: str | os.PathLike) -> None:

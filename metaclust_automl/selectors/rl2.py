@@ -225,8 +225,8 @@ class RL2Selector(Selector):
     def explain(self, query: Query, config_index: int) -> str:
         probes = getattr(self, "last_probes", [])
         if probes:
-            return f"recurrent policy's predicted ARI after running {len(probes)} configurations"
-        return "recurrent policy's predicted ARI from the table's meta-features"
+            return f"search policy's expectation after running {len(probes)} configurations"
+        return "search policy's expectation from the table's meta-features"
 
     # -- files ----------------------------------------------------------------------------------
     def save(self, directory: str | os.PathLike) -> None:
