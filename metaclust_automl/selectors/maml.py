@@ -20,30 +20,28 @@ Zero-shot ranking and probing need only numpy; adaptation imports torch.
 """
 from __future__ import annotations
 
-import os
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import ConfigError
 from ..knowledge_base import KnowledgeBase
-from .base import Query, Selector
-from .common import (Standardiser, blend_observed, config_descriptors, group_split, index_features,
-                     index_vector, kb_fingerprint, load_state, performance, require_tensors, save_state,
-                     score_on_labels, set_torch_threads, top1_score)
-from .knn import DEFAULT_K, knn_base, task_groups
-from .nets import (QUALITY_INNER, QUALITY_KEYS, device, init_quality, quality_head_torch, quality_numpy,
-                   quality_torch, quality_trunk_torch, to_numpy, to_torch)
+from .base import Query
+from .common import blend_observed, index_features, index_vector, score_on_labels, set_torch_threads, top1_score
+from .knn import DEFAULT_K, knn_base
+from .nets import (QUALITY_INNER, QUALITY_KEYS, init_quality, quality_head_torch, quality_numpy, quality_torch,
+                   quality_trunk_torch, to_torch)
+from .training import BaggedNetworkSelector, train_early_stopped
 
 def label_noise(n_labels: int) -> float:
     """Rough standard deviation of an ARI estimated from ``n_labels`` rows."""
     return 0.5 / np.sqrt(max(n_labels, 1))
 
 
-class MAMLSelector(Selector):
+class MAMLSelector(BaggedNetworkSelector):
     """Meta-learned quality regressor; adapts to a few labels."""
 
     name: ClassVar[str] = "maml"
+    weight_keys: ClassVar[tuple[str, ...]] = (*QUALITY_KEYS, "inner_lr")
     #: learns from known labels itself (the Recommender does not re-rank for it)
     adapts_to_labels: ClassVar[bool] = True
 
@@ -70,15 +68,6 @@ class MAMLSelector(Selector):
                                                "val_share", "adapt_configs", "metric", "k",
                                                "weight_decay", "input_noise", "table_input", "n_bags")}
 
-    # -- set-up shared by fit and load --------------------------------------------------
-    def _setup(self, kb: KnowledgeBase, mscale: Standardiser, iscale: Standardiser) -> None:
-        self.kb = kb
-        self.mscale, self.iscale = mscale, iscale
-        self.desc, _ = config_descriptors(kb)
-        self.fingerprint = kb_fingerprint(kb)
-        self.Zkb = mscale.transform(kb.M)
-        self.Pkb = performance(kb, self.metric)
-
     def _z(self, z: np.ndarray) -> np.ndarray:
         """What the network sees of the meta-features (nothing when ``table_input`` is off: the
         kNN estimate then carries all the table's information, and the network only calibrates
@@ -89,60 +78,22 @@ class MAMLSelector(Selector):
         """kNN estimate for one table from every task of the knowledge base."""
         return knn_base(self.Zkb, self.Pkb, z[None], self.k)[0]
 
-    def _check(self) -> KnowledgeBase:
-        if self.kb is None or not hasattr(self, "params"):
-            raise ConfigError("the maml selector is not fitted; call fit(kb) or load() first")
-        return self.kb
-
     # -- training -------------------------------------------------------------------------
-    def fit(self, kb: KnowledgeBase, *, seed: int = 0) -> MAMLSelector:
-        """Train ``bags`` networks, each early-stopped on its own held-out task groups, and keep
-        them all: their average is steadier than any one of them (a validation set of a few
-        groups is a noisy judge of when to stop)."""
-        set_torch_threads()
-        self._setup(kb, Standardiser.fit(kb.M), Standardiser.fit(index_features(kb.C)))
-        self.bags, scores, self.history = [], [], []
-        for b in range(max(1, self.n_bags)):
-            params, score, history = self._fit_one(kb, seed + 1000 * b)
-            self.bags.append(params)
-            scores.append(score)
-            self.history.extend({"bag": b, **h} for h in history[-3:])
-        self.params = self.bags[0]
-        self.val_top1 = float(np.mean(scores))
-        return self
-
     def _fit_one(self, kb: KnowledgeBase, seed: int) -> tuple[dict[str, np.ndarray], float, list[dict]]:
         import torch
 
-        torch.manual_seed(seed)
-        dev = device()
-        rng = np.random.default_rng(seed)
-        Z = torch.tensor(self._z(self.Zkb), dtype=torch.float32, device=dev)
-        Pn = self.Pkb
-        P = torch.tensor(Pn, dtype=torch.float32, device=dev)
-        CZ = torch.tensor(self.iscale.transform(index_features(kb.C)), dtype=torch.float32, device=dev)
-        desc = torch.tensor(self.desc, dtype=torch.float32, device=dev)
-        T, K = Pn.shape
-        train, val = group_split(kb, self.val_share, seed)
-        rows = val if val.size else train
-        groups = task_groups(kb)
-        # every task's kNN estimate from the training tasks of other groups, as a new table would get it
-        base = torch.tensor(knn_base(self.Zkb[train], Pn[train], self.Zkb, self.k,
-                                     exclude=groups[:, None] == groups[train][None]),
-                            dtype=torch.float32, device=dev)
+        data = self._training_data(kb, seed, self._z(self.Zkb))
+        dev, rng, Z, P, Pn, CZ, desc, base = data.dev, data.rng, data.Z, data.P, data.Pn, data.CZ, data.desc, data.base
+        train, rows = data.train, data.rows
+        K = Pn.shape[1]
         params = {k: v.detach().to(dev).requires_grad_(True) for k, v in
                   init_quality(Z.shape[1], desc.shape[1], K, CZ.shape[2], emb=self.emb,
                                hidden=self.hidden, seed=seed).items()}
-        opt = torch.optim.Adam(params.values(), lr=self.lr, weight_decay=self.weight_decay)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.steps))
         target = torch.softmax(P / self.temperature, dim=1)
-        # the starting point ranks like kNN (the correction starts near 0); keep it unless training beats it
-        best = self._validate(params, Z, desc, Pn, CZ, rows, base)
-        best_state = to_numpy(params)
-        history = [{"step": 0, "val_top1": float(best)}]
         B = min(self.meta_batch, train.size)
         noise_gen = torch.Generator(device=dev).manual_seed(seed)
-        for step in range(self.steps):
+
+        def step_loss(step: int) -> tuple[Any, dict[str, Any]]:
             batch = torch.tensor(rng.choice(train, size=B, replace=False), device=dev)
             mask = torch.tensor(rng.random((B, K)) < self.probe_share, dtype=torch.float32, device=dev)
             cols, y = self._support(rng, Pn[batch.cpu().numpy()], dev)
@@ -154,19 +105,15 @@ class MAMLSelector(Selector):
             pred = quality_head_torch(fast, quality_trunk_torch(params, zb, desc, CZ[batch], mask, base[batch]),
                                       base[batch])
             loss = self._loss(pred, P[batch], target[batch])
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params.values(), 5.0)
-            opt.step()
-            sched.step()
+            return loss, {"loss": loss.detach()}
+
+        def clamp_inner_lr() -> None:
             with torch.no_grad():
                 params["inner_lr"].clamp_(np.log(1e-3), np.log(1.0))
-            if (step + 1) % 50 == 0 or step + 1 == self.steps:
-                score = self._validate(params, Z, desc, Pn, CZ, rows, base)
-                history.append({"step": step + 1, "val_top1": score, "loss": float(loss.detach())})
-                if score > best:
-                    best, best_state = score, to_numpy(params)
-        return best_state, float(best), history
+
+        return train_early_stopped(params, steps=self.steps, lr=self.lr, weight_decay=self.weight_decay,
+                                   step_loss=step_loss, after_step=clamp_inner_lr,
+                                   validate=lambda p: self._validate(p, Z, desc, Pn, CZ, rows, base))
 
     @staticmethod
     def _support(rng: np.random.Generator, P_rows: np.ndarray, dev: Any) -> tuple[Any, Any]:
@@ -297,36 +244,3 @@ class MAMLSelector(Selector):
         z = self.mscale.transform(np.asarray(query.metafeatures, dtype=np.float64))
         zero = self._zero_shot(z)[config_index]
         return f"meta-learned regressor: ARI {zero:.2f} expected from the table's meta-features"
-
-    # -- files ------------------------------------------------------------------------------
-    def save(self, directory: str | os.PathLike) -> None:
-        self._check()
-        save_state(directory, self.name, {
-            "kb_fingerprint": self.fingerprint, "hyper": self._hyper(),
-            "metafeature_scaler": self.mscale.to_dict(), "index_scaler": self.iscale.to_dict(),
-            "validation_top1": getattr(self, "val_top1", None), "history": self.history[-5:],
-        }, {f"bag{b}.{k}": v for b, p in enumerate(self.bags) for k, v in p.items()})
-
-    @classmethod
-    def load(cls, directory: str | os.PathLike, kb: KnowledgeBase) -> MAMLSelector:
-        meta, tensors = load_state(directory, cls.name, kb)
-        n = int(meta["hyper"].get("n_bags", 1))
-        bags = [{k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith(f"bag{b}.")} for b in range(n)]
-        for bag in bags:
-            require_tensors(bag, [*QUALITY_KEYS, "inner_lr"], str(directory))
-        tensors = bags[0]
-        self = cls(**meta["hyper"])
-        self._setup(kb, Standardiser.from_dict(meta["metafeature_scaler"]),
-                    Standardiser.from_dict(meta["index_scaler"]))
-        if tensors["emb"].shape[0] != len(kb.configs):
-            from ..errors import KnowledgeBaseError
-
-            raise KnowledgeBaseError(f"{directory}: weights cover {tensors['emb'].shape[0]} configurations, "
-                                     f"the knowledge base has {len(kb.configs)}; retrain the selector")
-        self.bags = bags
-        self.params = bags[0]
-        self.val_top1 = meta.get("validation_top1")
-        return self
-
-    def get_info(self) -> dict[str, Any]:
-        return {"name": self.name, **self._hyper(), "validation_top1": getattr(self, "val_top1", None)}

@@ -18,26 +18,24 @@ serves every budget from 0 (a meta-feature-only pick) up to ``max_budget``.
 """
 from __future__ import annotations
 
-import os
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import ConfigError
 from ..knowledge_base import KnowledgeBase
-from .base import Query, Selector
-from .common import (Standardiser, config_descriptors, group_split, index_features, index_vector,
-                     kb_fingerprint, load_state, performance, require_tensors, save_state,
-                     set_torch_threads)
-from .knn import DEFAULT_K, knn_base, task_groups
-from .nets import (POLICY_KEYS, PolicyNumpy, device, init_policy, policy_config_torch, policy_h0_torch,
-                   policy_heads_torch, policy_step_torch, to_numpy)
+from .base import Query
+from .common import index_features, index_vector
+from .knn import DEFAULT_K, knn_base
+from .nets import (POLICY_KEYS, PolicyNumpy, init_policy, policy_config_torch, policy_h0_torch,
+                   policy_heads_torch, policy_step_torch)
+from .training import BaggedNetworkSelector, train_early_stopped
 
 
-class RL2Selector(Selector):
+class RL2Selector(BaggedNetworkSelector):
     """Recurrent search policy trained with reinforcement learning on P and C."""
 
     name: ClassVar[str] = "rl2"
+    weight_keys: ClassVar[tuple[str, ...]] = POLICY_KEYS
 
     def __init__(self, steps: int = 600, batch: int = 64, max_budget: int = 8, hidden: int = 96,
                  emb: int = 8, temperature: float = 0.05, lr: float = 2e-3, entropy: float = 0.01,
@@ -54,66 +52,24 @@ class RL2Selector(Selector):
                                                "temperature", "lr", "entropy", "val_share", "metric", "k",
                                                "n_bags")}
 
-    def _setup(self, kb: KnowledgeBase, mscale: Standardiser, iscale: Standardiser) -> None:
-        self.kb = kb
-        self.mscale, self.iscale = mscale, iscale
-        self.desc, _ = config_descriptors(kb)
-        self.fingerprint = kb_fingerprint(kb)
-        self.Zkb = mscale.transform(kb.M)
-        self.Pkb = performance(kb, self.metric)
-
-    def _check(self) -> KnowledgeBase:
-        if self.kb is None or not hasattr(self, "params"):
-            raise ConfigError("the rl2 selector is not fitted; call fit(kb) or load() first")
-        return self.kb
-
     # -- training ---------------------------------------------------------------------------
-    def fit(self, kb: KnowledgeBase, *, seed: int = 0) -> RL2Selector:
-        """Train ``bags`` policies, each early-stopped on its own held-out task groups; at
-        ranking time they see the same probes and their outputs are averaged."""
-        set_torch_threads()
-        self._setup(kb, Standardiser.fit(kb.M), Standardiser.fit(index_features(kb.C)))
-        self.bags, scores, self.history = [], [], []
-        for b in range(max(1, self.n_bags)):
-            params, score, history = self._fit_one(kb, seed + 1000 * b)
-            self.bags.append(params)
-            scores.append(score)
-            self.history.extend({"bag": b, **h} for h in history[-3:])
-        self.params = self.bags[0]
-        self.val_top1 = float(np.mean(scores))
-        return self
-
     def _fit_one(self, kb: KnowledgeBase, seed: int) -> tuple[dict[str, np.ndarray], float, list[dict]]:
+        """One policy; at ranking time the bagged policies see the same probes and their
+        outputs are averaged."""
         import torch
 
-        torch.manual_seed(seed)
-        dev = device()
-        rng = np.random.default_rng(seed)
-        Pn = performance(kb, self.metric)
-        T, K = Pn.shape
-        Z = torch.tensor(self.mscale.transform(kb.M), dtype=torch.float32, device=dev)
-        P = torch.tensor(Pn, dtype=torch.float32, device=dev)
-        CZ = torch.tensor(self.iscale.transform(index_features(kb.C)), dtype=torch.float32, device=dev)
-        desc = torch.tensor(self.desc, dtype=torch.float32, device=dev)
+        data = self._training_data(kb, seed, self.Zkb)
+        dev, rng, Z, P, CZ, desc, base = data.dev, data.rng, data.Z, data.P, data.CZ, data.desc, data.base
+        train, rows = data.train, data.rows
+        K = P.shape[1]
         target = torch.softmax(P / self.temperature, 1)
-        train, val = group_split(kb, self.val_share, seed)
-        groups = task_groups(kb)
-        # every task's kNN estimate from the training tasks of other groups, as a new table would get it
-        base = torch.tensor(knn_base(self.Zkb[train], Pn[train], self.Zkb, self.k,
-                                     exclude=groups[:, None] == groups[train][None]),
-                            dtype=torch.float32, device=dev)
         params = {k: v.detach().to(dev).requires_grad_(True) for k, v in
                   init_policy(Z.shape[1], desc.shape[1], K, CZ.shape[2], emb=self.emb,
                               hidden=self.hidden, seed=seed).items()}
-        opt = torch.optim.Adam(params.values(), lr=self.lr)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.steps))
         max_b = min(self.max_budget, K)
-        # the starting point ranks like kNN (the correction starts near 0); keep it unless training beats it
-        best = self._validate(params, Z, P, CZ, desc, base, val if val.size else train, max_b)
-        best_state = to_numpy(params)
-        history = [{"step": 0, "val_top1": float(best)}]
         B = min(self.batch, train.size) if train.size >= 8 else self.batch
-        for step in range(self.steps):
+
+        def step_loss(step: int) -> tuple[Any, dict[str, Any]]:
             tasks = torch.tensor(rng.choice(train, size=B, replace=train.size < B), device=dev)
             budgets = torch.tensor(rng.integers(0, max_b + 1, size=B), device=dev)
             out = self._rollout(params, Z[tasks], P[tasks], CZ[tasks], desc, base[tasks], budgets, max_b,
@@ -125,17 +81,10 @@ class RL2Selector(Selector):
                 adv[sel] = reward[sel] - reward[sel].mean()
             pg = -(adv.detach() * logp).mean()
             loss = sup + pg - self.entropy * ent.mean()
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params.values(), 5.0)
-            opt.step()
-            sched.step()
-            if (step + 1) % 50 == 0 or step + 1 == self.steps:
-                score = self._validate(params, Z, P, CZ, desc, base, val if val.size else train, max_b)
-                history.append({"step": step + 1, "val_top1": score, "reward": float(reward.mean())})
-                if score > best:
-                    best, best_state = score, to_numpy(params)
-        return best_state, float(best), history
+            return loss, {"reward": reward.mean()}
+
+        return train_early_stopped(params, steps=self.steps, lr=self.lr, weight_decay=0.0, step_loss=step_loss,
+                                   validate=lambda p: self._validate(p, Z, P, CZ, desc, base, rows, max_b))
 
     def _rollout(self, params: dict[str, Any], z: Any, P: Any, CZ: Any, desc: Any, base: Any, budgets: Any,
                  max_b: int, *, greedy: bool, target: Any = None) -> tuple[Any, Any, Any, Any]:
@@ -227,36 +176,3 @@ class RL2Selector(Selector):
         if probes:
             return f"search policy's expectation after running {len(probes)} configurations"
         return "search policy's expectation from the table's meta-features"
-
-    # -- files ----------------------------------------------------------------------------------
-    def save(self, directory: str | os.PathLike) -> None:
-        self._check()
-        save_state(directory, self.name, {
-            "kb_fingerprint": self.fingerprint, "hyper": self._hyper(),
-            "metafeature_scaler": self.mscale.to_dict(), "index_scaler": self.iscale.to_dict(),
-            "validation_top1": getattr(self, "val_top1", None), "history": self.history[-5:],
-        }, {f"bag{b}.{k}": v for b, p in enumerate(self.bags) for k, v in p.items()})
-
-    @classmethod
-    def load(cls, directory: str | os.PathLike, kb: KnowledgeBase) -> RL2Selector:
-        meta, tensors = load_state(directory, cls.name, kb)
-        n = int(meta["hyper"].get("n_bags", 1))
-        bags = [{k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith(f"bag{b}.")} for b in range(n)]
-        for bag in bags:
-            require_tensors(bag, list(POLICY_KEYS), str(directory))
-        tensors = bags[0]
-        self = cls(**meta["hyper"])
-        self._setup(kb, Standardiser.from_dict(meta["metafeature_scaler"]),
-                    Standardiser.from_dict(meta["index_scaler"]))
-        if tensors["emb"].shape[0] != len(kb.configs):
-            from ..errors import KnowledgeBaseError
-
-            raise KnowledgeBaseError(f"{directory}: weights cover {tensors['emb'].shape[0]} configurations, "
-                                     f"the knowledge base has {len(kb.configs)}; retrain the selector")
-        self.bags = bags
-        self.params = bags[0]
-        self.val_top1 = meta.get("validation_top1")
-        return self
-
-    def get_info(self) -> dict[str, Any]:
-        return {"name": self.name, **self._hyper(), "validation_top1": getattr(self, "val_top1", None)}
