@@ -274,6 +274,7 @@ class Recommender:
                                       resolved=resolved, predicted_score=float(np.clip(scores[c], -1.0, 1.0)),
                                       reason=reason,
                                       config_id=cfg.id, selector=self.selector.name, probed=probed))
+        self._preprocessed, self._preprocessed_for = {}, None  # do not keep a copy of the table
         if not out and backend_error is not None:
             raise BackendError(f"none of the recommended configurations can run on this table: {backend_error}")
         if not out:
@@ -287,7 +288,9 @@ class Recommender:
         backend computes them in the guarded worker: BackendError if it fails or hangs there."""
         if self.runner.isolates(algorithm):
             return self.runner.resolve(algorithm, X, params, seed)
-        return resolve_params(self._registry().backend(algorithm), X, params, seed)
+        cache = self._preprocessed if getattr(self, "_preprocessed_for", None) is X else {}
+        self._preprocessed, self._preprocessed_for = cache, X
+        return resolve_params(self._registry().backend(algorithm), X, params, seed, cache=cache)
 
     def cluster(self, X: Any, *, budget: int = 0, labels: Any = None, seed: int = 0, fallbacks: int = 2
                 ) -> tuple[Recommendation, Any, list[Recommendation]]:
@@ -345,15 +348,23 @@ class Recommender:
         return self.runner.run(recommendation.algorithm, X, recommendation.params, seed=seed)
 
 
-def resolve_params(backend: Any, X: np.ndarray, params: dict[str, Any], seed: int = 0) -> dict[str, Any]:
+def resolve_params(backend: Any, X: np.ndarray, params: dict[str, Any], seed: int = 0,
+                   cache: dict[Any, np.ndarray] | None = None) -> dict[str, Any]:
     """What :meth:`Recommender.resolve` computes, for one backend object (module level, so
-    that the guarded worker can run it for a plugin's backend)."""
+    that the guarded worker can run it for a plugin's backend). ``cache`` holds the
+    transformed table per preprocessing: several configurations share one transform."""
     from . import preprocess
 
     p = backend.validate(params)
     n = X.shape[0]
     limit = backend.max_fit_rows if backend.max_fit_rows is not None else RESOLVE_ROWS
-    Xp = preprocess.apply(X, p["preprocess"], seed=seed)
+    key = (p["preprocess"], seed)
+    if cache is None or key not in cache:
+        Xp = preprocess.apply(X, p["preprocess"], seed=seed)
+        if cache is not None:
+            cache[key] = Xp
+    else:
+        Xp = cache[key]
     if n > limit:
         rng = np.random.default_rng(seed)
         Xp = Xp[np.sort(rng.choice(n, limit, replace=False))]

@@ -94,7 +94,7 @@ def test_few_labels_flow_through_the_recommender(kb_dir, table):
     from metaclust_automl.selectors.maml import MAMLSelector
 
     kb = Recommender.default(selector="knn", kb=kb_dir).kb
-    rec = Recommender(kb, MAMLSelector(steps=40, meta_batch=4).fit(kb))
+    rec = Recommender(kb, MAMLSelector(steps=40, meta_batch=4, n_bags=1).fit(kb))
     labels = np.full(X.shape[0], -1)
     labels[::8] = y[::8]
     recs = rec.recommend(X, top=3, labels=labels)
@@ -120,11 +120,11 @@ def test_stale_weights_are_refitted_with_a_note(kb_dir, tmp_path):
         warnings.simplefilter("always")
         from metaclust_automl.selectors.maml import MAMLSelector
 
-        MAMLSelector(steps=5, meta_batch=2).fit(kb).save(tmp_path / "kb2" / "selectors" / "maml")
+        MAMLSelector(steps=5, meta_batch=2, n_bags=1).fit(kb).save(tmp_path / "kb2" / "selectors" / "maml")
         import metaclust_automl.selectors.builtin as builtin
 
         orig = builtin._maml
-        builtin._maml = lambda: MAMLSelector(steps=5, meta_batch=2)
+        builtin._maml = lambda: MAMLSelector(steps=5, meta_batch=2, n_bags=1)
         try:
             from metaclust_automl import plugins
 

@@ -18,8 +18,8 @@ from metaclust_automl.selectors.tinykb import toy_kb
 
 FAST = {
     "knn": lambda: KNNSelector(k=3),
-    "maml": lambda: MAMLSelector(steps=120, meta_batch=8),
-    "rl2": lambda: RL2Selector(steps=150, batch=32, max_budget=3),
+    "maml": lambda: MAMLSelector(steps=100, meta_batch=8, n_bags=2),
+    "rl2": lambda: RL2Selector(steps=120, batch=32, max_budget=3, n_bags=2),
 }
 _fitted: dict[str, object] = {}
 
@@ -160,12 +160,12 @@ def test_numpy_forward_matches_torch(kb):
     z = np.array([0.3, -0.2, 1.0, 0.1])
     obs = np.random.default_rng(0).normal(size=(K, I))
     mask = np.array([1, 0, 1, 0, 0, 1], float)
+    base = np.linspace(0.1, 0.9, K)
     p = nets.to_torch(sel.params)
-    want = nets.quality_torch(p, torch.tensor(z[None], dtype=torch.float32),
-                              torch.tensor(sel.desc, dtype=torch.float32),
-                              torch.tensor(obs[None], dtype=torch.float32),
-                              torch.tensor(mask[None], dtype=torch.float32))[0].detach().numpy()
-    np.testing.assert_allclose(nets.quality_numpy(sel.params, z, sel.desc, obs, mask), want, atol=1e-4)
+    f32 = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
+    want = nets.quality_torch(p, f32(z[None]), f32(sel.desc), f32(obs[None]), f32(mask[None]),
+                              f32(base[None]))[0].detach().numpy()
+    np.testing.assert_allclose(nets.quality_numpy(sel.params, z, sel.desc, obs, mask, base), want, atol=1e-4)
 
     pol = fitted("rl2", kb)
     pt = nets.to_torch(pol.params)
@@ -173,18 +173,18 @@ def test_numpy_forward_matches_torch(kb):
     h = nets.policy_h0_torch(pt, torch.tensor(z[None], dtype=torch.float32))
     x = torch.randn(1, pt["gru.wi"].shape[1], generator=torch.Generator().manual_seed(0))
     h1 = nets.policy_step_torch(pt, h, x)
-    q, logits = nets.policy_heads_torch(pt, h1, *nets.policy_config_torch(pt, desc))
+    q, logits = nets.policy_heads_torch(pt, h1, *nets.policy_config_torch(pt, desc), f32(base[None]))
     npol = nets.PolicyNumpy(pol.params, pol.desc)
     h1n = npol.step(npol.h0(z), x[0].numpy().astype(float))
-    qn, ln = npol.heads(h1n)
+    qn, ln = npol.heads(h1n, base)
     np.testing.assert_allclose(h1n, h1[0].detach().numpy(), atol=1e-4)
     np.testing.assert_allclose(qn, q[0].detach().numpy(), atol=1e-4)
     np.testing.assert_allclose(ln, logits[0].detach().numpy(), atol=1e-3)
 
 
 def test_same_seed_same_weights(kb):
-    a = MAMLSelector(steps=20, meta_batch=4).fit(kb, seed=3)
-    b = MAMLSelector(steps=20, meta_batch=4).fit(kb, seed=3)
+    a = MAMLSelector(steps=20, meta_batch=4, n_bags=1).fit(kb, seed=3)
+    b = MAMLSelector(steps=20, meta_batch=4, n_bags=1).fit(kb, seed=3)
     for k in a.params:
         np.testing.assert_array_equal(a.params[k], b.params[k])
 

@@ -20,15 +20,46 @@ from .common import (Standardiser, index_features, index_vector, kb_fingerprint,
                      performance, save_state)
 
 
+#: neighbours averaged by the kNN estimate (chosen by bench/selectors_cv.py on the knowledge base)
+DEFAULT_K = 10
+
+
+def knn_base(Z_ref: np.ndarray, P_ref: np.ndarray, Zq: np.ndarray, k: int = DEFAULT_K,
+             exclude: np.ndarray | None = None) -> np.ndarray:
+    """kNN estimate [Q, K] of every configuration's score on Q query tables: the average of
+    the performance rows of the k nearest reference tables (root-mean-square distance over
+    standardised meta-features), weighted by 1 / (distance + 0.05). ``exclude`` [Q, T] masks
+    reference tables a query may not use (its own group, in training)."""
+    Zq = np.atleast_2d(Zq)
+    sq = (np.sum(Zq ** 2, 1)[:, None] + np.sum(Z_ref ** 2, 1)[None] - 2.0 * Zq @ Z_ref.T)
+    D = np.sqrt(np.maximum(sq, 0.0) / Z_ref.shape[1])
+    if exclude is not None:
+        D = np.where(exclude, np.inf, D)
+    k = max(1, min(int(k), Z_ref.shape[0]))
+    nn = np.argsort(D, axis=1, kind="stable")[:, :k]
+    d = np.take_along_axis(D, nn, 1)
+    w = np.where(np.isfinite(d), 1.0 / (d + 0.05), 0.0)
+    empty = w.sum(1) == 0
+    w[empty] = 1.0  # nothing allowed: plain average of whatever came first
+    w = w / w.sum(1, keepdims=True)
+    return np.einsum("qk,qkc->qc", w, P_ref[nn])
+
+
+def task_groups(kb: KnowledgeBase) -> np.ndarray:
+    return np.array([t.group or t.id for t in kb.tasks])
+
+
 class KNNSelector(Selector):
     """Average of the nearest tasks' performance rows."""
 
     name: ClassVar[str] = "knn"
 
-    def __init__(self, k: int = 5, metric: str = "ari", index_weight: float = 1.0) -> None:
+    def __init__(self, k: int = DEFAULT_K, metric: str = "ari", index_weight: float = 2.0,
+                 probe_blend: float = 0.5) -> None:
         self.k = int(k)
         self.metric = metric
         self.index_weight = float(index_weight)
+        self.probe_blend = float(probe_blend)
         self.kb: KnowledgeBase | None = None
 
     # -- fitting ----------------------------------------------------------------------
@@ -76,22 +107,23 @@ class KNNSelector(Selector):
                 d_idx = np.sqrt(np.mean((self.CZ[:, c] - obs) ** 2, axis=1))
                 joint = np.sqrt(dist ** 2 + self.index_weight * d_idx ** 2)
                 nn_c, w_c = self._neighbours(joint)
-                scores[c] = float(w_c @ self.P[nn_c, c])
+                scores[c] = (1 - self.probe_blend) * scores[c] + self.probe_blend * float(w_c @ self.P[nn_c, c])
         return scores
 
     def explain(self, query: Query, config_index: int) -> str:
         kb = self._check()
         nn, _ = self._neighbours(self._task_distances(query.metafeatures))
         best = nn[int(np.argmax(self.P[nn, config_index]))]
-        return (f"mean ARI {self.P[nn, config_index].mean():.2f} on the {nn.size} most similar training "
-                f"tables (best: {kb.tasks[best].id}, {self.P[best, config_index]:.2f})")
+        return (f"ARI {self.P[nn, config_index].mean():.2f} on average over the {nn.size} most similar "
+                f"known tables (e.g. {kb.tasks[best].group or kb.tasks[best].id})")
 
     # -- files ------------------------------------------------------------------------
     def save(self, directory: str | os.PathLike) -> None:
         self._check()
         save_state(directory, self.name, {
             "kb_fingerprint": self.fingerprint,
-            "hyper": {"k": self.k, "metric": self.metric, "index_weight": self.index_weight},
+            "hyper": {"k": self.k, "metric": self.metric, "index_weight": self.index_weight,
+                      "probe_blend": self.probe_blend},
             "metafeature_scaler": self.mscale.to_dict(), "index_scaler": self.iscale.to_dict(),
         })
 

@@ -20,113 +20,100 @@ Zero-shot ranking and probing need only numpy; adaptation imports torch.
 """
 from __future__ import annotations
 
-import os
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import ConfigError
 from ..knowledge_base import KnowledgeBase
-from .base import Query, Selector
-from .common import (Standardiser, blend_observed, config_descriptors, group_split, index_features,
-                     index_vector, kb_fingerprint, load_state, performance, require_tensors, save_state,
-                     score_on_labels, set_torch_threads, top1_score)
-from .nets import (QUALITY_INNER, QUALITY_KEYS, device, init_quality, quality_head_torch, quality_numpy,
-                   quality_torch, quality_trunk_torch, to_numpy, to_torch)
+from .base import Query
+from .common import blend_observed, index_features, index_vector, score_on_labels, set_torch_threads, top1_score
+from .knn import DEFAULT_K, knn_base
+from .nets import (QUALITY_INNER, QUALITY_KEYS, init_quality, quality_head_torch, quality_numpy, quality_torch,
+                   quality_trunk_torch, to_torch)
+from .training import BaggedNetworkSelector, train_early_stopped
 
 def label_noise(n_labels: int) -> float:
     """Rough standard deviation of an ARI estimated from ``n_labels`` rows."""
     return 0.5 / np.sqrt(max(n_labels, 1))
 
 
-class MAMLSelector(Selector):
+class MAMLSelector(BaggedNetworkSelector):
     """Meta-learned quality regressor; adapts to a few labels."""
 
     name: ClassVar[str] = "maml"
+    weight_keys: ClassVar[tuple[str, ...]] = (*QUALITY_KEYS, "inner_lr")
     #: learns from known labels itself (the Recommender does not re-rank for it)
     adapts_to_labels: ClassVar[bool] = True
 
-    def __init__(self, steps: int = 800, meta_batch: int = 16, inner_steps: int = 3,
+    def __init__(self, steps: int = 600, meta_batch: int = 16, inner_steps: int = 3,
                  hidden: int = 64, emb: int = 8, temperature: float = 0.05, list_weight: float = 1.0,
                  probe_share: float = 0.3, lr: float = 2e-3, val_share: float = 0.15,
-                 adapt_configs: int = 8, metric: str = "ari") -> None:
+                 adapt_configs: int = 8, metric: str = "ari", k: int = DEFAULT_K,
+                 weight_decay: float = 1e-5, input_noise: float = 0.0, table_input: bool = True,
+                 n_bags: int = 3) -> None:
         self.steps, self.meta_batch, self.inner_steps = int(steps), int(meta_batch), int(inner_steps)
         self.hidden, self.emb = int(hidden), int(emb)
         self.temperature, self.list_weight = float(temperature), float(list_weight)
         self.probe_share, self.lr, self.val_share = float(probe_share), float(lr), float(val_share)
-        self.adapt_configs, self.metric = int(adapt_configs), metric
+        self.adapt_configs, self.metric, self.k = int(adapt_configs), metric, int(k)
+        self.weight_decay, self.input_noise = float(weight_decay), float(input_noise)
+        self.table_input = bool(table_input) if not isinstance(table_input, str) else table_input == "True"
+        self.n_bags = int(n_bags)
         self.kb: KnowledgeBase | None = None
         self.history: list[dict[str, float]] = []
 
     def _hyper(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("steps", "meta_batch", "inner_steps", "hidden", "emb",
                                                "temperature", "list_weight", "probe_share", "lr",
-                                               "val_share", "adapt_configs", "metric")}
+                                               "val_share", "adapt_configs", "metric", "k",
+                                               "weight_decay", "input_noise", "table_input", "n_bags")}
 
-    # -- set-up shared by fit and load --------------------------------------------------
-    def _setup(self, kb: KnowledgeBase, mscale: Standardiser, iscale: Standardiser) -> None:
-        self.kb = kb
-        self.mscale, self.iscale = mscale, iscale
-        self.desc, _ = config_descriptors(kb)
-        self.fingerprint = kb_fingerprint(kb)
+    def _z(self, z: np.ndarray) -> np.ndarray:
+        """What the network sees of the meta-features (nothing when ``table_input`` is off: the
+        kNN estimate then carries all the table's information, and the network only calibrates
+        it per configuration and reads the probes)."""
+        return z if self.table_input else np.zeros_like(z)
 
-    def _check(self) -> KnowledgeBase:
-        if self.kb is None or not hasattr(self, "params"):
-            raise ConfigError("the maml selector is not fitted; call fit(kb) or load() first")
-        return self.kb
+    def _base(self, z: np.ndarray) -> np.ndarray:
+        """kNN estimate for one table from every task of the knowledge base."""
+        return knn_base(self.Zkb, self.Pkb, z[None], self.k)[0]
 
     # -- training -------------------------------------------------------------------------
-    def fit(self, kb: KnowledgeBase, *, seed: int = 0) -> MAMLSelector:
+    def _fit_one(self, kb: KnowledgeBase, seed: int) -> tuple[dict[str, np.ndarray], float, list[dict]]:
         import torch
 
-        set_torch_threads()
-        torch.manual_seed(seed)
-        self._setup(kb, Standardiser.fit(kb.M), Standardiser.fit(index_features(kb.C)))
-        dev = device()
-        rng = np.random.default_rng(seed)
-        Z = torch.tensor(self.mscale.transform(kb.M), dtype=torch.float32, device=dev)
-        Pn = performance(kb, self.metric)
-        P = torch.tensor(Pn, dtype=torch.float32, device=dev)
-        CZ = torch.tensor(self.iscale.transform(index_features(kb.C)), dtype=torch.float32, device=dev)
-        desc = torch.tensor(self.desc, dtype=torch.float32, device=dev)
-        T, K = Pn.shape
-        train, val = group_split(kb, self.val_share, seed)
+        data = self._training_data(kb, seed, self._z(self.Zkb))
+        dev, rng, Z, P, Pn, CZ, desc, base = data.dev, data.rng, data.Z, data.P, data.Pn, data.CZ, data.desc, data.base
+        train, rows = data.train, data.rows
+        K = Pn.shape[1]
         params = {k: v.detach().to(dev).requires_grad_(True) for k, v in
                   init_quality(Z.shape[1], desc.shape[1], K, CZ.shape[2], emb=self.emb,
-                               hidden=self.hidden, seed=seed, prior=Pn[train].mean(0)).items()}
-        opt = torch.optim.Adam(params.values(), lr=self.lr, weight_decay=1e-5)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.steps))
+                               hidden=self.hidden, seed=seed).items()}
         target = torch.softmax(P / self.temperature, dim=1)
-        zeros_obs = torch.zeros(1, K, CZ.shape[2], device=dev)
-        zeros_mask = torch.zeros(1, K, device=dev)
-        # the starting point ranks like the single best configuration; keep it unless training beats it
-        best = self._validate(params, Z, desc, Pn, val if val.size else train, zeros_obs, zeros_mask)
-        best_state = to_numpy(params)
-        self.history = [{"step": 0, "val_top1": float(best)}]
         B = min(self.meta_batch, train.size)
-        for step in range(self.steps):
+        noise_gen = torch.Generator(device=dev).manual_seed(seed)
+
+        def step_loss(step: int) -> tuple[Any, dict[str, Any]]:
             batch = torch.tensor(rng.choice(train, size=B, replace=False), device=dev)
             mask = torch.tensor(rng.random((B, K)) < self.probe_share, dtype=torch.float32, device=dev)
             cols, y = self._support(rng, Pn[batch.cpu().numpy()], dev)
             adapt = torch.tensor(rng.random(B) < 0.5, dtype=torch.float32, device=dev)
-            fast = self._adapt_torch(params, Z[batch], desc, cols, y, adapt=adapt)
-            pred = quality_head_torch(fast, quality_trunk_torch(params, Z[batch], desc, CZ[batch], mask))
+            zb = Z[batch]
+            if self.input_noise > 0:  # blur the meta-features: neighbouring tables should score alike
+                zb = zb + self.input_noise * torch.randn(zb.shape, generator=noise_gen, device=dev)
+            fast = self._adapt_torch(params, zb, desc, cols, y, base[batch], adapt=adapt)
+            pred = quality_head_torch(fast, quality_trunk_torch(params, zb, desc, CZ[batch], mask, base[batch]),
+                                      base[batch])
             loss = self._loss(pred, P[batch], target[batch])
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params.values(), 5.0)
-            opt.step()
-            sched.step()
+            return loss, {"loss": loss.detach()}
+
+        def clamp_inner_lr() -> None:
             with torch.no_grad():
                 params["inner_lr"].clamp_(np.log(1e-3), np.log(1.0))
-            if (step + 1) % 50 == 0 or step + 1 == self.steps:
-                score = self._validate(params, Z, desc, Pn, val if val.size else train, zeros_obs, zeros_mask)
-                self.history.append({"step": step + 1, "val_top1": score, "loss": float(loss.detach())})
-                if score >= best:
-                    best, best_state = score, to_numpy(params)
-        self.params = best_state
-        self.val_top1 = float(best)
-        return self
+
+        return train_early_stopped(params, steps=self.steps, lr=self.lr, weight_decay=self.weight_decay,
+                                   step_loss=step_loss, after_step=clamp_inner_lr,
+                                   validate=lambda p: self._validate(p, Z, desc, Pn, CZ, rows, base))
 
     @staticmethod
     def _support(rng: np.random.Generator, P_rows: np.ndarray, dev: Any) -> tuple[Any, Any]:
@@ -140,7 +127,7 @@ class MAMLSelector(Selector):
         y = np.clip(np.take_along_axis(P_rows, cols, 1) + rng.normal(0, 1, cols.shape) * sd[:, None], -1, 1)
         return (torch.tensor(cols, device=dev), torch.tensor(y, dtype=torch.float32, device=dev))
 
-    def _adapt_torch(self, params: dict[str, Any], z: Any, desc: Any, cols: Any, y: Any, *,
+    def _adapt_torch(self, params: dict[str, Any], z: Any, desc: Any, cols: Any, y: Any, base: Any, *,
                      adapt: Any = None, steps: int | None = None, create_graph: bool = True) -> dict[str, Any]:
         """MAML's inner loop, batched: every table gets its own copy of the last layers and
         takes gradient steps on its support configurations (cols [B, S], ARI y [B, S]);
@@ -149,14 +136,15 @@ class MAMLSelector(Selector):
 
         B, S = cols.shape
         lrs = torch.exp(params["inner_lr"])
+        bs = torch.gather(base, 1, cols)
         h = quality_trunk_torch(params, z, desc, torch.zeros(B, S, self.iscale.center.size, device=z.device),
-                                torch.zeros(B, S, device=z.device), cols)
+                                torch.zeros(B, S, device=z.device), bs, cols)
         fast = dict(params)
         for k in QUALITY_INNER:
             fast[k] = params[k].expand(B, *params[k].shape)
         on = torch.ones(B, device=z.device) if adapt is None else adapt
         for _ in range(self.inner_steps if steps is None else steps):
-            inner = torch.mean((quality_head_torch(fast, h, cols) - y) ** 2, 1).sum()
+            inner = torch.mean((quality_head_torch(fast, h, bs, cols) - y) ** 2, 1).sum()
             grads = torch.autograd.grad(inner, [fast[k] for k in QUALITY_INNER], create_graph=create_graph)
             fast = dict(fast)
             for i, (k, g) in enumerate(zip(QUALITY_INNER, grads)):
@@ -171,22 +159,31 @@ class MAMLSelector(Selector):
         listwise = -(target * torch.log_softmax(pred / self.temperature, -1)).sum(-1).mean()
         return mse + self.list_weight * self.temperature * listwise
 
-    def _validate(self, params: dict[str, Any], Z: Any, desc: Any, Pn: np.ndarray, rows: np.ndarray,
-                  obs: Any, mask: Any) -> float:
+    def _validate(self, params: dict[str, Any], Z: Any, desc: Any, Pn: np.ndarray, CZ: Any, rows: np.ndarray,
+                  base: Any) -> float:
+        """Mean ARI of the top-1 pick on held-out tasks, averaged over zero-shot and after
+        probing the five best-predicted configurations (both are what the selector is for)."""
         import torch
 
+        idx = torch.tensor(rows, device=Z.device)
+        n, K = len(rows), Pn.shape[1]
         with torch.no_grad():
-            pred = quality_torch(params, Z[rows], desc, obs.expand(len(rows), -1, -1),
-                                 mask.expand(len(rows), -1)).cpu().numpy()
-        return top1_score(pred, Pn[rows])
+            zeros = torch.zeros(n, K, device=Z.device)
+            pred0 = quality_torch(params, Z[idx], desc, CZ[idx], zeros, base[idx])
+            top = torch.topk(pred0, min(5, K), dim=1).indices
+            mask = torch.zeros(n, K, device=Z.device).scatter_(1, top, 1.0)
+            pred1 = torch.where(mask > 0, quality_torch(params, Z[idx], desc, CZ[idx], mask, base[idx]), pred0)
+        return 0.5 * (top1_score(pred0.cpu().numpy(), Pn[rows]) + top1_score(pred1.cpu().numpy(), Pn[rows]))
 
     # -- ranking --------------------------------------------------------------------------
     def _zero_shot(self, z: np.ndarray, obs: np.ndarray | None = None, mask: np.ndarray | None = None
                    ) -> np.ndarray:
+        """Mean prediction of the bagged networks (with probe observations where mask = 1)."""
         K, I = self.desc.shape[0], self.iscale.center.size
         obs = np.zeros((K, I)) if obs is None else obs
         mask = np.zeros(K) if mask is None else mask
-        return quality_numpy(self.params, z, self.desc, obs, mask)
+        base, zz = self._base(z), self._z(z)
+        return np.mean([quality_numpy(p, zz, self.desc, obs, mask, base) for p in self.bags], axis=0)
 
     def predict_scores(self, query: Query) -> np.ndarray:
         kb = self._check()
@@ -221,50 +218,29 @@ class MAMLSelector(Selector):
         return blend_observed(adapted, cols, observed, m)
 
     def _adapt_numpy(self, z: np.ndarray, cols: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Each bagged network takes MAML's inner-loop steps on the labelled scores; their
+        adapted predictions are averaged."""
+        return np.mean([self._adapt_one(p, z, cols, y) for p in self.bags], axis=0)
+
+    def _adapt_one(self, params: dict[str, np.ndarray], z: np.ndarray, cols: np.ndarray, y: np.ndarray
+                   ) -> np.ndarray:
         import torch
 
         set_torch_threads()
-        p = to_torch(self.params, requires_grad=True)
+        p = to_torch(params, requires_grad=True)
         desc = torch.tensor(self.desc, dtype=torch.float32)
-        zt = torch.tensor(z[None], dtype=torch.float32)
+        zt = torch.tensor(self._z(z)[None], dtype=torch.float32)
+        base = torch.tensor(self._base(z)[None], dtype=torch.float32)
         fast = self._adapt_torch(p, zt, desc, torch.tensor(cols)[None],
-                                 torch.tensor(y, dtype=torch.float32)[None], create_graph=False)
+                                 torch.tensor(y, dtype=torch.float32)[None], base, create_graph=False)
         K = self.desc.shape[0]
         with torch.no_grad():
             pred = quality_torch(fast, zt, desc, torch.zeros(1, K, self.iscale.center.size),
-                                 torch.zeros(1, K))[0]
+                                 torch.zeros(1, K), base)[0]
         return pred.numpy().astype(np.float64)
 
     def explain(self, query: Query, config_index: int) -> str:
         self._check()
         z = self.mscale.transform(np.asarray(query.metafeatures, dtype=np.float64))
         zero = self._zero_shot(z)[config_index]
-        return f"meta-learned regressor predicts ARI {zero:.2f} from the table's meta-features"
-
-    # -- files ------------------------------------------------------------------------------
-    def save(self, directory: str | os.PathLike) -> None:
-        self._check()
-        save_state(directory, self.name, {
-            "kb_fingerprint": self.fingerprint, "hyper": self._hyper(),
-            "metafeature_scaler": self.mscale.to_dict(), "index_scaler": self.iscale.to_dict(),
-            "validation_top1": getattr(self, "val_top1", None), "history": self.history[-5:],
-        }, self.params)
-
-    @classmethod
-    def load(cls, directory: str | os.PathLike, kb: KnowledgeBase) -> MAMLSelector:
-        meta, tensors = load_state(directory, cls.name, kb)
-        require_tensors(tensors, [*QUALITY_KEYS, "inner_lr"], str(directory))
-        self = cls(**meta["hyper"])
-        self._setup(kb, Standardiser.from_dict(meta["metafeature_scaler"]),
-                    Standardiser.from_dict(meta["index_scaler"]))
-        if tensors["emb"].shape[0] != len(kb.configs):
-            from ..errors import KnowledgeBaseError
-
-            raise KnowledgeBaseError(f"{directory}: weights cover {tensors['emb'].shape[0]} configurations, "
-                                     f"the knowledge base has {len(kb.configs)}; retrain the selector")
-        self.params = tensors
-        self.val_top1 = meta.get("validation_top1")
-        return self
-
-    def get_info(self) -> dict[str, Any]:
-        return {"name": self.name, **self._hyper(), "validation_top1": getattr(self, "val_top1", None)}
+        return f"meta-learned regressor: ARI {zero:.2f} expected from the table's meta-features"

@@ -5,20 +5,26 @@ Ranking with shipped weights must not pay for importing torch (a second or more 
 ``metaclust cluster``), so the forward passes are mirrored in numpy and checked against
 torch in the tests. Parameters are plain ``{name: array}`` dicts, stored as safetensors.
 
+Both start from a base estimate b_c of configuration c's ARI on the table: the kNN estimate
+(the average over the most similar knowledge-base tables, see ``knn.knn_base``). The networks
+learn a correction to it, so that on a small or unfamiliar knowledge base they fall back to
+the kNN ranking instead of something worse, and they see b_c as an input, so that they can
+learn where the neighbours are to be trusted.
+
 QualityNet (MAML selector): predicted ARI of configuration c on a table::
 
-    t = relu(Wt z + bt)                 table encoding from standardised meta-features z
-    e = relu(We [d_c, emb_c] + be)      configuration encoding (descriptor + learned embedding)
-    h = relu(W1 [t, e, o_c, m_c] + b1)  o_c: observed internal indices when c was run, m_c: 1 if so
+    t = relu(Wt z + bt)                      table encoding from standardised meta-features z
+    e = relu(We [d_c, emb_c] + be)           configuration encoding (descriptor + learned embedding)
+    h = relu(W1 [t, e, o_c, m_c, b_c] + b1)  o_c: observed internal indices when c was run, m_c: 1 if so
     h = relu(W2 h + b2)
-    q = w3 h + b3 + cb_c                cb_c: per-configuration bias, starts at its mean ARI in the KB
+    q = b_c + w3 h + b3 + cb_c               cb_c: per-configuration bias (starts at 0)
 
 SearchPolicy (RL2 selector): a GRU over the probes made so far; at every step it scores
 every configuration twice, once as "worth running next" and once as "predicted ARI"::
 
     x_s = [z, d_a, emb_a, o_a, has_prev, steps_left]   (a = the configuration probed at step s-1)
     h_s = GRU(x_s, h_{s-1}),  h_0 = tanh(W0 z + b0)
-    q_c = v . relu(Qh h + Qc [d_c, emb_c] + bq) + cq_c        predicted ARI (cq_c starts at c's mean ARI)
+    q_c = b_c + v . relu(Qh h + Qc [d_c, emb_c] + bq) + cq_c  predicted ARI (cq_c starts at 0)
     p_c = u . relu(Ph h + Pc [d_c, emb_c] + bp) + beta * q_c   probe logit
 """
 from __future__ import annotations
@@ -42,25 +48,16 @@ def _lin(torch: Any, g: Any, n_out: int, n_in: int) -> tuple[Any, Any]:
     return w, b
 
 
-def _prior(torch: Any, prior: Any, n_configs: int) -> Any:
-    """Per-configuration starting values: the configuration's mean ARI in the knowledge base,
-    so that an untrained (or barely trained, on a small knowledge base) network ranks like
-    the single best configuration and learns only what the meta-features add."""
-    if prior is None:
-        return torch.full((n_configs,), 0.3)
-    return torch.tensor(np.asarray(prior, dtype=np.float32).reshape(n_configs))
-
-
 def init_quality(n_meta: int, n_desc: int, n_configs: int, n_index: int, *, emb: int = 8,
-                 hidden: int = 64, seed: int = 0, prior: Any = None) -> dict[str, Any]:
+                 hidden: int = 64, seed: int = 0) -> dict[str, Any]:
     import torch
 
     g = torch.Generator().manual_seed(seed)
     p: dict[str, Any] = {"emb": torch.randn(n_configs, emb, generator=g) * 0.1,
-                         "cb": _prior(torch, prior, n_configs)}
+                         "cb": torch.zeros(n_configs)}
     p["t.w"], p["t.b"] = _lin(torch, g, hidden, n_meta)
     p["e.w"], p["e.b"] = _lin(torch, g, hidden, n_desc + emb)
-    p["l1.w"], p["l1.b"] = _lin(torch, g, 2 * hidden, 2 * hidden + n_index + 1)
+    p["l1.w"], p["l1.b"] = _lin(torch, g, 2 * hidden, 2 * hidden + n_index + 2)
     p["l2.w"], p["l2.b"] = _lin(torch, g, hidden, 2 * hidden)
     p["l3.w"], p["l3.b"] = _lin(torch, g, 1, hidden)
     p["l3.w"] = p["l3.w"] * 0.1
@@ -70,7 +67,7 @@ def init_quality(n_meta: int, n_desc: int, n_configs: int, n_index: int, *, emb:
 
 
 def init_policy(n_meta: int, n_desc: int, n_configs: int, n_index: int, *, emb: int = 8,
-                hidden: int = 96, seed: int = 0, prior: Any = None) -> dict[str, Any]:
+                hidden: int = 96, seed: int = 0) -> dict[str, Any]:
     import torch
 
     g = torch.Generator().manual_seed(seed)
@@ -83,7 +80,7 @@ def init_policy(n_meta: int, n_desc: int, n_configs: int, n_index: int, *, emb: 
     p["qc.w"], _ = _lin(torch, g, hidden, n_desc + emb)
     p["q.v"], p["q.c"] = _lin(torch, g, 1, hidden)
     p["q.v"] = p["q.v"].reshape(-1) * 0.1
-    p["q.c"] = _prior(torch, prior, n_configs)
+    p["q.c"] = torch.zeros(n_configs)
     p["ph.w"], p["p.b"] = _lin(torch, g, hidden, hidden)
     p["pc.w"], _ = _lin(torch, g, hidden, n_desc + emb)
     p["p.u"] = p["q.v"].clone() * 0.1
@@ -93,10 +90,12 @@ def init_policy(n_meta: int, n_desc: int, n_configs: int, n_index: int, *, emb: 
 
 # -- QualityNet ---------------------------------------------------------------------------
 
-def quality_trunk_torch(p: dict[str, Any], z: Any, desc: Any, obs: Any, mask: Any, cols: Any = None) -> Any:
+def quality_trunk_torch(p: dict[str, Any], z: Any, desc: Any, obs: Any, mask: Any, base: Any,
+                        cols: Any = None) -> Any:
     """First layer [B, K', 2H] for B tables (z: [B, F]) and the configurations ``cols``
     (``cols[b]`` per table, or all K when None; desc: [K, D]); obs [B, K', I] and mask
-    [B, K'] say which of them were run and what their internal indices were."""
+    [B, K'] say which of them were run and what their internal indices were; base [B, K']
+    is the kNN estimate."""
     import torch
 
     t = torch.relu(z @ p["t.w"].T + p["t.b"])                                   # [B, H]
@@ -104,11 +103,12 @@ def quality_trunk_torch(p: dict[str, Any], z: Any, desc: Any, obs: Any, mask: An
     B = z.shape[0]
     e = e[None].expand(B, -1, -1) if cols is None else e[cols]                  # [B, K', H]
     K = e.shape[1]
-    x = torch.cat([t[:, None, :].expand(B, K, -1), e, obs * mask[..., None], mask[..., None]], 2)
+    x = torch.cat([t[:, None, :].expand(B, K, -1), e, obs * mask[..., None], mask[..., None],
+                   base[..., None]], 2)
     return torch.relu(x @ p["l1.w"].T + p["l1.b"])
 
 
-def quality_head_torch(p: dict[str, Any], h: Any, cols: Any = None) -> Any:
+def quality_head_torch(p: dict[str, Any], h: Any, base: Any, cols: Any = None) -> Any:
     """Last layers; their weights may carry a leading batch dimension (one copy per table,
     as MAML's inner loop adapts them per table)."""
     import torch
@@ -117,14 +117,14 @@ def quality_head_torch(p: dict[str, Any], h: Any, cols: Any = None) -> Any:
     cb = p["cb"] if cols is None else p["cb"][cols]
     if w2.dim() == 3:
         h = torch.relu(torch.einsum("bkj,bij->bki", h, w2) + b2[:, None, :])
-        return torch.einsum("bkj,bij->bki", h, w3)[..., 0] + b3 + cb
+        return torch.einsum("bkj,bij->bki", h, w3)[..., 0] + b3 + cb + base
     h = torch.relu(h @ w2.T + b2)
-    return (h @ w3.T + b3)[..., 0] + cb
+    return (h @ w3.T + b3)[..., 0] + cb + base
 
 
-def quality_torch(p: dict[str, Any], z: Any, desc: Any, obs: Any, mask: Any, cols: Any = None) -> Any:
+def quality_torch(p: dict[str, Any], z: Any, desc: Any, obs: Any, mask: Any, base: Any, cols: Any = None) -> Any:
     """Predicted ARI [B, K'] (see :func:`quality_trunk_torch` for the arguments)."""
-    return quality_head_torch(p, quality_trunk_torch(p, z, desc, obs, mask, cols), cols)
+    return quality_head_torch(p, quality_trunk_torch(p, z, desc, obs, mask, base, cols), base, cols)
 
 
 def _relu(x: np.ndarray) -> np.ndarray:
@@ -132,15 +132,16 @@ def _relu(x: np.ndarray) -> np.ndarray:
 
 
 def quality_numpy(p: dict[str, np.ndarray], z: np.ndarray, desc: np.ndarray, obs: np.ndarray,
-                  mask: np.ndarray) -> np.ndarray:
-    """numpy mirror of :func:`quality_torch` for one table: z [F], obs [K, I], mask [K] -> [K]."""
+                  mask: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """numpy mirror of :func:`quality_torch` for one table: z [F], obs [K, I], mask [K], base [K] -> [K]."""
     t = _relu(p["t.w"] @ z + p["t.b"])
     e = _relu(np.concatenate([desc, p["emb"]], 1) @ p["e.w"].T + p["e.b"])
     K = desc.shape[0]
-    x = np.concatenate([np.broadcast_to(t, (K, t.size)), e, obs * mask[:, None], mask[:, None]], 1)
+    x = np.concatenate([np.broadcast_to(t, (K, t.size)), e, obs * mask[:, None], mask[:, None],
+                        base[:, None]], 1)
     h = _relu(x @ p["l1.w"].T + p["l1.b"])
     h = _relu(h @ p["l2.w"].T + p["l2.b"])
-    return (h @ p["l3.w"].T + p["l3.b"])[:, 0] + p["cb"]
+    return (h @ p["l3.w"].T + p["l3.b"])[:, 0] + p["cb"] + base
 
 
 # -- SearchPolicy -------------------------------------------------------------------------
@@ -173,12 +174,13 @@ def policy_step_torch(p: dict[str, Any], h: Any, x: Any) -> Any:
     return (1 - u) * n + u * h
 
 
-def policy_heads_torch(p: dict[str, Any], h: Any, qcf: Any, pcf: Any) -> tuple[Any, Any]:
-    """(predicted ARI [B, K], probe logits [B, K]) from the hidden state h [B, H]."""
+def policy_heads_torch(p: dict[str, Any], h: Any, qcf: Any, pcf: Any, base: Any) -> tuple[Any, Any]:
+    """(predicted ARI [B, K], probe logits [B, K]) from the hidden state h [B, H] and the
+    kNN estimate base [B, K]."""
     import torch
 
     qa = torch.relu((h @ p["qh.w"].T + p["q.b"])[:, None, :] + qcf[None])
-    q = qa @ p["q.v"] + p["q.c"]
+    q = qa @ p["q.v"] + p["q.c"] + base
     pa = torch.relu((h @ p["ph.w"].T + p["p.b"])[:, None, :] + pcf[None])
     return q, pa @ p["p.u"] + p["beta"] * q
 
@@ -209,9 +211,9 @@ class PolicyNumpy:
         n = np.tanh(gi[2 * H:] + r * gh[2 * H:])
         return (1 - u) * n + u * h
 
-    def heads(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def heads(self, h: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         p = self.p
-        q = _relu(p["qh.w"] @ h + p["q.b"] + self.qcf) @ p["q.v"] + p["q.c"]
+        q = _relu(p["qh.w"] @ h + p["q.b"] + self.qcf) @ p["q.v"] + p["q.c"] + base
         logits = _relu(p["ph.w"] @ h + p["p.b"] + self.pcf) @ p["p.u"] + p["beta"][0] * q
         return q, logits
 

@@ -18,82 +18,61 @@ serves every budget from 0 (a meta-feature-only pick) up to ``max_budget``.
 """
 from __future__ import annotations
 
-import os
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import ConfigError
 from ..knowledge_base import KnowledgeBase
-from .base import Query, Selector
-from .common import (Standardiser, config_descriptors, group_split, index_features, index_vector,
-                     kb_fingerprint, load_state, performance, require_tensors, save_state,
-                     set_torch_threads)
-from .nets import (POLICY_KEYS, PolicyNumpy, device, init_policy, policy_config_torch, policy_h0_torch,
-                   policy_heads_torch, policy_step_torch, to_numpy)
+from .base import Query
+from .common import index_features, index_vector
+from .knn import DEFAULT_K, knn_base
+from .nets import (POLICY_KEYS, PolicyNumpy, init_policy, policy_config_torch, policy_h0_torch,
+                   policy_heads_torch, policy_step_torch)
+from .training import BaggedNetworkSelector, train_early_stopped
 
 
-class RL2Selector(Selector):
+class RL2Selector(BaggedNetworkSelector):
     """Recurrent search policy trained with reinforcement learning on P and C."""
 
     name: ClassVar[str] = "rl2"
+    weight_keys: ClassVar[tuple[str, ...]] = POLICY_KEYS
 
-    def __init__(self, steps: int = 1000, batch: int = 64, max_budget: int = 8, hidden: int = 96,
+    def __init__(self, steps: int = 600, batch: int = 64, max_budget: int = 8, hidden: int = 96,
                  emb: int = 8, temperature: float = 0.05, lr: float = 2e-3, entropy: float = 0.01,
-                 val_share: float = 0.15, metric: str = "ari") -> None:
+                 val_share: float = 0.15, metric: str = "ari", k: int = DEFAULT_K, n_bags: int = 3) -> None:
         self.steps, self.batch, self.max_budget = int(steps), int(batch), int(max_budget)
         self.hidden, self.emb, self.temperature = int(hidden), int(emb), float(temperature)
         self.lr, self.entropy, self.val_share, self.metric = float(lr), float(entropy), float(val_share), metric
+        self.k, self.n_bags = int(k), int(n_bags)
         self.kb: KnowledgeBase | None = None
         self.history: list[dict[str, float]] = []
 
     def _hyper(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("steps", "batch", "max_budget", "hidden", "emb",
-                                               "temperature", "lr", "entropy", "val_share", "metric")}
-
-    def _setup(self, kb: KnowledgeBase, mscale: Standardiser, iscale: Standardiser) -> None:
-        self.kb = kb
-        self.mscale, self.iscale = mscale, iscale
-        self.desc, _ = config_descriptors(kb)
-        self.fingerprint = kb_fingerprint(kb)
-
-    def _check(self) -> KnowledgeBase:
-        if self.kb is None or not hasattr(self, "params"):
-            raise ConfigError("the rl2 selector is not fitted; call fit(kb) or load() first")
-        return self.kb
+                                               "temperature", "lr", "entropy", "val_share", "metric", "k",
+                                               "n_bags")}
 
     # -- training ---------------------------------------------------------------------------
-    def fit(self, kb: KnowledgeBase, *, seed: int = 0) -> RL2Selector:
+    def _fit_one(self, kb: KnowledgeBase, seed: int) -> tuple[dict[str, np.ndarray], float, list[dict]]:
+        """One policy; at ranking time the bagged policies see the same probes and their
+        outputs are averaged."""
         import torch
 
-        set_torch_threads()
-        torch.manual_seed(seed)
-        self._setup(kb, Standardiser.fit(kb.M), Standardiser.fit(index_features(kb.C)))
-        dev = device()
-        rng = np.random.default_rng(seed)
-        Pn = performance(kb, self.metric)
-        T, K = Pn.shape
-        Z = torch.tensor(self.mscale.transform(kb.M), dtype=torch.float32, device=dev)
-        P = torch.tensor(Pn, dtype=torch.float32, device=dev)
-        CZ = torch.tensor(self.iscale.transform(index_features(kb.C)), dtype=torch.float32, device=dev)
-        desc = torch.tensor(self.desc, dtype=torch.float32, device=dev)
+        data = self._training_data(kb, seed, self.Zkb)
+        dev, rng, Z, P, CZ, desc, base = data.dev, data.rng, data.Z, data.P, data.CZ, data.desc, data.base
+        train, rows = data.train, data.rows
+        K = P.shape[1]
         target = torch.softmax(P / self.temperature, 1)
-        train, val = group_split(kb, self.val_share, seed)
         params = {k: v.detach().to(dev).requires_grad_(True) for k, v in
                   init_policy(Z.shape[1], desc.shape[1], K, CZ.shape[2], emb=self.emb,
-                              hidden=self.hidden, seed=seed, prior=Pn[train].mean(0)).items()}
-        opt = torch.optim.Adam(params.values(), lr=self.lr)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, self.steps))
+                              hidden=self.hidden, seed=seed).items()}
         max_b = min(self.max_budget, K)
-        # the starting point ranks like the single best configuration; keep it unless training beats it
-        best = self._validate(params, Z, P, CZ, desc, val if val.size else train, max_b)
-        best_state = to_numpy(params)
-        self.history = [{"step": 0, "val_top1": float(best)}]
         B = min(self.batch, train.size) if train.size >= 8 else self.batch
-        for step in range(self.steps):
+
+        def step_loss(step: int) -> tuple[Any, dict[str, Any]]:
             tasks = torch.tensor(rng.choice(train, size=B, replace=train.size < B), device=dev)
             budgets = torch.tensor(rng.integers(0, max_b + 1, size=B), device=dev)
-            out = self._rollout(params, Z[tasks], P[tasks], CZ[tasks], desc, budgets, max_b,
+            out = self._rollout(params, Z[tasks], P[tasks], CZ[tasks], desc, base[tasks], budgets, max_b,
                                 greedy=False, target=target[tasks])
             reward, logp, ent, sup = out
             adv = torch.zeros_like(reward)
@@ -102,21 +81,12 @@ class RL2Selector(Selector):
                 adv[sel] = reward[sel] - reward[sel].mean()
             pg = -(adv.detach() * logp).mean()
             loss = sup + pg - self.entropy * ent.mean()
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params.values(), 5.0)
-            opt.step()
-            sched.step()
-            if (step + 1) % 50 == 0 or step + 1 == self.steps:
-                score = self._validate(params, Z, P, CZ, desc, val if val.size else train, max_b)
-                self.history.append({"step": step + 1, "val_top1": score, "reward": float(reward.mean())})
-                if score >= best:
-                    best, best_state = score, to_numpy(params)
-        self.params = best_state
-        self.val_top1 = float(best)
-        return self
+            return loss, {"reward": reward.mean()}
 
-    def _rollout(self, params: dict[str, Any], z: Any, P: Any, CZ: Any, desc: Any, budgets: Any,
+        return train_early_stopped(params, steps=self.steps, lr=self.lr, weight_decay=0.0, step_loss=step_loss,
+                                   validate=lambda p: self._validate(p, Z, P, CZ, desc, base, rows, max_b))
+
+    def _rollout(self, params: dict[str, Any], z: Any, P: Any, CZ: Any, desc: Any, base: Any, budgets: Any,
                  max_b: int, *, greedy: bool, target: Any = None) -> tuple[Any, Any, Any, Any]:
         """Run a batch of episodes (one per row of z) to their budgets, in torch.
 
@@ -136,7 +106,7 @@ class RL2Selector(Selector):
         sup = torch.zeros((), device=z.device)
         n_sup = 0
         for s in range(max_b + 1):
-            q, logits = policy_heads_torch(params, h, qcf, pcf)
+            q, logits = policy_heads_torch(params, h, qcf, pcf, base)
             if target is not None:  # every step's ARI head learns from what it has seen so far
                 active = budgets >= s
                 mse = ((q - P) ** 2).mean(1)
@@ -161,8 +131,8 @@ class RL2Selector(Selector):
         reward = P[rows, choice]
         return reward, logp, ent, sup / max(1, n_sup)
 
-    def _validate(self, params: dict[str, Any], Z: Any, P: Any, CZ: Any, desc: Any, rows: np.ndarray,
-                  max_b: int) -> float:
+    def _validate(self, params: dict[str, Any], Z: Any, P: Any, CZ: Any, desc: Any, base: Any,
+                  rows: np.ndarray, max_b: int) -> float:
         import torch
 
         idx = torch.tensor(rows, device=Z.device)
@@ -170,25 +140,27 @@ class RL2Selector(Selector):
         with torch.no_grad():
             for b in sorted({0, max_b // 2, max_b}):
                 budgets = torch.full((len(rows),), b, device=Z.device)
-                reward, *_ = self._rollout(params, Z[idx], P[idx], CZ[idx], desc, budgets, max_b, greedy=True)
+                reward, *_ = self._rollout(params, Z[idx], P[idx], CZ[idx], desc, base[idx], budgets, max_b,
+                                           greedy=True)
                 scores.append(float(reward.mean()))
         return float(np.mean(scores))
 
     # -- ranking ------------------------------------------------------------------------------
     def predict_scores(self, query: Query) -> np.ndarray:
         kb = self._check()
-        net = PolicyNumpy(self.params, self.desc)
+        nets = [PolicyNumpy(p, self.desc) for p in self.bags]
         z = self.mscale.transform(np.asarray(query.metafeatures, dtype=np.float64))
         K = len(kb.configs)
         allowed = np.ones(K, bool) if query.feasible is None else np.asarray(query.feasible, bool)
         budget = int(query.budget or 0) if query.probe is not None else 0
         budget = min(budget, int(allowed.sum()))
         max_b = max(1, min(self.max_budget, K))
-        h = net.h0(z)
+        base = knn_base(self.Zkb, self.Pkb, z[None], self.k)[0]
+        hs = [net.h0(z) for net in nets]
         self.last_probes: list[tuple[int, dict[str, float]]] = []
         probed = np.zeros(K, bool)
         for s in range(budget):
-            q, logits = net.heads(h)
+            logits = np.mean([net.heads(h, base)[1] for net, h in zip(nets, hs)], axis=0)
             logits = np.where(probed | ~allowed, -np.inf, logits)
             a = int(np.argmax(logits))
             raw = query.probe(a)
@@ -196,40 +168,11 @@ class RL2Selector(Selector):
             probed[a] = True
             obs = self.iscale.transform(index_features(index_vector(raw, kb.index_names)))
             left = max(0, min(budget, max_b) - s - 1) / max_b
-            h = net.step(h, np.concatenate([z, net.cf[a], obs, [1.0, left]]))
-        q, _ = net.heads(h)
-        return q
+            hs = [net.step(h, np.concatenate([z, net.cf[a], obs, [1.0, left]])) for net, h in zip(nets, hs)]
+        return np.mean([net.heads(h, base)[0] for net, h in zip(nets, hs)], axis=0)
 
     def explain(self, query: Query, config_index: int) -> str:
         probes = getattr(self, "last_probes", [])
         if probes:
-            return f"recurrent policy's predicted ARI after running {len(probes)} configurations"
-        return "recurrent policy's predicted ARI from the table's meta-features"
-
-    # -- files ----------------------------------------------------------------------------------
-    def save(self, directory: str | os.PathLike) -> None:
-        self._check()
-        save_state(directory, self.name, {
-            "kb_fingerprint": self.fingerprint, "hyper": self._hyper(),
-            "metafeature_scaler": self.mscale.to_dict(), "index_scaler": self.iscale.to_dict(),
-            "validation_top1": getattr(self, "val_top1", None), "history": self.history[-5:],
-        }, self.params)
-
-    @classmethod
-    def load(cls, directory: str | os.PathLike, kb: KnowledgeBase) -> RL2Selector:
-        meta, tensors = load_state(directory, cls.name, kb)
-        require_tensors(tensors, list(POLICY_KEYS), str(directory))
-        self = cls(**meta["hyper"])
-        self._setup(kb, Standardiser.from_dict(meta["metafeature_scaler"]),
-                    Standardiser.from_dict(meta["index_scaler"]))
-        if tensors["emb"].shape[0] != len(kb.configs):
-            from ..errors import KnowledgeBaseError
-
-            raise KnowledgeBaseError(f"{directory}: weights cover {tensors['emb'].shape[0]} configurations, "
-                                     f"the knowledge base has {len(kb.configs)}; retrain the selector")
-        self.params = tensors
-        self.val_top1 = meta.get("validation_top1")
-        return self
-
-    def get_info(self) -> dict[str, Any]:
-        return {"name": self.name, **self._hyper(), "validation_top1": getattr(self, "val_top1", None)}
+            return f"search policy's expectation after running {len(probes)} configurations"
+        return "search policy's expectation from the table's meta-features"
