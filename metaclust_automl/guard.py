@@ -29,7 +29,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -154,7 +154,27 @@ def _context() -> Any:
     return mp.get_context("fork" if "fork" in methods else "spawn")
 
 
-class Guard:
+class Closing:
+    """``with`` support and a best-effort finaliser for objects that own a worker process:
+    a forgotten worker must not outlive its owner."""
+
+    def close(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+class Guard(Closing):
     """A reusable worker process that runs jobs with a time limit.
 
     ``time_limit`` (seconds, None = no limit) is the default for every call; ``threads``
@@ -204,18 +224,6 @@ class Guard:
             pass
         self._kill()
         self.restarts -= 1
-
-    def __enter__(self) -> Guard:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:  # pragma: no cover - best effort
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001
-            pass
 
     # -- calls ----------------------------------------------------------------
     def call(self, job: str, kwargs: Mapping[str, Any] | None = None,

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from .errors import BackendError, ConfigError
+from .guard import Closing
 
 #: seconds one run of a plugin's backend may take before it is stopped (``--time-limit``)
 DEFAULT_TIME_LIMIT = 300.0
@@ -83,7 +84,7 @@ def _fork_available() -> bool:
     return _context().get_start_method() == "fork"
 
 
-class BackendRunner:
+class BackendRunner(Closing):
     """Runs backends by name: built-ins in process, plugins' under a guard.
 
     ``time_limit`` (seconds, None = none) bounds each guarded call. ``threads`` caps the
@@ -179,18 +180,6 @@ class BackendRunner:
         self._token = self._guard_token = None
         self._table = None
 
-    def __enter__(self) -> BackendRunner:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:  # pragma: no cover - best effort
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001
-            pass
-
     # -- problems ---------------------------------------------------------------------------
     @staticmethod
     def _key(algorithm: str, params: Mapping[str, Any] | None) -> tuple[str, str]:
@@ -232,13 +221,7 @@ class BackendRunner:
             return self.registry.backend(algorithm).run(Xr, dict(params or {}), seed=seed)
         from .backends.base import ClusterRun
 
-        self._check_known(algorithm, params)
-        kwargs, arrays = self._transport(X, rows)
-        outcome = self._guard.call("metaclust_automl.isolation:run_job",
-                                   {"algorithm": algorithm, "params": dict(params or {}), "seed": int(seed),
-                                    **kwargs}, arrays)
-        if not outcome.ok:
-            self._fail(algorithm, params, outcome)
+        outcome = self._call("run_job", algorithm, X, params, seed, rows)
         r = outcome.result
         return ClusterRun(labels=outcome.arrays["labels"], params=r["params"], resolved=r["resolved"],
                           seconds=float(r["seconds"]), fitted_rows=int(r["fitted_rows"]),
@@ -247,14 +230,19 @@ class BackendRunner:
     def resolve(self, algorithm: str, X: np.ndarray, params: Mapping[str, Any] | None, seed: int = 0) -> dict[str, Any]:
         """Concrete parameters of a plugin's backend for table ``X``, computed in the worker
         (``recommend.resolve_params``); BackendError when it fails or hangs."""
+        return dict(self._call("resolve_job", algorithm, X, params, seed, None).result["resolved"])
+
+    def _call(self, job: str, algorithm: str, X: np.ndarray, params: Mapping[str, Any] | None, seed: int,
+              rows: np.ndarray | None) -> Any:
+        """One guarded call of this module's ``job``; the successful Outcome (else BackendError)."""
         self._check_known(algorithm, params)
-        kwargs, arrays = self._transport(X, None)
-        outcome = self._guard.call("metaclust_automl.isolation:resolve_job",
+        kwargs, arrays = self._transport(X, rows)
+        outcome = self._guard.call(f"metaclust_automl.isolation:{job}",
                                    {"algorithm": algorithm, "params": dict(params or {}), "seed": int(seed),
                                     **kwargs}, arrays)
         if not outcome.ok:
             self._fail(algorithm, params, outcome)
-        return dict(outcome.result["resolved"])
+        return outcome
 
 
 # -- jobs run in the guard worker --------------------------------------------------------
