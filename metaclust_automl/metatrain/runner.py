@@ -27,7 +27,7 @@ from .slots import OUTCOME, RESULT, SlotState, claim, ensure_study, finished_by_
 
 #: counters per phase: [ok, failed, timeout, lost]
 N_COUNTERS = 4
-POLL_S = 1.0
+POLL_S = 0.25
 
 
 @dataclass(frozen=True)

@@ -179,6 +179,12 @@ def claim(storage: Any, study_id: int, n_slots: int, lease_s: float | None,
     return scan(storage, study_id, n_slots, lease_s)
 
 
+#: the study user attribute that holds what a study was made with, as one JSON object: one
+#: write per new study instead of one per key (creating the studies is serial work that
+#: every worker waits for)
+SPEC = "spec"
+
+
 def ensure_study(storage: Any, name: str, attrs: Mapping[str, Any],
                  known: Mapping[str, Any] | None = None) -> tuple[int, bool]:
     """The id of study ``name``, created (maximising) with ``attrs`` if new, and whether
@@ -191,21 +197,23 @@ def ensure_study(storage: Any, name: str, attrs: Mapping[str, Any],
     from optuna.study import StudyDirection
 
     if known is not None and name in known:
-        study_id, have = known[name]._study_id, dict(known[name].user_attrs)
+        study_id, stored = known[name]._study_id, dict(known[name].user_attrs)
     else:
         try:
             study_id = storage.create_new_study([StudyDirection.MAXIMIZE], name)
-            for key, value in attrs.items():
-                storage.set_study_user_attr(study_id, key, value)
+            storage.set_study_user_attr(study_id, SPEC, dict(attrs))
             return study_id, True
         except DuplicatedStudyError:
             study_id = storage.get_study_id_from_name(name)
-        have = storage.get_study_user_attrs(study_id)
+        stored = storage.get_study_user_attrs(study_id)
+    # storages written before SPEC existed hold one attribute per key
+    spec = stored.get(SPEC)
+    have = spec if isinstance(spec, dict) else stored
     for key, value in attrs.items():
         if key in have and have[key] != value:
             raise ConfigError(
                 f"the storage already holds study {name!r} made with {key}={have[key]!r}, not {value!r}; "
                 "rerun with the same settings, or use another --storage for a different build")
-        if key not in have:  # a racing creator has not written it yet
-            storage.set_study_user_attr(study_id, key, value)
+    if SPEC not in stored:  # a racing creator has not written it yet (or an old storage)
+        storage.set_study_user_attr(study_id, SPEC, {**have, **dict(attrs)})
     return study_id, False
