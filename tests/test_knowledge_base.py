@@ -106,7 +106,7 @@ def test_truncated_arrays(saved):
 
 def test_tampered_values(saved):
     d, kb = saved
-    with np.load(d / ARRAYS) as z:
+    with np.load(d / ARRAYS, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
     arrays["P_ari"][0, 0] = 1.0
     np.savez_compressed(d / ARRAYS, **arrays)
@@ -129,7 +129,7 @@ def test_missing_file_and_escaping_names(saved):
 
 def test_wrong_shapes_with_valid_checksums(saved):
     d, _ = saved
-    with np.load(d / ARRAYS) as z:
+    with np.load(d / ARRAYS, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
     arrays["C"] = arrays["C"][:, :1]
     np.savez_compressed(d / ARRAYS, **arrays)
@@ -140,7 +140,7 @@ def test_wrong_shapes_with_valid_checksums(saved):
 
 def test_object_arrays_are_refused_not_unpickled(saved):
     d, _ = saved
-    with np.load(d / ARRAYS) as z:
+    with np.load(d / ARRAYS, allow_pickle=False) as z:
         arrays = {k: z[k] for k in z.files}
     arrays["M"] = np.array([[{"x": 1}, None]] * 3, dtype=object)
     np.savez(d / ARRAYS, **arrays)  # would need pickle to read
