@@ -236,6 +236,13 @@ def main(argv: list[str] | None = None) -> int:
         report["prototype_rule"] = {"path": str(rule_mod.DEFAULT_PATH.relative_to(REPO)), **{
             k: learned.meta.get(k) for k in ("heldout_ari_plain", "heldout_ari_learned", "heldout_tasks",
                                              "command", "seconds", "iters", "steps")}}
+        from metaclust_automl.backends.prototype_meta import META_DEFAULTS
+
+        built_with = learned.meta.get("defaults")
+        if built_with != META_DEFAULTS:
+            report["notes"].append(f"the shipped rule was meta-trained with the backend settings {built_with}, "
+                                   f"not today's {META_DEFAULTS}, so it was fitted to a different training "
+                                   "set-up than the one it now steers")
     except Exception as exc:  # noqa: BLE001 - reported, the benchmark then measures the fallback
         report["notes"].append(f"meta-learned rule not loaded ({exc}); prototype-meta ran the plain rule")
 
