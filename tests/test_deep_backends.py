@@ -252,6 +252,27 @@ def test_shipped_rule_is_meta_learned_and_loads():
     assert rule.DEFAULT_PATH.stat().st_size < 100_000
 
 
+def test_es_meta_training_moves_the_rule_deterministically_within_bounds():
+    from metaclust_automl.backends import prototype_meta
+    from metaclust_automl.backends.deep import rule
+
+    def train():
+        learned, info = prototype_meta.meta_train_es(iters=2, steps=5, seed=3, meta_lr=0.05, n_range=(60, 90),
+                                                     pairs=1, sigma=0.2, log=lambda s: None)
+        return learned, info
+
+    first, info = train()
+    again, _ = train()
+    plain = rule.UpdateRule.plain()
+    assert info["method"] == "es" and info["iters"] == 2
+    moved = False
+    for name in rule.NAMES:
+        np.testing.assert_array_equal(first.logs[name], again.logs[name])
+        assert first.logs[name].shape == (rule.KNOTS,) and np.all(np.isfinite(first.logs[name]))
+        moved |= not np.allclose(first.logs[name], plain.logs[name])
+    assert moved  # the Adam step changed the schedules (sign of the ES estimate aside)
+
+
 # -- gan ------------------------------------------------------------------------------------
 
 def test_gan_labels_every_row_from_the_encoder(gan, separated):
@@ -323,6 +344,21 @@ def test_valley_ratio_tells_one_mode_from_two():
     assert valley_ratio(left, right) > 0.9
     far = rng.normal(size=(1000, 2)) + np.array([8.0, 0.0])
     assert valley_ratio(one[:1000], far) < 0.05
+
+
+def test_valley_ratio_separates_parallel_elongated_clusters():
+    """Two long, thin, parallel clusters offset along their length: on the line through
+    their means they overlap (no valley), across them they are far apart. The test must
+    look across, or switching off would merge them."""
+    from metaclust_automl.backends.deep.merge import switch_off, valley_ratio
+
+    rng = np.random.default_rng(0)
+    a = np.c_[rng.uniform(0.0, 10.0, 800), rng.normal(0.0, 0.1, 800)]
+    b = np.c_[rng.uniform(1.0, 11.0, 800), rng.normal(1.5, 0.1, 800)]
+    assert valley_ratio(a, b) < 0.05
+    labels = np.r_[np.zeros(800, dtype=int), np.ones(800, dtype=int)]
+    out, _ = switch_off(np.vstack([a, b]), labels, min_share=0.01, valley=0.85)
+    assert np.unique(out).size == 2
 
 
 # -- command line ----------------------------------------------------------------------------

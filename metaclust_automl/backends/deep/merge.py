@@ -9,9 +9,13 @@ cannot describe, become chains of tiles.
 
 After training, a prototype is switched off when
 1. it holds fewer than ``min_share`` of the rows (an empty or nearly empty prototype), or
-2. its cluster and a neighbouring one form a single mode: projected on the line
-   through the two cluster means, the density of their union has no valley between
-   the means. The *valley ratio* is the lowest density between the two means divided
+2. its cluster and a neighbouring one form a single mode: projected on the
+   direction that best separates the two clusters (Fisher's discriminant, with a
+   Ledoit-Wolf shrunk within-cluster covariance), the density of their union has no
+   valley between the projected means. Any projection of a single Gaussian is
+   unimodal, so a split mode still shows no valley on that direction, while two
+   curved or elongated clusters, which can overlap on the line through their means,
+   are told apart. The *valley ratio* is the lowest density between the two means divided
    by the lower of the densities at the means: 1 for one unimodal bump split in two,
    near 0 for two separated clusters (the idea of G-means and dip-means: split only
    what is not unimodal). Pairs whose ratio reaches ``valley`` are merged, the most
@@ -56,11 +60,10 @@ def group_tiles(tiles: np.ndarray, neighbours: np.ndarray, k: int, seed: int = 0
 def valley_ratio(a: np.ndarray, b: np.ndarray) -> float:
     """Valley ratio (see the module docstring) of two clusters' rows ``a`` and ``b``."""
     ca, cb = a.mean(0), b.mean(0)
-    direction = cb - ca
-    length = float(np.linalg.norm(direction))
+    length = float(np.linalg.norm(cb - ca))
     if length <= 1e-12:
         return 1.0
-    direction /= length
+    direction = fisher_direction(a, b)
     pa, pb = a @ direction, b @ direction
     ma, mb = float(pa.mean()), float(pb.mean())
     spread = np.sqrt((np.sum((pa - ma) ** 2) + np.sum((pb - mb) ** 2)) / max(pa.size + pb.size - 2, 1))
@@ -70,6 +73,25 @@ def valley_ratio(a: np.ndarray, b: np.ndarray) -> float:
     dens = np.exp(-0.5 * ((grid[:, None] - both[None, :]) / h) ** 2).sum(1)
     peak = min(dens[0], dens[-1])
     return float(dens.min() / peak) if peak > 0 else 1.0
+
+
+def fisher_direction(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Unit vector S^-1 (mean_b - mean_a), S the pooled within-cluster covariance shrunk
+    by Ledoit-Wolf (well conditioned even with fewer rows than columns); the line
+    through the means when S is degenerate."""
+    from sklearn.covariance import ledoit_wolf
+
+    ca, cb = a.mean(0), b.mean(0)
+    diff = cb - ca
+    if a.shape[1] > 1 and a.shape[0] + b.shape[0] > 2:
+        S, _ = ledoit_wolf(np.concatenate([a - ca, b - cb]), assume_centered=True)
+        try:
+            d = np.linalg.solve(S, diff)
+        except np.linalg.LinAlgError:
+            d = diff
+        if np.all(np.isfinite(d)) and float(np.linalg.norm(d)) > 1e-12:
+            diff = d
+    return diff / float(np.linalg.norm(diff))
 
 
 def switch_off(U: np.ndarray, labels: np.ndarray, *, min_share: float, valley: float,
