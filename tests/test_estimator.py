@@ -7,7 +7,7 @@ from sklearn.base import clone
 from sklearn.datasets import make_blobs
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.estimator_checks import check_estimator
 from tinykb_dir import tiny_kb_dir
 
 from metaclust_automl.estimator import EXPECTED_FAILED_CHECKS, BackendClusterer, MetaClusterer
@@ -15,15 +15,18 @@ from metaclust_automl.estimator import EXPECTED_FAILED_CHECKS, BackendClusterer,
 KB = str(tiny_kb_dir())  # built once per session (a few seconds), needed at collection time
 
 
-def _expected_failures(estimator):
-    return EXPECTED_FAILED_CHECKS if isinstance(estimator, MetaClusterer) else {}
-
-
-@parametrize_with_checks([MetaClusterer(selector="knn", kb=KB, budget=1),
-                          BackendClusterer("kmeans", {"n_clusters": 3})],
-                         expected_failed_checks=_expected_failures)
-def test_sklearn_checks(estimator, check):
-    check(estimator)
+@pytest.mark.parametrize("estimator", [MetaClusterer(selector="knn", kb=KB, budget=1),
+                                       BackendClusterer("kmeans", {"n_clusters": 3})],
+                         ids=["MetaClusterer", "BackendClusterer"])
+def test_sklearn_checks(estimator):
+    """Every check of scikit-learn's estimator contract passes, except the documented,
+    justified ones in EXPECTED_FAILED_CHECKS (which must still be the ones that fail)."""
+    expected = EXPECTED_FAILED_CHECKS if isinstance(estimator, MetaClusterer) else {}
+    results = check_estimator(estimator, expected_failed_checks=expected, on_fail=None, on_skip=None)
+    failed = {r["check_name"]: repr(r["exception"])[:300] for r in results if r["status"] == "failed"}
+    assert results and not failed, failed
+    ran = {r["check_name"] for r in results if r["status"] in ("passed", "xfail")}
+    assert len(ran) >= 30, sorted(ran)
 
 
 def test_clustering_contract():

@@ -51,22 +51,44 @@ def alarm(seconds: float):
     signal.setitimer(signal.ITIMER_REAL, seconds)
 
 
-def check_outcome(code: int, stdout: str, stderr: str, out: Path, n_rows: int | None = None) -> None:
+def outcome_problems(code: int, stderr: str, out: Path, n_rows: int | None = None) -> list[str]:
+    """What is wrong with one command's outcome (empty when it is a valid result or a clean
+    one-line error)."""
     lines = [ln for ln in stderr.splitlines() if ln.strip()]
-    assert "Traceback" not in stderr and "internal error" not in stderr, stderr
+    problems = []
+    if "Traceback" in stderr or "internal error" in stderr:
+        problems.append("traceback or internal error")
     if code == 0:
-        assert not any(ln.startswith("error") for ln in lines), stderr
-        assert out.exists()
-        labels = out.read_text().splitlines()
-        assert labels[0] == "label"
-        assert all(lab.lstrip("-").isdigit() for lab in labels[1:])
-        if n_rows is not None:
-            assert len(labels) - 1 == n_rows
+        labels = out.read_text().splitlines() if out.exists() else []
+        if any(ln.startswith("error") for ln in lines):
+            problems.append("error line despite exit 0")
+        if not labels or labels[0] != "label":
+            problems.append("no labels file with a 'label' header")
+        elif not all(lab.lstrip("-").isdigit() for lab in labels[1:]):
+            problems.append("a label that is not an integer")
+        elif n_rows is not None and len(labels) - 1 != n_rows:
+            problems.append(f"{len(labels) - 1} labels for {n_rows} rows")
     else:
         errors = [ln for ln in lines if ln.startswith("error:")]
-        assert len(errors) == 1 and lines[-1] == errors[0], stderr
-        assert all(ln.startswith(("warning:", "error:", "note:")) for ln in lines), stderr
-        assert not out.exists()
+        if len(errors) != 1 or lines[-1] != errors[0]:
+            problems.append("not exactly one error line, last")
+        if not all(ln.startswith(("warning:", "error:", "note:")) for ln in lines):
+            problems.append("stderr lines other than warnings, notes and the error")
+        if out.exists():
+            problems.append("an output file after an error")
+    return problems
+
+
+def test_outcome_problems_catch_bad_outcomes(tmp_path):
+    out = tmp_path / "labels.csv"
+    assert outcome_problems(1, "Traceback (most recent call last):\nValueError: x", out)
+    assert outcome_problems(1, "error: one\nerror: two", out)
+    out.write_text("label\n0\n1\n")
+    assert outcome_problems(2, "error: bad input", out)  # an error must leave no file
+    assert outcome_problems(0, "", out, n_rows=3)  # a row without a label
+    assert not outcome_problems(0, "warning: constant column dropped", out, n_rows=2)
+    out.unlink()
+    assert not outcome_problems(2, "warning: w\nerror: bad input", out)
 
 
 def run_cli(cli, *args) -> tuple[int, str, str]:
@@ -94,7 +116,8 @@ def test_cli_on_random_tables(cli, rows, header, delimiter, bom, crlf, suffix, a
         if impute:
             args += ["--impute", impute]
         code, stdout, stderr = run_cli(cli, *args)
-        check_outcome(code, stdout, stderr, out)
+        problems = outcome_problems(code, stderr, out)
+        assert not problems, (problems, stderr)
 
 
 @FUZZ
@@ -105,7 +128,8 @@ def test_cli_on_random_bytes(cli, data, algorithm):
         path.write_bytes(data)
         out = Path(tmp) / "labels.csv"
         code, stdout, stderr = run_cli(cli, "cluster", path, "-a", algorithm, "-o", out)
-        check_outcome(code, stdout, stderr, out)
+        problems = outcome_problems(code, stderr, out)
+        assert not problems, (problems, stderr)
 
 
 EXTREME = st.one_of(
@@ -127,7 +151,8 @@ def test_cli_on_extreme_numbers(cli, data, algorithm, preprocess):
         out = Path(tmp) / "labels.csv"
         code, stdout, stderr = run_cli(cli, "cluster", path, "-a", algorithm, "-o", out,
                                        "--set", f"preprocess={preprocess}")
-        check_outcome(code, stdout, stderr, out, n_rows=n if code == 0 else None)
+        problems = outcome_problems(code, stderr, out, n_rows=n if code == 0 else None)
+        assert not problems, (problems, stderr)
 
 
 GOOD = b"a,b,c\n1,2,3\n4,5,6.5\n7,8,9\n10,1,2\n3,3,3.5\n"
@@ -151,7 +176,8 @@ def test_cli_with_random_options(cli, algorithm, sets, drop, seed):
         for name in drop:
             args += ["--drop", name]
         code, stdout, stderr = run_cli(cli, *args)
-        check_outcome(code, stdout, stderr, out, n_rows=5)
+        problems = outcome_problems(code, stderr, out, n_rows=5)
+        assert not problems, (problems, stderr)
 
 
 # -- a few real processes: the exit status and stderr a shell sees ------------------------
