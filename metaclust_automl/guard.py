@@ -154,6 +154,28 @@ def _context() -> Any:
     return mp.get_context("fork" if "fork" in methods else "spawn")
 
 
+def check_time_limit(value: float | None) -> float | None:
+    """A time limit in seconds (None = none), or a ConfigError."""
+    if value is None:
+        return None
+    try:
+        limit = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"time limit must be a number of seconds, got {value!r}") from None
+    if not (limit > 0 and math.isfinite(limit)):
+        raise ConfigError(f"time limit must be a positive number of seconds, got {value!r}")
+    return limit
+
+
+def option_time_limit(value: float) -> float | None:
+    """A command line's ``--time-limit``: seconds, 0 = no limit."""
+    if value == 0:
+        return None
+    if not (value > 0 and math.isfinite(value)):
+        raise ConfigError(f"--time-limit must be a positive number of seconds (or 0 for none), got {value:g}")
+    return float(value)
+
+
 class Closing:
     """``with`` support and a best-effort finaliser for objects that own a worker process:
     a forgotten worker must not outlive its owner."""
@@ -183,9 +205,7 @@ class Guard(Closing):
     """
 
     def __init__(self, time_limit: float | None = None, *, threads: int | None = 1) -> None:
-        if time_limit is not None and not (time_limit > 0 and math.isfinite(time_limit)):
-            raise ConfigError(f"time limit must be a positive number of seconds, got {time_limit!r}")
-        self.time_limit = time_limit
+        self.time_limit = check_time_limit(time_limit)
         self.threads = threads
         self._proc: Any = None
         self._conn: Any = None

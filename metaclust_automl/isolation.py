@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -32,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .errors import BackendError, ConfigError
-from .guard import Closing
+from .guard import Closing, check_time_limit
 
 #: seconds one run of a plugin's backend may take before it is stopped (``--time-limit``)
 DEFAULT_TIME_LIMIT = 300.0
@@ -43,28 +42,6 @@ BUILTIN_PACKAGE = "metaclust-automl"
 #: not keep a caller's table alive)
 _TABLES: weakref.WeakValueDictionary[int, np.ndarray] = weakref.WeakValueDictionary()
 _tokens = itertools.count(1)
-
-
-def check_time_limit(value: float | None) -> float | None:
-    """A time limit in seconds (None = none), or a ConfigError."""
-    if value is None:
-        return None
-    try:
-        limit = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"time limit must be a number of seconds, got {value!r}") from None
-    if not (limit > 0 and math.isfinite(limit)):
-        raise ConfigError(f"time limit must be a positive number of seconds, got {value!r}")
-    return limit
-
-
-def option_time_limit(value: float) -> float | None:
-    """A command line's ``--time-limit``: seconds, 0 = no limit (as for ``meta-train``)."""
-    if value == 0:
-        return None
-    if not (value > 0 and math.isfinite(value)):
-        raise ConfigError(f"--time-limit must be a positive number of seconds (or 0 for none), got {value:g}")
-    return float(value)
 
 
 def is_plugin_backend(algorithm: str, registry: Any = None) -> bool:

@@ -87,6 +87,8 @@ class _TableSession:
     sample: np.ndarray = field(init=False)
     indices: dict[int, dict[str, float]] = field(default_factory=dict)
     labels: dict[int, np.ndarray] = field(default_factory=dict)
+    #: the table transformed per (preprocessing, seed): configurations share one transform
+    transforms: dict[Any, np.ndarray] = field(default_factory=dict)
     seconds: float = 0.0
 
     def __post_init__(self) -> None:
@@ -275,7 +277,7 @@ class Recommender:
                                       resolved=resolved, predicted_score=float(np.clip(scores[c], -1.0, 1.0)),
                                       reason=reason,
                                       config_id=cfg.id, selector=self.selector.name, probed=probed))
-        self._preprocessed, self._preprocessed_for = {}, None  # do not keep a copy of the table
+        self.session.transforms.clear()  # do not keep transformed copies of the table
         if not out and backend_error is not None:
             raise BackendError(f"none of the recommended configurations can run on this table: {backend_error}")
         if not out:
@@ -289,8 +291,8 @@ class Recommender:
         backend computes them in the guarded worker: BackendError if it fails or hangs there."""
         if self.runner.isolates(algorithm):
             return self.runner.resolve(algorithm, X, params, seed)
-        cache = self._preprocessed if getattr(self, "_preprocessed_for", None) is X else {}
-        self._preprocessed, self._preprocessed_for = cache, X
+        s = self.session
+        cache = s.transforms if s is not None and s.X is X else None
         return resolve_params(self._registry().backend(algorithm), X, params, seed, cache=cache)
 
     def cluster(self, X: Any, *, budget: int = 0, labels: Any = None, seed: int = 0, fallbacks: int = 2

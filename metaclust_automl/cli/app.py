@@ -45,6 +45,10 @@ ImputeOpt = Annotated[Optional[str], typer.Option(
     "--impute", help="Fill missing/NaN/inf values with the column 'mean' or 'median'.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of tables.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same result.")]
+TimeLimitOpt = Annotated[float, typer.Option(
+    "--time-limit", metavar="SECONDS", help="Seconds each run of a plugin's (third-party) backend may take; "
+    "one that raises, crashes or runs longer is reported once and the next candidate runs (0 = no "
+    "limit). Built-in backends are not limited.")]
 
 
 def load_for_cli(path: str, columns, drop, label_column, impute):  # noqa: ANN001, ANN201

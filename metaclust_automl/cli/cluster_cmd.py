@@ -9,9 +9,8 @@ import typer
 from rich.table import Table as RichTable
 
 from ..isolation import DEFAULT_TIME_LIMIT
-from .app import (ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, SeedOpt, app, console,
-                  err_console, load_for_cli)
-from .recommend_cmd import TimeLimitOpt
+from .app import (ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, SeedOpt, TimeLimitOpt, app,
+                  console, err_console, load_for_cli)
 
 
 def cluster_sizes(labels: np.ndarray) -> dict[str, int]:
@@ -65,7 +64,8 @@ def cluster(
     """Cluster a table and write one label per input row (noise = -1)."""
     from ..atomic import check_output_path
     from ..errors import ConfigError
-    from ..isolation import BackendRunner, option_time_limit
+    from ..guard import option_time_limit
+    from ..isolation import BackendRunner
     from ..loading import write_labels_csv
     from ..params import parse_assignments
     from ..plugins import get_registry

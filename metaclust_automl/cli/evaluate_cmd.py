@@ -10,8 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..isolation import DEFAULT_TIME_LIMIT
-from .app import SeedOpt, app, console, err_console
-from .recommend_cmd import TimeLimitOpt
+from .app import SeedOpt, TimeLimitOpt, app, console, err_console
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -56,7 +55,7 @@ def evaluate(
     from ..evaluation.report import write_outputs
     from ..evaluation.runner import Plan, evaluate_corpus, shipped_weights_dir
     from ..knowledge_base import KnowledgeBase, load_default
-    from ..isolation import option_time_limit
+    from ..guard import option_time_limit
     from ..plugins import get_registry
 
     limit = option_time_limit(time_limit)

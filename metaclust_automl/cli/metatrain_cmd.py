@@ -24,10 +24,6 @@ def _backends(raw: Optional[str]) -> Optional[list[str]]:
     return names
 
 
-def _time_limit(raw: float) -> Optional[float]:
-    return None if raw == 0 else raw
-
-
 @app.command("meta-train")
 def meta_train(
     corpus: Annotated[Optional[list[str]], typer.Argument(
@@ -65,12 +61,12 @@ def meta_train(
     """Meta-train: search every backend on every labelled task, build the portfolio and
     write the knowledge base (resumable; workers may share one storage)."""
     from ..errors import ConfigError
+    from ..guard import option_time_limit
     from ..metatrain import build_knowledge_base
 
     if sampler not in ("tpe", "qmc"):
         raise ConfigError(f"--sampler must be tpe or qmc, got {sampler!r}")
-    if time_limit < 0:
-        raise ConfigError(f"--time-limit must be positive (or 0 for none), got {time_limit:g}")
+    limit_s = option_time_limit(time_limit)
     if corpus:
         if limit is not None or exclude_families is not None:
             raise ConfigError("--limit and --exclude-families apply to the built-in corpus only; "
@@ -94,7 +90,7 @@ def meta_train(
         info = {"source": "builtin", "limit": limit, "excluded_families": excluded}
     kb = build_knowledge_base(
         tasks, out, trials=trials, backends=_backends(backends), storage=storage, jobs=jobs, seed=seed,
-        time_limit=_time_limit(time_limit), portfolio_size=portfolio_size, sampler=sampler,
+        time_limit=limit_s, portfolio_size=portfolio_size, sampler=sampler,
         progress=progress, max_rows=max_rows, corpus=info, verbose=True)
     console.print(f"{out}: {len(kb.tasks)} tasks, {len(kb.configs)} configurations, "
                   f"{len(kb.metafeature_names)} meta-features", highlight=False)

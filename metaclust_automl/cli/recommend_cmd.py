@@ -10,8 +10,8 @@ import typer
 from rich.table import Table as RichTable
 
 from ..isolation import DEFAULT_TIME_LIMIT
-from .app import (ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, SeedOpt, app, console,
-                  err_console, load_for_cli)
+from .app import (ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, SeedOpt, TimeLimitOpt, app,
+                  console, err_console, load_for_cli)
 
 TopOpt = Annotated[int, typer.Option("--top", min=1, help="How many ranked configurations to show.")]
 SelectorOpt = Annotated[Optional[str], typer.Option(
@@ -23,10 +23,6 @@ BudgetOpt = Annotated[int, typer.Option(
     "--budget", min=0, help="Configurations the selector may run on a sample of the table before ranking.")]
 LabelsOpt = Annotated[Optional[str], typer.Option(
     "--labels", help="A few known labels, one per row (empty or -1 = unknown), for few-shot adaptation.")]
-TimeLimitOpt = Annotated[float, typer.Option(
-    "--time-limit", metavar="SECONDS", help="Seconds each run of a plugin's (third-party) backend may take; "
-    "one that raises, crashes or runs longer is reported once and the next candidate runs (0 = no "
-    "limit). Built-in backends are not limited.")]
 
 
 def few_shot_labels(table: Any, labels_file: Optional[str]) -> Any:
@@ -88,7 +84,7 @@ def recommend(
     time_limit: TimeLimitOpt = DEFAULT_TIME_LIMIT,
 ) -> None:
     """Rank clustering configurations for a table: algorithm, parameters, predicted quality, why."""
-    from ..isolation import option_time_limit
+    from ..guard import option_time_limit
 
     start = time.perf_counter()
     time_limit = option_time_limit(time_limit)

@@ -140,10 +140,8 @@ class _Prober:
     """Runs configurations on a bounded sample of one table for a selector with a budget,
     counting and caching its probes."""
 
-    def __init__(self, kb: KnowledgeBase, X: np.ndarray, registry: Any, budget: int, seed: int,
-                 runner: Any = None) -> None:
-        self.kb, self.registry, self.budget, self.seed = kb, registry, int(budget), seed
-        self.runner = runner
+    def __init__(self, kb: KnowledgeBase, X: np.ndarray, runner: Any, budget: int, seed: int) -> None:
+        self.kb, self.runner, self.budget, self.seed = kb, runner, int(budget), seed
         n = X.shape[0]
         rng = np.random.default_rng(seed)
         rows = np.arange(n) if n <= PROBE_ROWS else np.sort(rng.choice(n, PROBE_ROWS, replace=False))
@@ -161,10 +159,7 @@ class _Prober:
             raise ConfigError(f"a selector probed more than its budget of {self.budget} configurations")
         cfg = self.kb.configs[c]
         try:
-            if self.runner is not None:  # a plugin's backend runs guarded
-                labels = self.runner.run(cfg.algorithm, self.X, cfg.params, seed=self.seed, rows=self.rows).labels
-            else:
-                labels = self.registry.backend(cfg.algorithm).run(self.Xs, cfg.params, seed=self.seed).labels
+            labels = self.runner.run(cfg.algorithm, self.X, cfg.params, seed=self.seed, rows=self.rows).labels
             idx = internal_indices(self.Xs, labels, seed=self.seed)
         except MetaclustError:
             idx = {"silhouette": -1.0, "calinski_harabasz": 0.0, "davies_bouldin": 10.0,
@@ -173,23 +168,19 @@ class _Prober:
         return self.cache[c]
 
 
-def run_selector(selector: Any, kb: KnowledgeBase, X: np.ndarray, mf_vector: np.ndarray, *,
-                 budget: int = 0, seed: int = 0, registry: Any = None, runner: Any = None) -> dict[str, Any]:
+def run_selector(selector: Any, kb: KnowledgeBase, X: np.ndarray, mf_vector: np.ndarray, runner: Any, *,
+                 budget: int = 0, seed: int = 0) -> dict[str, Any]:
     """The selector's top-1 configuration for table X, run on every row.
 
-    Configurations are tried best first; one that cannot run here (its backend fails, or
-    a plugin's backend raises or hangs under ``runner``, an ``isolation.BackendRunner``)
+    ``runner`` (an ``isolation.BackendRunner``) runs the backends: built-ins in process,
+    plugins' guarded. Configurations are tried best first; one that cannot run here (its
+    backend fails, or a plugin's backend raises or hangs)
     passes the turn to the next, as it would for a user. Returns the labels, the
     configuration, the number of probes and the seconds spent (without meta-features)."""
-    if registry is None:
-        from ..plugins import get_registry
-
-        registry = get_registry()
     start = time.perf_counter()
-    if runner is not None:
-        runner.new_table(X)
-    feasible = feasible_configs(kb, X.shape[0], registry)
-    prober = _Prober(kb, X, registry, budget, seed, runner) if budget > 0 else None
+    runner.new_table(X)
+    feasible = feasible_configs(kb, X.shape[0], runner.registry)
+    prober = _Prober(kb, X, runner, budget, seed) if budget > 0 else None
     query = make_query(metafeatures=mf_vector, X=X, probe=prober, budget=int(budget), seed=seed,
                        feasible=feasible)
     scores = np.asarray(selector.predict_scores(query), dtype=np.float64)
@@ -203,10 +194,7 @@ def run_selector(selector: Any, kb: KnowledgeBase, X: np.ndarray, mf_vector: np.
             break
         cfg = kb.configs[int(c)]
         try:
-            if runner is not None:
-                labels = runner.run(cfg.algorithm, X, cfg.params, seed=seed).labels
-            else:
-                labels = registry.backend(cfg.algorithm).run(X, cfg.params, seed=seed).labels
+            labels = runner.run(cfg.algorithm, X, cfg.params, seed=seed).labels
         except MetaclustError as exc:
             last_error = str(exc)
             continue
@@ -317,7 +305,6 @@ def evaluate_task(task: Any, plan: Plan, fits: _FitCache | None = None, runner: 
     Plugins' backends run under ``runner`` (default: one with ``plan.time_limit``)."""
     from .. import metafeatures
     from ..isolation import BackendRunner
-    from ..plugins import get_registry
 
     if runner is None:
         with BackendRunner(plan.time_limit) as own:
@@ -342,7 +329,6 @@ def evaluate_task(task: Any, plan: Plan, fits: _FitCache | None = None, runner: 
         if kb is None:
             raise KnowledgeBaseError("selectors need a knowledge base: pass --kb DIR or --leave-one-out")
         fits = fits or _FitCache(plan)
-        registry = get_registry()
         budgets = [0] + ([plan.budget] if plan.budget > 0 else [])
         methods = [(name, b, name if b == 0 else f"{name}@{b}") for name in plan.selectors for b in budgets]
         try:  # what every selector needs; if it fails, each selector's row says why
@@ -370,8 +356,7 @@ def evaluate_task(task: Any, plan: Plan, fits: _FitCache | None = None, runner: 
             try:
                 selector, sub, fit_seconds, how = fits.get(name, train)
                 row.fit_seconds, row.note = fit_seconds, how
-                got = run_selector(selector, sub, X, mf_vec, budget=budget, seed=plan.seed, registry=registry,
-                                   runner=runner)
+                got = run_selector(selector, sub, X, mf_vec, runner, budget=budget, seed=plan.seed)
             except Exception as exc:  # noqa: BLE001 - one method failing on one task is a result
                 row.error = f"{type(exc).__name__}: {exc}"
                 out.append(row)
