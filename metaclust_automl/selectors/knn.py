@@ -35,14 +35,20 @@ def knn_base(Z_ref: np.ndarray, P_ref: np.ndarray, Zq: np.ndarray, k: int = DEFA
     D = np.sqrt(np.maximum(sq, 0.0) / Z_ref.shape[1])
     if exclude is not None:
         D = np.where(exclude, np.inf, D)
-    k = max(1, min(int(k), Z_ref.shape[0]))
+    nn, w = neighbour_weights(D, k)
+    return np.einsum("qk,qkc->qc", w, P_ref[nn])
+
+
+def neighbour_weights(D: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest reference tables of each query row of distances ``D`` [Q, T] and their
+    weights, 1 / (distance + 0.05) normalised (infinite distance: weight 0)."""
+    k = max(1, min(int(k), D.shape[1]))
     nn = np.argsort(D, axis=1, kind="stable")[:, :k]
     d = np.take_along_axis(D, nn, 1)
     w = np.where(np.isfinite(d), 1.0 / (d + 0.05), 0.0)
     empty = w.sum(1) == 0
     w[empty] = 1.0  # nothing allowed: plain average of whatever came first
-    w = w / w.sum(1, keepdims=True)
-    return np.einsum("qk,qkc->qc", w, P_ref[nn])
+    return nn, w / w.sum(1, keepdims=True)
 
 
 def task_groups(kb: KnowledgeBase) -> np.ndarray:
@@ -84,10 +90,8 @@ class KNNSelector(Selector):
 
     # -- ranking ----------------------------------------------------------------------
     def _neighbours(self, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        k = max(1, min(self.k, dist.size))
-        nn = np.argsort(dist, kind="stable")[:k]
-        w = 1.0 / (dist[nn] + 0.05)
-        return nn, w / w.sum()
+        nn, w = neighbour_weights(dist[None], self.k)
+        return nn[0], w[0]
 
     def _task_distances(self, metafeatures: np.ndarray) -> np.ndarray:
         z = self.mscale.transform(np.asarray(metafeatures, dtype=np.float64))
