@@ -101,18 +101,6 @@ def measure(cmd: list[str], timeout: float, cwd: Path) -> dict:
             "stdout": stdout, "stderr": stderr}
 
 
-def has_recommend() -> bool:
-    """Whether this tree's CLI has a ``recommend`` command (it comes from another branch)."""
-    try:
-        import typer
-
-        from metaclust_automl.cli import app
-
-        return "recommend" in typer.main.get_command(app).commands  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - any import problem means: not available
-        return False
-
-
 def last_error(stderr: str) -> str:
     lines = [ln for ln in stderr.splitlines() if ln.strip()]
     errors = [ln for ln in lines if ln.startswith(("error", "internal error"))]
@@ -241,8 +229,6 @@ def markdown(rows: list[dict], summary: list[dict], meta: dict) -> str:
     notes = sorted({n for r in rows for n in r.get("notes", [])})
     if notes:
         lines += ["", "## Sampling notes printed by the CLI", ""] + [f"- {n}" for n in notes]
-    if meta.get("recommend_skipped"):
-        lines += ["", f"`recommend`: {meta['recommend_skipped']}"]
     return "\n".join(lines) + "\n"
 
 
@@ -271,10 +257,6 @@ def main(argv: list[str] | None = None) -> int:
             "omp_threads": os.environ.get("OMP_NUM_THREADS", "unset"),
             "sizes": sizes, "dim": args.dim, "algorithms": algorithms, "commands": commands,
             "budget": args.budget}
-    if "recommend" in commands and not has_recommend():
-        commands.remove("recommend")
-        meta["recommend_skipped"] = "the `recommend` command is not in this tree; skipped"
-        print("note: `metaclust recommend` is not in this tree; not measured", flush=True)
     t0 = time.perf_counter()
     rows = run_all(sizes, algorithms, args.dim, args.timeout, commands, args.budget)
     meta["load_end"] = [round(x, 2) for x in os.getloadavg()]
