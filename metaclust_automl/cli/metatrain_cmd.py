@@ -58,8 +58,10 @@ def meta_train(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
     seed: SeedOpt = 0,
 ) -> None:
-    """Meta-train: search every backend on every labelled task, build the portfolio and
-    write the knowledge base (resumable; workers may share one storage)."""
+    """Meta-train: search every backend on labelled tasks and write a knowledge base.
+
+    Resumable; worker processes and machines may share one storage.
+    """
     from ..errors import ConfigError
     from ..guard import option_time_limit
     from ..metatrain import build_knowledge_base
