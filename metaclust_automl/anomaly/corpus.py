@@ -301,6 +301,11 @@ def _rows(rng: np.random.Generator, fam: dict[str, Any]) -> int:
     return int(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
+def with_labels(normal: np.ndarray, anom: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Normal rows then anomalies, with labels 0 and 1."""
+    X = np.vstack([normal, anom])
+    return X, np.r_[np.zeros(len(normal)), np.ones(len(anom))].astype(np.int64)
+
 def _synthetic(fam: dict[str, Any], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:
     d = int(_pick(rng, fam.get("dims", [2, 8]), 4))
     n = _rows(rng, fam)
@@ -313,8 +318,7 @@ def _synthetic(fam: dict[str, Any], rng: np.random.Generator) -> tuple[np.ndarra
         mix = random_mixture(d, rng, int(fam.get("max_components", 5)))
         normal = mix.sample(n, rng)
     anom = make_anomalies(kind, normal, n_anomalies(n, pi), rng, mix)
-    X = np.vstack([normal, anom])
-    y = np.r_[np.zeros(len(normal)), np.ones(len(anom))].astype(np.int64)
+    X, y = with_labels(normal, anom)
     return X, y, {"kind": kind, "dims": d, "contamination_target": pi}
 
 
@@ -333,8 +337,7 @@ def _injected(fam: dict[str, Any], rng: np.random.Generator) -> tuple[np.ndarray
     kind = _pick(rng, fam.get("anomalies", list(KINDS)), "local")
     mix = fitted_mixture(Z, rng) if kind in ("local", "clustered") else None
     anom = make_anomalies(kind, Z, n_anomalies(len(Z), pi), rng, mix) * sd + mu
-    X = np.vstack([normal, anom])
-    y = np.r_[np.zeros(len(normal)), np.ones(len(anom))].astype(np.int64)
+    X, y = with_labels(normal, anom)
     return X, y, {"kind": kind, "source": source, "contamination_target": pi}
 
 
@@ -350,8 +353,7 @@ def _rare_class(fam: dict[str, Any], rng: np.random.Generator) -> tuple[np.ndarr
     pi = float(_pick(rng, fam.get("contamination", []), 0.05))
     k = min(len(pool), n_anomalies(len(normal), pi))
     anom = pool[rng.choice(len(pool), size=k, replace=False)]
-    X = np.vstack([normal, anom])
-    y = np.r_[np.zeros(len(normal)), np.ones(len(anom))].astype(np.int64)
+    X, y = with_labels(normal, anom)
     return X, y, {"source": source, "normal_classes": [int(c) for c in normal_cls],
                   "anomaly_classes": [int(c) for c in anom_cls], "contamination_target": pi}
 
