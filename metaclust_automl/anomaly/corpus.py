@@ -306,6 +306,7 @@ def with_labels(normal: np.ndarray, anom: np.ndarray) -> tuple[np.ndarray, np.nd
     X = np.vstack([normal, anom])
     return X, np.r_[np.zeros(len(normal)), np.ones(len(anom))].astype(np.int64)
 
+
 def _synthetic(fam: dict[str, Any], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict]:
     d = int(_pick(rng, fam.get("dims", [2, 8]), 4))
     n = _rows(rng, fam)
