@@ -12,10 +12,11 @@ clusters that are not needed are switched off (nearly empty ones, and pairs that
 a single mode; ``deep.merge``), so ``n_clusters`` is an upper bound rather than a
 promise.
 
-``rule=meta`` (default) trains with the step-size, temperature and balance schedules
-meta-learned across generated tasks (``prototype_meta``; shipped in
-``data/weights/prototype_rule.safetensors``); ``rule=plain`` uses constant
-conventional values. If the weights file is missing or broken the backend warns and
+``rule=meta`` (default) trains with the step-size, temperature, balance and
+neighbour-reach schedules meta-learned across the built-in corpus and generated tasks
+(``prototype_meta``; shipped in ``data/weights/prototype_rule.safetensors``); the
+reach at the end of training also picks which neighbour links group the tiles.
+``rule=plain`` uses constant conventional values and every mined neighbour. If the weights file is missing or broken the backend warns and
 runs the plain rule.
 """
 from __future__ import annotations
@@ -54,7 +55,7 @@ class PrototypeBackend(Backend):
     params = (
         N_CLUSTERS,
         Param("rule", "categorical", default="meta", choices=("meta", "plain"),
-              help="update rule: meta-learned schedules (shipped weights) or constant plain ones"),
+              help="update rule: meta-learned schedules (shipped weights) or constant plain ones (deep.rule)"),
         PER_CLUSTER, STEPS, BATCH, NEIGHBOURS, HIDDEN, RESTARTS,
         Param("switch_off", "bool", default=True,
               help="switch off prototypes that are nearly empty or redundant (n_clusters becomes an upper bound)"),
@@ -93,6 +94,7 @@ class PrototypeBackend(Backend):
         import torch
 
         from .deep import merge, prototypes, space
+        from .deep import rule as rule_mod
         from .deep.runtime import TrainingProgress, resolve_device, seeded
 
         device = resolve_device(params["device"])
@@ -105,6 +107,7 @@ class PrototypeBackend(Backend):
             Z = torch.from_numpy(space.transform(sp, X)).to(device)
             nb = space.mine_neighbours(Z, space.neighbour_count(params["neighbours"], X.shape[0], k), gen)
             logs = rule.tensors(device)
+            links = nb[:, :rule_mod.final_partners(logs, nb.shape[1])]  # the rule's partners at the end
             best, best_score = None, float("inf")
             with TrainingProgress(f"prototype ({params['rule']} rule)", params["steps"] * params["restarts"],
                                   params["verbose"]) as bar:
@@ -112,13 +115,13 @@ class PrototypeBackend(Backend):
                     p0 = prototypes.init_params(Z, n_proto, params["hidden"], gen, nb)
                     fitted = prototypes.train(p0, Z, nb, logs, steps=params["steps"],
                                               batch_size=params["batch_size"], generator=gen, progress=bar)
-                    score = prototypes.objective(fitted, Z, nb, gen)
+                    score = prototypes.objective(fitted, Z, links, gen)
                     if best is None or score < best_score:
                         best, best_score = fitted, score
             fitted = best
             labels = prototypes.assign(fitted, Z).numpy()
             if n_proto > k:
-                labels = merge.group_tiles(labels, nb.cpu().numpy(), k, seed)
+                labels = merge.group_tiles(labels, links.cpu().numpy(), k, seed)
             if params["switch_off"] and k > 1:
                 U = prototypes.embed_all(fitted, Z).numpy()
                 labels, _ = merge.switch_off(U, labels, min_share=params["min_share"],

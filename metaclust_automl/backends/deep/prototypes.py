@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .rule import schedule_at
+from .rule import partners, schedule_at
 
 EPS = 1e-8
 ADAM_BETAS = (0.9, 0.999)
@@ -182,10 +182,10 @@ def train(params: dict[str, Any], Z: Any, neighbours: Any, logs: dict[str, Any],
     m2 = {k: torch.zeros_like(v) for k, v in params.items()}
     b1, b2 = ADAM_BETAS
     for step, rows in enumerate(batches(Z.shape[0], batch_size, steps, generator), start=1):
-        picks = torch.randint(m, (rows.numel(),), generator=generator)
+        sched = schedule_at(logs, (step - 1) / max(steps - 1, 1))
+        picks = torch.randint(partners(sched["reach"], m), (rows.numel(),), generator=generator)
         rows_d = rows.to(Z.device)
         nb = neighbours[rows_d, picks.to(Z.device)]
-        sched = schedule_at(logs, (step - 1) / max(steps - 1, 1))
         loss = batch_loss(params, Z[rows_d], Z[nb], sched["tau"], sched["balance"])
         grads = torch.autograd.grad(loss, [params[k] for k in keys], create_graph=differentiable)
         c1, c2 = 1.0 - b1 ** step, 1.0 - b2 ** step

@@ -1,14 +1,21 @@
-"""The prototype method's update rule: schedules of step sizes, temperature and balance.
+"""The prototype method's update rule: schedules of step sizes, temperature, balance and
+neighbour reach.
 
-Training runs from progress 0 to 1; at each step the rule gives four numbers, each a
+Training runs from progress 0 to 1; at each step the rule gives five numbers, each a
 piecewise-linear function (in log space) of progress through ``KNOTS`` knots:
 
 - ``lr_proto``: Adam step size of the prototypes;
 - ``lr_net``: Adam step size of the residual feature network;
 - ``tau``: temperature of the soft assignment (lower = harder);
-- ``balance``: weight of the term that keeps clusters from collapsing into one.
+- ``balance``: weight of the term that keeps clusters from collapsing into one;
+- ``reach``: the fraction of each row's mined neighbours (nearest first) that count as
+  its partners: a step pairs a row with one of its nearest ``reach * m`` neighbours.
+  Its value at the end of training also decides which neighbour links group the tiles
+  and score the restarts. Near neighbours are more often in the row's own cluster, far
+  ones give more varied pairs; where the balance lies is what the meta-learner finds.
 
-The *plain* rule holds them constant at conventional values. The *meta-learned* rule
+The *plain* rule holds them constant at conventional values (every mined neighbour is a
+partner, as in SCAN). The *meta-learned* rule
 is fitted across many generated tasks by differentiating the final clustering loss
 through the whole unrolled training run (``prototype_meta``), and ships as a small
 safetensors file. Being schedules over progress, the rule applies to any number of
@@ -28,13 +35,16 @@ import numpy as np
 from ...errors import KnowledgeBaseError
 
 FORMAT = "metaclust-prototype-rule"
-VERSION = 1
-NAMES = ("lr_proto", "lr_net", "tau", "balance")
+VERSION = 2
+#: versions this code reads; a version-1 file has no ``reach`` and gets the plain one
+READABLE = ("1", "2")
+NAMES = ("lr_proto", "lr_net", "tau", "balance", "reach")
 KNOTS = 5
 #: constant values of the plain rule (conventional choices, not tuned on any benchmark)
-PLAIN_VALUES = {"lr_proto": 0.05, "lr_net": 1e-3, "tau": 0.1, "balance": 1.0}
+PLAIN_VALUES = {"lr_proto": 0.05, "lr_net": 1e-3, "tau": 0.1, "balance": 1.0, "reach": 1.0}
 #: bounds of each value, so that a meta-learned rule cannot step outside sane ranges
-BOUNDS = {"lr_proto": (1e-4, 0.5), "lr_net": (1e-5, 0.05), "tau": (0.01, 1.0), "balance": (0.05, 20.0)}
+BOUNDS = {"lr_proto": (1e-4, 0.5), "lr_net": (1e-5, 0.05), "tau": (0.01, 1.0), "balance": (0.05, 20.0),
+          "reach": (0.1, 1.0)}
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "data" / "weights" / "prototype_rule.safetensors"
 
@@ -68,7 +78,7 @@ class UpdateRule:
 
 
 def schedule_at(logs: dict[str, Any], progress: float) -> dict[str, Any]:
-    """The four values at ``progress`` in [0, 1], interpolated between knots in log space
+    """The values at ``progress`` in [0, 1], interpolated between knots in log space
     and clipped to ``BOUNDS``; differentiable in ``logs`` (torch tensors)."""
     import torch
 
@@ -82,6 +92,16 @@ def schedule_at(logs: dict[str, Any], progress: float) -> dict[str, Any]:
         val = torch.exp((1.0 - w) * v[i] + w * v[i + 1])
         out[name] = val.clamp(lo, hi)
     return out
+
+
+def partners(reach: Any, m: int) -> int:
+    """How many of the ``m`` mined neighbours (nearest first) ``reach`` keeps: at least one."""
+    return int(max(1, min(m, math.ceil(float(reach) * m - 1e-6))))
+
+
+def final_partners(logs: dict[str, Any], m: int) -> int:
+    """Partners at the end of training: they group the tiles and score the restarts."""
+    return partners(schedule_at(logs, 1.0)["reach"], m)
 
 
 def save_rule(path: str | Path, rule: UpdateRule) -> Path:
@@ -110,9 +130,11 @@ def load_rule(path: str | Path) -> UpdateRule:
         header = _metadata(raw)
     except (SafetensorError, ValueError, OSError) as exc:
         raise KnowledgeBaseError(f"{p} is not a valid safetensors rule file: {exc}") from None
-    if header.get("format") != FORMAT or header.get("version") != str(VERSION):
+    if header.get("format") != FORMAT or header.get("version") not in READABLE:
         raise KnowledgeBaseError(f"{p} is not a metaclust prototype rule (format {header.get('format')!r}, "
                                  f"version {header.get('version')!r}; expected {FORMAT!r} version {VERSION})")
+    if header.get("version") == "1" and "reach" not in tensors:
+        tensors = {**tensors, "reach": np.full(KNOTS, math.log(PLAIN_VALUES["reach"]), dtype=np.float32)}
     missing = [k for k in NAMES if k not in tensors]
     if missing or any(tensors[k].shape != (KNOTS,) for k in NAMES if k in tensors):
         raise KnowledgeBaseError(f"{p} lacks or misshapes the schedules {missing or list(NAMES)}")
