@@ -192,10 +192,19 @@ def markdown(report: dict[str, Any]) -> str:
                   f"{cmp['meta_ahead']} seeds, behind on {cmp['meta_behind']}, level on {cmp['level']}"]
     rule = report.get("prototype_rule", {})
     if rule:
-        lines += ["", "## The meta-learned rule", "",
-                  f"File `{rule['path']}`; held-out generated tasks (ARI): plain {rule.get('heldout_ari_plain')}, "
-                  f"learned {rule.get('heldout_ari_learned')} over {rule.get('heldout_tasks')} tasks; "
-                  f"built by `{rule.get('command')}` in {rule.get('seconds')} s."]
+        lines += ["", "## The meta-learned rule", "", f"File `{rule['path']}`, built by `{rule.get('command')}` "
+                  f"in {rule.get('seconds')} s. Held-out tasks, mean ARI of one start (the benchmark's digits "
+                  "are not among the training tasks):", ""]
+        for name in ("generated", "corpus"):
+            if rule.get(f"heldout_{name}_tasks"):
+                lines.append(f"- {rule[f'heldout_{name}_tasks']} {name} tasks: plain "
+                             f"{rule[f'heldout_{name}_ari_plain']}, learned {rule[f'heldout_{name}_ari_learned']}")
+        if rule.get("heldout_tasks"):  # rules built before the corpus was used
+            lines.append(f"- {rule['heldout_tasks']} generated tasks: plain {rule.get('heldout_ari_plain')}, "
+                         f"learned {rule.get('heldout_ari_learned')}")
+        for name, vals in (rule.get("values") or {}).items():
+            lines.append(f"- schedule `{name}` at progress 0, 0.25, 0.5, 0.75, 1: "
+                         + ", ".join(f"{v:.3g}" for v in vals))
     lines += ["", "Notes:", ""] + [f"- {n}" for n in report["notes"]]
     return "\n".join(lines) + "\n"
 
@@ -234,8 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         learned = rule_mod.load_rule(rule_mod.DEFAULT_PATH)
         report["prototype_rule"] = {"path": str(rule_mod.DEFAULT_PATH.relative_to(REPO)), **{
-            k: learned.meta.get(k) for k in ("heldout_ari_plain", "heldout_ari_learned", "heldout_tasks",
-                                             "command", "seconds", "iters", "steps")}}
+            k: v for k, v in learned.meta.items() if k.startswith("heldout_") or k in (
+                "command", "seconds", "iters", "steps", "values")}}
         from metaclust_automl.backends.prototype_meta import META_DEFAULTS
 
         built_with = learned.meta.get("defaults")

@@ -254,10 +254,11 @@ def test_shipped_rule_is_meta_learned_and_loads():
 
 def test_es_meta_training_moves_the_rule_deterministically_within_bounds():
     from metaclust_automl.backends import prototype_meta
-    from metaclust_automl.backends.deep import rule
+    from metaclust_automl.backends.deep import meta_tasks, rule
 
     def train():
-        learned, info = prototype_meta.meta_train_es(iters=2, steps=5, seed=3, meta_lr=0.05, n_range=(60, 90),
+        pool = meta_tasks.TaskPool(corpus_share=0.0, rows=(60, 90))
+        learned, info = prototype_meta.meta_train_es(iters=2, steps=5, seed=1, meta_lr=0.05, pool=pool,
                                                      pairs=1, sigma=0.2, log=lambda s: None)
         return learned, info
 
@@ -374,3 +375,64 @@ def test_cli_clusters_a_csv_with_the_prototype_backend(cli, tmp_path, separated)
     lines = out.read_text().splitlines()
     assert lines[0] == "label" and len(lines) == X.shape[0] + 1
     assert {int(v) for v in lines[1:]} == {0, 1, 2}
+
+
+def test_reach_keeps_the_nearest_share_of_neighbours_and_plain_keeps_all():
+    from metaclust_automl.backends.deep import rule
+
+    assert [rule.partners(r, 10) for r in (1.0, 0.5, 0.31, 0.1, 0.01)] == [10, 5, 4, 1, 1]
+    assert rule.final_partners(rule.UpdateRule.plain().tensors(), 10) == 10
+    shrinking = rule.UpdateRule.plain()
+    shrinking.logs["reach"] = np.linspace(0.0, np.log(0.3), rule.KNOTS).astype(np.float32)
+    assert rule.final_partners(shrinking.tensors(), 10) == 3
+
+
+def test_training_pairs_rows_only_with_their_partners(monkeypatch):
+    """With reach r, every mini-batch pair is a row and one of its nearest ceil(r m)
+    neighbours: the loss never sees a farther one."""
+    from metaclust_automl.backends.deep import prototypes, rule
+
+    Z = torch.randn(80, 4, generator=torch.Generator().manual_seed(0))
+    nb = torch.stack([(torch.arange(80) + j) % 80 for j in range(1, 9)], dim=1)  # neighbour j is row + j
+    seen = []
+    real = prototypes.batch_loss
+    monkeypatch.setattr(prototypes, "batch_loss", lambda p, Za, Zb, *a: seen.append((Za, Zb)) or real(p, Za, Zb, *a))
+    r = rule.UpdateRule.plain()
+    r.logs["reach"][:] = np.log(0.25)
+    gen = torch.Generator().manual_seed(1)
+    prototypes.train(prototypes.init_params(Z, 3, 8, gen), Z, nb, r.tensors(), steps=6, batch_size=16, generator=gen)
+    offsets = set()
+    for Za, Zb in seen:
+        rows_a = [int(torch.where((Z == a).all(1))[0][0]) for a in Za]
+        rows_b = [int(torch.where((Z == b).all(1))[0][0]) for b in Zb]
+        offsets |= {(b - a) % 80 for a, b in zip(rows_a, rows_b)}
+    assert offsets == {1, 2}
+
+
+def test_version_one_rule_files_load_with_the_plain_reach(tmp_path):
+    from safetensors.numpy import save
+
+    from metaclust_automl.backends.deep import rule
+
+    old = {k: np.full(rule.KNOTS, np.log(v), dtype=np.float32) for k, v in rule.PLAIN_VALUES.items() if k != "reach"}
+    path = tmp_path / "v1.safetensors"
+    path.write_bytes(save(old, metadata={"format": rule.FORMAT, "version": "1", "meta": "{}"}))
+    loaded = rule.load_rule(path)
+    np.testing.assert_allclose(loaded.logs["reach"], np.log(rule.PLAIN_VALUES["reach"]))
+
+
+def test_meta_task_pool_leaves_out_the_benchmark_and_mixes_both_sources():
+    from metaclust_automl.backends.deep import meta_tasks
+
+    pool = meta_tasks.task_pool(corpus_share=0.5)
+    names = [t.family for t in pool.train + pool.held_out]
+    assert not any(f"/{fam}/" in name for name in names for fam in meta_tasks.EXCLUDED_FAMILIES)
+    assert pool.held_out and not {id(t) for t in pool.train} & {id(t) for t in pool.held_out}
+    assert max(t.X.shape[0] for t in pool.train + pool.held_out) <= meta_tasks.MAX_ROWS
+    assert all(t.k >= 2 and t.k == np.unique(t.y[t.y >= 0]).size for t in pool.train)
+    rng = np.random.default_rng(0)
+    drawn = [pool.sample(rng) for _ in range(40)]
+    from_corpus = sum(any(t is c for c in pool.train) for t in drawn)
+    assert 5 < from_corpus < 35
+    generated = meta_tasks.TaskPool(corpus_share=0.0, rows=(50, 60)).sample(rng)
+    assert 50 <= generated.X.shape[0] < 60
