@@ -36,7 +36,8 @@ STEPS = Param("steps", "int", default=200, low=10, high=100_000, search_low=100,
               help="mini-batch training steps (independent of n: small tables get many passes)")
 BATCH = Param("batch_size", "int", default=256, low=8, high=65_536, search=False, help="rows per mini-batch")
 NEIGHBOURS = Param("neighbours", "int", default=10, low=1, high=200, search_low=3, search_high=40, log=True,
-                   help="nearest neighbours mined per row; a row and one of them should share a cluster")
+                   help="nearest neighbours mined per row; a row and one of them should share a cluster "
+                        "(the rule's reach decides how many of the nearest ones pair up)")
 PER_CLUSTER = Param("prototypes_per_cluster", "int", default=5, low=1, high=100, search_low=1, search_high=10,
                     help="prototypes trained per cluster; above 1 each holds a tile of rows and tiles are "
                          "grouped into clusters through their neighbour links (follows curved clusters)")

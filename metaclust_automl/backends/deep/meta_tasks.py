@@ -34,7 +34,7 @@ class TaskPool:
 
     train: list[synthetic.Task] = field(default_factory=list)
     held_out: list[synthetic.Task] = field(default_factory=list)
-    corpus_share: float = 0.5
+    corpus_share: float = 0.7
     rows: tuple[int, int] = SYNTHETIC_ROWS
 
     def sample(self, rng: np.random.Generator) -> synthetic.Task:
@@ -55,7 +55,7 @@ def corpus_task(X: np.ndarray, y: np.ndarray, name: str, seed: int = 0) -> synth
     return synthetic.Task(X=np.asarray(X, dtype=np.float64), y=np.asarray(y), k=max(k, 1), family=name)
 
 
-def task_pool(corpus_share: float = 0.5, seed: int = 0) -> TaskPool:
+def task_pool(corpus_share: float = 0.7, seed: int = 0) -> TaskPool:
     """The training and held-out corpus pools (see the module docstring). With
     ``corpus_share`` 0 the corpus is not loaded and every task is generated."""
     if corpus_share <= 0.0:
