@@ -250,6 +250,10 @@ def test_shipped_rule_is_meta_learned_and_loads():
     assert loaded.learned
     assert loaded.meta.get("iters", 0) > 0
     assert rule.DEFAULT_PATH.stat().st_size < 100_000
+    # the build scored it on held-out tasks of both kinds; a rule worse than plain there is not shipped
+    for kind in ("corpus", "generated"):
+        assert loaded.meta[f"heldout_{kind}_tasks"] > 0
+        assert loaded.meta[f"heldout_{kind}_ari_learned"] > loaded.meta[f"heldout_{kind}_ari_plain"]
 
 
 def test_es_meta_training_moves_the_rule_deterministically_within_bounds():
