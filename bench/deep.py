@@ -11,10 +11,10 @@ steps; both torch backends train a fixed number of steps that does not grow with
 so on the large set a run is a fraction of an epoch). Means and standard deviations
 over the seeds go to ``bench/results/deep.{json,md}``.
 
-    python bench/deep.py                        # digits: 5 seeds; large set: 5 seeds
+    python bench/deep.py                        # digits: 5 seeds (60 paired for the rules); large set: 5
     python bench/deep.py --large-seeds 2        # bounded run on a busy machine
     python bench/deep.py --skip-large
-    python bench/deep.py --rule-seeds 0         # no 20-seed meta-vs-plain comparison
+    python bench/deep.py --rule-seeds 0         # no 60-seed meta-vs-plain comparison
 
 Targets (issue 6): on digits with k = 10 both backends reach mean ACC >= 0.80 over 5
 seeds, and the meta-learned prototype rule beats the plain one.
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5, help="seeds on digits")
     parser.add_argument("--large-seeds", type=int, default=5, help="seeds on the 70,000 x 784 set")
-    parser.add_argument("--rule-seeds", type=int, default=20,
+    parser.add_argument("--rule-seeds", type=int, default=60,
                         help="seeds of the paired meta-vs-plain rule comparison on digits (0: skip)")
     parser.add_argument("--large-rows", type=int, default=70_000)
     parser.add_argument("--skip-large", action="store_true")
