@@ -199,9 +199,6 @@ def markdown(report: dict[str, Any]) -> str:
             if rule.get(f"heldout_{name}_tasks"):
                 lines.append(f"- {rule[f'heldout_{name}_tasks']} {name} tasks: plain "
                              f"{rule[f'heldout_{name}_ari_plain']}, learned {rule[f'heldout_{name}_ari_learned']}")
-        if rule.get("heldout_tasks"):  # rules built before the corpus was used
-            lines.append(f"- {rule['heldout_tasks']} generated tasks: plain {rule.get('heldout_ari_plain')}, "
-                         f"learned {rule.get('heldout_ari_learned')}")
         for name, vals in (rule.get("values") or {}).items():
             lines.append(f"- schedule `{name}` at progress 0, 0.25, 0.5, 0.75, 1: "
                          + ", ".join(f"{v:.3g}" for v in vals))

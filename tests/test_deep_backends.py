@@ -385,10 +385,11 @@ def test_reach_keeps_the_nearest_share_of_neighbours_and_plain_keeps_all():
     from metaclust_automl.backends.deep import rule
 
     assert [rule.partners(r, 10) for r in (1.0, 0.5, 0.31, 0.1, 0.01)] == [10, 5, 4, 1, 1]
-    assert rule.final_partners(rule.UpdateRule.plain().tensors(), 10) == 10
+    ten = np.arange(10)[None, :]  # one row's ten mined neighbours, nearest first
+    assert rule.final_links(rule.UpdateRule.plain().tensors(), ten).shape[1] == 10
     shrinking = rule.UpdateRule.plain()
     shrinking.logs["reach"] = np.linspace(0.0, np.log(0.3), rule.KNOTS).astype(np.float32)
-    assert rule.final_partners(shrinking.tensors(), 10) == 3
+    np.testing.assert_array_equal(rule.final_links(shrinking.tensors(), ten), [[0, 1, 2]])
 
 
 def test_training_pairs_rows_only_with_their_partners(monkeypatch):

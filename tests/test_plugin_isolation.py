@@ -22,6 +22,7 @@ from metaclust_automl.knowledge_base import STATUS, Config, KnowledgeBase
 from metaclust_automl.selectors.tinykb import make_task
 
 from test_plugins import fake_distribution
+from tables import blobs_csv
 from tinykb_dir import tiny_kb_dir
 
 LIMIT = 1.0  # seconds: the hanging plugin sleeps far longer
@@ -112,10 +113,7 @@ def kb_with(plugin_algorithms: list[str], *, keep_builtin: bool = True) -> Knowl
 
 @pytest.fixture(scope="module")
 def table(tmp_path_factory):
-    X, y = make_task("blobs3", 200, seed=11)
-    path = tmp_path_factory.mktemp("data") / "blobs.csv"
-    np.savetxt(path, X, delimiter=",", header="a,b", comments="")
-    return path, X, y
+    return blobs_csv(tmp_path_factory.mktemp("data"), 200, seed=11)
 
 
 def plugin_warnings(caught, algorithm: str) -> list[str]:

@@ -12,6 +12,7 @@ from metaclust_automl.errors import ConfigError, DataError
 from metaclust_automl.recommend import Recommendation, Recommender, load_selector
 from metaclust_automl.selectors.tinykb import make_task
 
+from tables import blobs_csv
 from tinykb_dir import tiny_kb_dir
 
 
@@ -27,10 +28,7 @@ def rec(kb_dir):
 
 @pytest.fixture(scope="module")
 def table(tmp_path_factory):
-    X, y = make_task("blobs3", 240, seed=7)
-    path = tmp_path_factory.mktemp("data") / "blobs.csv"
-    np.savetxt(path, X, delimiter=",", header="a,b", comments="")
-    return path, X, y
+    return blobs_csv(tmp_path_factory.mktemp("data"), 240, seed=7)
 
 
 def test_recommend_returns_ranked_dataclasses(rec, table):

@@ -16,8 +16,8 @@ promise.
 neighbour-reach schedules meta-learned across the built-in corpus and generated tasks
 (``prototype_meta``; shipped in ``data/weights/prototype_rule.safetensors``); the
 reach at the end of training also picks which neighbour links group the tiles.
-``rule=plain`` uses constant conventional values and every mined neighbour. If the weights file is missing or broken the backend warns and
-runs the plain rule.
+``rule=plain`` uses constant conventional values and every mined neighbour. If the
+weights file is missing or broken the backend warns and runs the plain rule.
 """
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ class PrototypeBackend(Backend):
         import torch
 
         from .deep import merge, prototypes, space
-        from .deep import rule as rule_mod
+        from .deep.rule import final_links
         from .deep.runtime import TrainingProgress, resolve_device, seeded
 
         device = resolve_device(params["device"])
@@ -108,7 +108,7 @@ class PrototypeBackend(Backend):
             Z = torch.from_numpy(space.transform(sp, X)).to(device)
             nb = space.mine_neighbours(Z, space.neighbour_count(params["neighbours"], X.shape[0], k), gen)
             logs = rule.tensors(device)
-            links = nb[:, :rule_mod.final_partners(logs, nb.shape[1])]  # the rule's partners at the end
+            links = final_links(logs, nb)
             best, best_score = None, float("inf")
             with TrainingProgress(f"prototype ({params['rule']} rule)", params["steps"] * params["restarts"],
                                   params["verbose"]) as bar:

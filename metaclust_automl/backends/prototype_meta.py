@@ -98,8 +98,7 @@ def run_rule(logs: dict[str, Any], task: synthetic.Task, seed: int, steps: int,
     p = prototypes.train(p0, Z, nb, logs, steps=steps, batch_size=META_DEFAULTS["batch_size"],
                          generator=g, differentiable=differentiable)
     tiles = prototypes.assign(p, Z).numpy()
-    links = nb[:, :rule.final_partners(logs, nb.shape[1])].numpy()
-    labels = merge.group_tiles(tiles, links, task.k, seed) if n_proto > task.k else tiles
+    labels = merge.group_tiles(tiles, rule.final_links(logs, nb).numpy(), task.k, seed) if n_proto > task.k else tiles
     groups = torch.zeros((n_proto, int(labels.max()) + 1))
     groups[torch.from_numpy(tiles), torch.from_numpy(labels)] = 1.0
     return p, Z, y, g, labels, groups
@@ -245,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
                                    log=log)
     eval_rng = np.random.default_rng(10_000 + args.seed)
     held_out = {"generated": [synthetic.sample_task(eval_rng, pool.rows) for _ in range(args.eval_tasks)],
-                "corpus": meta_tasks.task_pool(1.0).held_out}
+                "corpus": pool.held_out}
     plain, learned_logs = rule.UpdateRule.plain().tensors(), learned.tensors()
     for name, tasks in held_out.items():
         if not tasks:

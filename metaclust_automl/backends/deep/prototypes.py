@@ -181,9 +181,12 @@ def train(params: dict[str, Any], Z: Any, neighbours: Any, logs: dict[str, Any],
     m1 = {k: torch.zeros_like(v) for k, v in params.items()}
     m2 = {k: torch.zeros_like(v) for k, v in params.items()}
     b1, b2 = ADAM_BETAS
+    host_logs = {k: v.detach().cpu() for k, v in logs.items()}  # partner counts without a device sync per step
     for step, rows in enumerate(batches(Z.shape[0], batch_size, steps, generator), start=1):
-        sched = schedule_at(logs, (step - 1) / max(steps - 1, 1))
-        picks = torch.randint(partners(sched["reach"], m), (rows.numel(),), generator=generator)
+        at = (step - 1) / max(steps - 1, 1)
+        sched = schedule_at(logs, at)
+        picks = torch.randint(partners(schedule_at(host_logs, at)["reach"], m), (rows.numel(),),
+                              generator=generator)
         rows_d = rows.to(Z.device)
         nb = neighbours[rows_d, picks.to(Z.device)]
         loss = batch_loss(params, Z[rows_d], Z[nb], sched["tau"], sched["balance"])

@@ -15,10 +15,9 @@ piecewise-linear function (in log space) of progress through ``KNOTS`` knots:
   ones give more varied pairs; where the balance lies is what the meta-learner finds.
 
 The *plain* rule holds them constant at conventional values (every mined neighbour is a
-partner, as in SCAN). The *meta-learned* rule
-is fitted across many generated tasks by differentiating the final clustering loss
-through the whole unrolled training run (``prototype_meta``), and ships as a small
-safetensors file. Being schedules over progress, the rule applies to any number of
+partner, as in SCAN). The *meta-learned* rule is fitted across the built-in corpus and
+generated tasks by evolution strategies on the ARI of the backend's own labels
+(``prototype_meta``), and ships as a small safetensors file. Being schedules over progress, the rule applies to any number of
 epochs and rows.
 """
 from __future__ import annotations
@@ -99,9 +98,10 @@ def partners(reach: Any, m: int) -> int:
     return int(max(1, min(m, math.ceil(float(reach) * m - 1e-6))))
 
 
-def final_partners(logs: dict[str, Any], m: int) -> int:
-    """Partners at the end of training: they group the tiles and score the restarts."""
-    return partners(schedule_at(logs, 1.0)["reach"], m)
+def final_links(logs: dict[str, Any], neighbours: Any) -> Any:
+    """The columns of ``neighbours`` (nearest first) that are partners at the end of
+    training: they group the tiles and score the restarts."""
+    return neighbours[:, :partners(schedule_at(logs, 1.0)["reach"], neighbours.shape[1])]
 
 
 def save_rule(path: str | Path, rule: UpdateRule) -> Path:
