@@ -6,12 +6,12 @@ from typing import Any
 
 from ..hookspecs import hookimpl
 from .density import DBSCANBackend, HDBSCANBackend, MeanShiftBackend, OPTICSBackend
-from .hierarchical import AgglomerativeBackend
+from .hierarchical import AgglomerativeBackend, GenieBackend
 from .partitional import BirchBackend, GMMBackend, KMeansBackend, SpectralBackend
 
 BUILTIN_BACKENDS = (
     KMeansBackend, DBSCANBackend, HDBSCANBackend, AgglomerativeBackend, GMMBackend,
-    BirchBackend, SpectralBackend, OPTICSBackend, MeanShiftBackend,
+    BirchBackend, SpectralBackend, OPTICSBackend, MeanShiftBackend, GenieBackend,
 )
 
 

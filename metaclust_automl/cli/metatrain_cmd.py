@@ -43,7 +43,9 @@ def meta_train(
     time_limit: Annotated[float, typer.Option(
         "--time-limit", help="Seconds per configuration run; slower runs are recorded as timed out "
                              "(0: no limit).")] = 60.0,
-    portfolio_size: Annotated[int, typer.Option("--portfolio-size", help="Configurations in the portfolio.")] = 80,
+    portfolio_size: Annotated[Optional[int], typer.Option(
+        "--portfolio-size", help="Configurations in the portfolio (default 80; with --extend, default: "
+                                 "keep all, else cut greedily on measured ARI).")] = None,
     sampler: Annotated[str, typer.Option(
         "--sampler", help="tpe, or qmc (quasi-random by trial slot: the same result with any "
                           "number of workers).")] = "tpe",
@@ -55,6 +57,13 @@ def meta_train(
     exclude_families: Annotated[Optional[str], typer.Option(
         "--exclude-families", help="Built-in corpus only: comma-separated families to leave out "
                                    "(e.g. datasets you will evaluate on).")] = None,
+    extend: Annotated[Optional[str], typer.Option(
+        "--extend", help="Extend this knowledge base instead of searching from scratch: run the "
+                         "--add-configs configurations on its tasks and every configuration on the corpus "
+                         "tasks it lacks (--trials, --backends and --sampler are then not used).")] = None,
+    add_configs: Annotated[Optional[str], typer.Option(
+        "--add-configs", help="With --extend: 'k-rules' (the built-in grid of k-rule configurations) or a "
+                              "JSON file [{algorithm, params}, ...].")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
     seed: SeedOpt = 0,
 ) -> None:
@@ -69,6 +78,9 @@ def meta_train(
     if sampler not in ("tpe", "qmc"):
         raise ConfigError(f"--sampler must be tpe or qmc, got {sampler!r}")
     limit_s = option_time_limit(time_limit)
+    portfolio_size_given = portfolio_size is not None
+    if portfolio_size is None:
+        portfolio_size = 80
     if corpus:
         if limit is not None or exclude_families is not None:
             raise ConfigError("--limit and --exclude-families apply to the built-in corpus only; "
@@ -90,6 +102,20 @@ def meta_train(
             families = [f for f in known if f not in excluded]
         tasks = builtin_corpus(families=families, limit=limit, seed=seed)
         info = {"source": "builtin", "limit": limit, "excluded_families": excluded}
+    if extend is not None:
+        from ..knowledge_base import KnowledgeBase
+        from ..metatrain.extend import extend_knowledge_base, grid_candidates
+
+        base = KnowledgeBase.load(extend)
+        size = portfolio_size if portfolio_size_given else None
+        kb = extend_knowledge_base(base, tasks, out, add=grid_candidates(add_configs) if add_configs else (),
+                                   storage=storage, jobs=jobs, seed=seed, time_limit=limit_s,
+                                   max_rows=max_rows, portfolio_size=size, progress=progress, corpus=info)
+        console.print(f"{out}: {len(kb.tasks)} tasks, {len(kb.configs)} configurations, "
+                      f"{len(kb.metafeature_names)} meta-features", highlight=False)
+        return
+    if add_configs is not None:
+        raise ConfigError("--add-configs needs --extend KB_DIR")
     kb = build_knowledge_base(
         tasks, out, trials=trials, backends=_backends(backends), storage=storage, jobs=jobs, seed=seed,
         time_limit=limit_s, portfolio_size=portfolio_size, sampler=sampler,
