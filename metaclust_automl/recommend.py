@@ -234,6 +234,10 @@ class Recommender:
         if scores.shape != (len(self.kb.configs),):
             raise KnowledgeBaseError(f"selector {self.selector.name!r} returned {scores.shape} scores for "
                                      f"{len(self.kb.configs)} configurations")
+        if int(budget) > 0 and self.session.indices:  # probes judged by the learned validity index
+            from .selectors.validity import rescore_probes
+
+            scores = rescore_probes(self.kb, scores, self.session.indices)
         if query.labels is not None and not getattr(self.selector, "adapts_to_labels", False):
             # selectors that do not learn from labels still profit from them: score the best few
             # configurations on the known rows and move their scores towards what was observed
