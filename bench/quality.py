@@ -6,10 +6,10 @@ $METACLUST_DATASETS; label 0 = noise, not scored), in one run on this machine:
 - ``metaclust cluster DATA -o labels.csv`` as a new process with default options (the
   shipped knowledge base and selector unless ``--kb``): its ARI and wall time, start-up
   included; the configuration it ran;
-- the ceiling: every configuration of the knowledge base's portfolio run on the dataset
-  (on a seeded sample of ``--ceiling-rows`` rows of bigger tables, as meta-training runs
-  them), the best chosen with the labels; the chosen configuration's score on that same
-  sample; regret = best - chosen;
+- the ceiling: every configuration of the knowledge base's portfolio run on the dataset by
+  meta-training (``--ceiling-kb``: the knowledge base extended with the dev datasets, on a
+  seeded sample of 1,500 rows of bigger tables, as for every task), the best chosen with
+  the labels; the chosen configuration's score in that same row; regret = best - chosen;
 - the blind reference KMeans with k by best silhouette (standardised columns), and an
   in-process Optuna TPE run of 50 trials on silhouette over kmeans/gmm/agglomerative/
   dbscan/hdbscan (``metaclust evaluate``'s baseline), whose time summed over the datasets
@@ -22,7 +22,7 @@ The shipped knowledge base holds none of these datasets (its wine and breast-can
 families are left out), so every number here is on unseen data: nothing here chose a
 setting; see bench/selectors_cv.py for what did. Results: bench/results/quality.{json,md}.
 
-    python bench/quality.py [--kb DIR] [--limit N] [--no-optuna] [--ceiling-rows 1500]
+    python bench/quality.py [--kb DIR] [--ceiling-kb DIR] [--limit N] [--no-optuna]
 """
 from __future__ import annotations
 
@@ -71,28 +71,6 @@ def cli_cluster(path: str, kb: str | None) -> dict:
                 "config_id": info.get("config_id", "")}
 
 
-def ceiling_row(kb, X: np.ndarray, y: np.ndarray, rows: int, seed: int = 0) -> tuple[np.ndarray, int]:  # noqa: ANN001
-    """ARI of every portfolio configuration on a seeded sample of at most ``rows`` rows (NaN
-    where it cannot run), and the sample size."""
-    from metaclust_automl.errors import MetaclustError
-    from metaclust_automl.isolation import BackendRunner
-    from metaclust_automl.metrics import ari
-
-    n = X.shape[0]
-    idx = np.arange(n) if n <= rows else np.sort(np.random.default_rng(seed).choice(n, rows, replace=False))
-    Xs, ys = X[idx], y[idx]
-    runner = BackendRunner(300.0)
-    out = np.full(len(kb.configs), np.nan)
-    for j, c in enumerate(kb.configs):
-        try:
-            labels = runner.run(c.algorithm, Xs, c.params, seed=seed).labels
-            out[j] = ari(ys, labels, ignore_label=-1)
-        except (MetaclustError, ValueError, MemoryError):
-            continue
-    runner.release()
-    return out, int(idx.size)
-
-
 def config_index(kb, algorithm: str, params: dict) -> int | None:  # noqa: ANN001
     """The portfolio configuration the CLI ran (it reports parameters completed with defaults)."""
     from metaclust_automl.plugins import get_registry
@@ -124,9 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kb", default=None, help="knowledge base directory for the CLI (default: the shipped one)")
     ap.add_argument("--limit", type=int, default=0, help="only the first N datasets (smoke runs)")
-    ap.add_argument("--ceiling-rows", type=int, default=1500)
+    ap.add_argument("--ceiling-kb", default=None,
+                    help="a knowledge base holding the dev datasets' rows (every portfolio configuration run on "
+                         "each): `metaclust meta-train ../shared/datasets/clustering --extend KB --out DIR`")
     ap.add_argument("--no-optuna", action="store_true")
-    ap.add_argument("--no-ceiling", action="store_true")
     ap.add_argument("--out", default=str(REPO / "bench" / "results"))
     ap.add_argument("--name", default="quality", help="results file stem")
     args = ap.parse_args(argv)
@@ -143,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     from metaclust_automl.selectors.common import kb_fingerprint
 
     kb = KnowledgeBase.load(args.kb) if args.kb else load_default()
+    ceil = KnowledgeBase.load(args.ceiling_kb) if args.ceiling_kb else None
+    if ceil is not None and [c.key() for c in ceil.configs] != [c.key() for c in kb.configs]:
+        print("--ceiling-kb has another portfolio than the knowledge base; no ceiling")
+        ceil = None
     tasks = load_directory(root)
     if args.limit:
         tasks = tasks[: args.limit]
@@ -171,10 +154,9 @@ def main(argv: list[str] | None = None) -> int:
             lab = b.on_sample(b.optuna_silhouette, X, 20_000, seed=0, trials=50)[0]
             row["optuna_seconds"] = round(time.perf_counter() - start, 3)
             row["optuna_ari"] = float(ari(y, lab, ignore_label=-1))
-        if not args.no_ceiling:
-            aris, m = ceiling_row(kb, X, y, args.ceiling_rows)
+        if ceil is not None and t.id in ceil.task_ids:
+            aris = ceil.performance("ari")[ceil.task_ids.index(t.id)]
             j = int(np.nanargmax(aris)) if np.isfinite(aris).any() else None
-            row["ceiling_rows"] = m
             row["ceiling_ari"] = float(aris[j]) if j is not None else 0.0
             row["ceiling_config"] = (f"{kb.configs[j].algorithm} {json.dumps(kb.configs[j].params, sort_keys=True)}"
                                      if j is not None else "")

@@ -119,9 +119,13 @@ def test_extend_adds_configurations_and_tasks_and_resumes(tmp_path):
     assert kb4.info["extended"]["rerun_changed_tasks"] == ["blobs1"]
     assert kb4.info["extended"]["dropped_tasks"] == ["blobs2"]
     assert np.isfinite(kb4.P["ari"]).all()
+    other = [LabelledTask("other", *make_blobs(60, random_state=0))]
     with pytest.raises(DataError):
-        extend_knowledge_base(base, [LabelledTask("other", *make_blobs(50, random_state=0))], tmp_path / "kb5",
-                              add=add, storage=url, progress=False)
+        extend_knowledge_base(base, other, tmp_path / "kb5", add=add, storage=url, progress=False)
+    # tasks only: the base's rows are kept whole, the new task gets every configuration
+    more = extend_knowledge_base(loaded, other, tmp_path / "kb6", time_limit=30, progress=False)
+    assert more.task_ids == ["other", *loaded.task_ids] and np.isfinite(more.P["ari"]).all()
+    np.testing.assert_array_equal(more.P["ari"][1:], loaded.P["ari"])
 
 
 def test_greedy_prune_keeps_the_best_cover():

@@ -116,18 +116,6 @@ def _rows(storage: Any, phase: Any, n_configs: int) -> dict[int, dict[str, Any]]
     return out
 
 
-def _fill(row: dict[str, Any], ti: int, cols: Sequence[int], P: dict[str, np.ndarray], C: np.ndarray,
-          seconds: np.ndarray, status: np.ndarray) -> None:
-    for j, col in enumerate(cols):
-        seconds[ti, col] = float(row["seconds"][j] or 0.0)
-        st = row["status"][j]
-        status[ti, col] = STATUS["ok"] if st == "ok" else STATUS["timeout"] if st == "timeout" else STATUS["failed"]
-        if st == "ok":
-            for m in ("ari", "nmi", "acc"):
-                P[m][ti, col] = float(row[m][j])
-            C[ti, col] = np.asarray(row["indices"][j], dtype=float)
-
-
 def extend_knowledge_base(base: KnowledgeBase, tasks: Sequence[Any], out_dir: str | os.PathLike, *,
                           add: Sequence[Candidate] = (), storage: str | None = None, jobs: int = 1,
                           seed: int = 0, time_limit: float | None = 60.0, max_rows: int | None = None,
@@ -135,27 +123,28 @@ def extend_knowledge_base(base: KnowledgeBase, tasks: Sequence[Any], out_dir: st
                           progress: bool = True, corpus: dict[str, Any] | None = None) -> KnowledgeBase:
     """``base`` with the configurations ``add`` run on its tasks, the ``tasks`` it does not
     hold added (every configuration run on them), then cut to ``portfolio_size`` (greedy on
-    measured ARI; None keeps all). Base tasks missing from ``tasks`` are dropped; base tasks
+    measured ARI; None keeps all). Base tasks missing from ``tasks`` are kept as they are when
+    nothing is added, else dropped; base tasks
     whose meta-features no longer match (their generator changed) are run again whole."""
     from ..metafeatures import feature_names
     from ..metrics import INDEX_NAMES
     from ..plugins import get_registry
-    from .build import collect_metafeatures, metafeature_phase
+    from .build import collect_metafeatures, fill_portfolio_row, metafeature_phase
     from .storage import default_storage_url, open_storage, redact
 
     started = time.perf_counter()
     out = Path(out_dir)
     prepared = prepare_tasks(tasks, max_rows=max_rows, seed=seed)
     by_id = {t.id: i for i, t in enumerate(prepared)}
-    if not set(base.task_ids) & set(by_id):
-        raise DataError("the corpus holds none of the base knowledge base's tasks; extend it with the "
-                        "corpus it was built from")
     mf_names = feature_names()
     if list(base.metafeature_names) != list(mf_names):
         raise DataError("the installed meta-features differ from the base knowledge base's; rebuild it whole")
     old_keys = {json.dumps([c.algorithm, c.params], sort_keys=True) for c in base.configs}
     new = [c for c in add if c.key() not in old_keys]
     new = list({c.key(): c for c in new}.values())
+    if new and not set(base.task_ids) & set(by_id):
+        raise DataError("the corpus holds none of the base knowledge base's tasks, so the new configurations "
+                        "cannot run on them; extend it with the corpus it was built from")
     all_configs = [Candidate(c.algorithm, dict(c.params), "base", 0.0) for c in base.configs] + new
     backends = tuple(sorted({c.algorithm for c in all_configs}))
     for name in backends:
@@ -185,7 +174,11 @@ def extend_knowledge_base(base: KnowledgeBase, tasks: Sequence[Any], out_dir: st
         base_idx = sorted(same)
         fresh_idx = [gi for gi in range(len(prepared)) if gi not in same]
         changed = [prepared[gi].id for gi in fresh_idx if prepared[gi].id in base_pos]
-        dropped = [t for t in base.task_ids if t not in by_id]
+        # base tasks the corpus lacks: kept as they are when no configuration is added (their rows
+        # are complete), dropped otherwise (the new configurations cannot run on them)
+        absent = [t for t in base.task_ids if t not in by_id]
+        dropped = absent if new else []
+        kept_absent = [] if new else [base_pos[t] for t in absent]
         rep.line(f"{len(base_idx)} base tasks kept, {len(changed)} changed since the base was built (run "
                  f"again), {len(dropped)} no longer in the corpus (dropped), "
                  f"{len(fresh_idx) - len(changed)} new")
@@ -201,12 +194,14 @@ def extend_knowledge_base(base: KnowledgeBase, tasks: Sequence[Any], out_dir: st
                 job.task = gi
             c = run_phase(phase, settings, store, url, jobs=jobs, reporter=rep)
             rep.line(c.summary("portfolio", f"tasks x {len(phase.jobs[0].payload['configs'])} configurations"))
-    T, K, I = len(prepared), len(all_configs), len(INDEX_NAMES)
+    T, K, I = len(prepared) + len(kept_absent), len(all_configs), len(INDEX_NAMES)
     P = {m: np.full((T, K), np.nan) for m in ("ari", "nmi", "acc")}
     C = np.full((T, K, I), np.nan)
     seconds = np.zeros((T, K))
     status = np.full((T, K), STATUS["skipped"], dtype=np.int8)
-    for gi in base_idx:  # the base's own rows, unchanged
+    M = np.vstack([M, base.M[kept_absent]]) if kept_absent else M
+    same.update({len(prepared) + j: bi for j, bi in enumerate(kept_absent)})
+    for gi in [*base_idx, *range(len(prepared), T)]:  # the base's own rows, unchanged
         bi = same[gi]
         for m in ("ari", "nmi", "acc"):
             P[m][gi, :Kb] = base.performance(m)[bi]
@@ -217,7 +212,7 @@ def extend_knowledge_base(base: KnowledgeBase, tasks: Sequence[Any], out_dir: st
         rows = _rows(store, phase, len(cols))
         for gi in idx:
             if gi in rows:
-                _fill(rows[gi], gi, cols, P, C, seconds, status)
+                fill_portfolio_row(rows[gi], gi, cols, P, C, seconds, status)
     keep = list(range(K))
     if portfolio_size is not None and portfolio_size < K:
         keep = greedy_prune(P["ari"], portfolio_size)
@@ -241,7 +236,8 @@ def extend_knowledge_base(base: KnowledgeBase, tasks: Sequence[Any], out_dir: st
         "portfolio_digest": portfolio_digest([all_configs[j] for j in keep]),
     })
     kb = KnowledgeBase(
-        tasks=[Task(id=t.id, group=t.group, n=t.n, d=t.d, source=t.source) for t in prepared],
+        tasks=[Task(id=t.id, group=t.group, n=t.n, d=t.d, source=t.source) for t in prepared]
+        + [base.tasks[bi] for bi in kept_absent],
         configs=[Config(id=all_configs[j].id if j >= Kb else base.configs[j].id, algorithm=all_configs[j].algorithm,
                         params=dict(all_configs[j].params)) for j in keep],
         metafeature_names=list(mf_names), index_names=list(INDEX_NAMES), M=M,
