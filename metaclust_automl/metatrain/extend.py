@@ -179,9 +179,9 @@ def extend_knowledge_base(base: KnowledgeBase, tasks: Sequence[Any], out_dir: st
         absent = [t for t in base.task_ids if t not in by_id]
         dropped = absent if new else []
         kept_absent = [] if new else [base_pos[t] for t in absent]
-        rep.line(f"{len(base_idx)} base tasks kept, {len(changed)} changed since the base was built (run "
-                 f"again), {len(dropped)} no longer in the corpus (dropped), "
-                 f"{len(fresh_idx) - len(changed)} new")
+        rep.line(f"{len(base_idx)} base tasks in the corpus kept, {len(changed)} changed since the base was "
+                 f"built (run again), {len(absent)} not in the corpus ("
+                 f"{'dropped' if new else 'kept as they are'}), {len(fresh_idx) - len(changed)} new")
         phases = []
         if new and base_idx:
             phases.append((portfolio_phase([prepared[i] for i in base_idx], new, settings), base_idx,

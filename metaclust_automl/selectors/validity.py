@@ -24,7 +24,7 @@ from ..knowledge_base import STATUS, KnowledgeBase
 from .common import Standardiser, index_features, kb_fingerprint
 
 #: weight of the learned index against the selector's score for a probed configuration
-DEFAULT_BLEND = 0.5
+DEFAULT_BLEND = 0.25
 DEFAULT_RIDGE = 1.0
 
 
