@@ -44,7 +44,9 @@ LabelColumnOpt = Annotated[Optional[str], typer.Option(
 ImputeOpt = Annotated[Optional[str], typer.Option(
     "--impute", help="Fill missing/NaN/inf values with the column 'mean' or 'median'.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of tables.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same result.")]
+#: seeds numpy, scikit-learn and torch all accept
+MAX_SEED = 2**32 - 1
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="Random seed; the same seed gives the same result.")]
 TimeLimitOpt = Annotated[float, typer.Option(
     "--time-limit", metavar="SECONDS", help="Seconds each run of a plugin's (third-party) backend may take; "
     "one that raises, crashes or runs longer is reported once and the next candidate runs (0 = no "

@@ -62,7 +62,7 @@ def cluster(
     time_limit: TimeLimitOpt = DEFAULT_TIME_LIMIT,
 ) -> None:
     """Cluster a table and write one label per input row (noise = -1)."""
-    from ..atomic import check_output_path
+    from ..atomic import check_distinct, check_output_path
     from ..errors import ConfigError
     from ..guard import option_time_limit
     from ..isolation import BackendRunner
@@ -75,6 +75,7 @@ def cluster(
         check_output_path(output)
     if plot:
         check_output_path(plot)
+    check_distinct({"--output": output, "--plot": plot}, {"DATA": data, "--labels": labels})
     params = parse_assignments(set_ or [])
     if algorithm is None:
         if params:

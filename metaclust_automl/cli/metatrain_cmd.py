@@ -65,10 +65,12 @@ def meta_train(
     from ..errors import ConfigError
     from ..guard import option_time_limit
     from ..metatrain import build_knowledge_base
+    from ..metatrain.build import check_kb_output
 
     if sampler not in ("tpe", "qmc"):
         raise ConfigError(f"--sampler must be tpe or qmc, got {sampler!r}")
     limit_s = option_time_limit(time_limit)
+    check_kb_output(out)  # before the corpus is read: nothing in OUT is ever deleted by mistake
     if corpus:
         if limit is not None or exclude_families is not None:
             raise ConfigError("--limit and --exclude-families apply to the built-in corpus only; "
