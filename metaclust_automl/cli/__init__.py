@@ -12,11 +12,10 @@ import sys
 import warnings
 
 import typer
-from rich.markup import escape
 
 from .. import __version__
 from ..errors import MetaclustError
-from .app import app, err_console
+from .app import app, err_console, shown
 
 #: modules that add commands to ``app`` (imported for their side effect)
 COMMAND_MODULES = (
@@ -32,15 +31,6 @@ COMMAND_MODULES = (
 
 for _name in COMMAND_MODULES:
     importlib.import_module(_name)
-
-
-def shown(text: object) -> str:
-    """``text`` as one line a terminal prints as is: rich markup escaped, control characters
-    (a line break or ESC in a file name, a plugin's message) written as escapes."""
-    raw = str(text)
-    if not raw.isprintable():
-        raw = "".join(c if c.isprintable() else repr(c)[1:-1] for c in raw)
-    return escape(raw)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001

@@ -53,6 +53,16 @@ TimeLimitOpt = Annotated[float, typer.Option(
     "limit). Built-in backends are not limited.")]
 
 
+def shown(text: object) -> str:
+    """``text`` as one line a terminal prints as is: rich markup escaped (a plugin named
+    ``[/red]`` is text, not markup), control characters (a line break or ESC in a file name
+    or a plugin's message) written as escapes."""
+    raw = str(text)
+    if not raw.isprintable():
+        raw = "".join(c if c.isprintable() else repr(c)[1:-1] for c in raw)
+    return escape(raw)
+
+
 def load_for_cli(path: str, columns, drop, label_column, impute):  # noqa: ANN001, ANN201
     """Load a table and report the loader's warnings on stderr."""
     from ..loading import load_table
@@ -60,5 +70,5 @@ def load_for_cli(path: str, columns, drop, label_column, impute):  # noqa: ANN00
     table = load_table(path, columns=columns or None, drop=drop or (), label_column=label_column,
                        impute=impute)
     for message in table.warnings:
-        err_console.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/yellow] {shown(message)}", highlight=False, soft_wrap=True)
     return table
