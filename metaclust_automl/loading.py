@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
-from .sizes import check_npy, check_npz_members, over_budget, shown_bytes, table_budget
+from .sizes import check_npy, check_npz_members, gzip_declared_size, over_budget, shown_bytes, table_budget
 from .validation import MIN_ROWS
 
 TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
@@ -144,7 +144,7 @@ def _read_head_bytes(path: Path, gz: bool) -> bytes:
                 if not more:
                     break
                 raw += more
-        more_follows = b"\n" not in raw and len(raw) >= _MAX_HEAD_BYTES and bool(fh.read(1))
+            more_follows = b"\n" not in raw and len(raw) >= _MAX_HEAD_BYTES and bool(fh.read(1))
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise DataError(f"cannot read {path}: {reason}") from None
@@ -273,6 +273,10 @@ def _check_text_size(path: Path, gz: bool) -> None:
             raise over_budget(path, f"parsing {shown_bytes(size)} of text", size * _PANDAS_TEXT_FACTOR,
                               limit * _PANDAS_TEXT_FACTOR)
         return
+    declared = gzip_declared_size(path)
+    if declared > limit:
+        raise over_budget(path, f"parsing {shown_bytes(declared)} of decompressed text",
+                          declared * _PANDAS_TEXT_FACTOR, limit * _PANDAS_TEXT_FACTOR)
     total = 0
     try:
         with gzip.open(path, "rb") as fh:
@@ -434,6 +438,11 @@ def _load_delimited(p: Path, gz: bool, default_sep: str, *, columns: Sequence[st
     read_opts = dict(column_names=names, skip_rows=1 if header else 0,
                      block_size=_BLOCK_BYTES, encoding=encoding)
     types: dict[str, object] = {c: pa.float64() for c in keep}
+    if gz:  # the gzip trailer's size (a lower bound) can refuse a bomb before it is inflated
+        rows = gzip_declared_size(p) / max(len(raw) / max(raw.count(b"\n"), 1), 1.0)
+        need, budget = 8.0 * rows * len(keep), table_budget()
+        if need > budget:
+            raise over_budget(p, f"about {rows:,.0f} rows x {len(keep)} columns", need, budget)
     newlines = False
     for _attempt in range(3):
         try:

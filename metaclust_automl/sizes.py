@@ -6,7 +6,7 @@ long wait, in a ``MemoryError``. Here the declared sizes are compared with the b
 file actually holds and with a memory budget, so such a file is refused at once with one
 line saying why.
 
-The table budget is ``METACLUST_TABLE_MEMORY`` (e.g. ``8G``) when set, else 80% of the
+The table budget is ``METACLUST_TABLE_MEMORY`` (e.g. ``8G``) when set, else half the
 memory available now: a table that cannot fit would fail anyway, only later.
 """
 from __future__ import annotations
@@ -21,8 +21,9 @@ import numpy as np
 
 from .errors import DataError, MetaclustError
 
-#: share of the available memory a loaded table (and its parsing) may take
-TABLE_SHARE = 0.8
+#: share of the available memory a loaded table (and its parsing) may take: the rest is
+#: for what follows (a preprocessed copy, a backend's own structures)
+TABLE_SHARE = 0.5
 #: used when the available memory cannot be read
 FALLBACK_BUDGET = 8 * 2**30
 
@@ -50,8 +51,22 @@ def shown_bytes(value: float) -> str:
 def over_budget(path: Path | str, what: str, need: float, budget: int) -> DataError:
     """The error for a table that would need ``need`` bytes."""
     return DataError(f"{path}: {what} would need {shown_bytes(need)} of memory, more than the "
-                     f"{shown_bytes(budget)} allowed (80% of the free memory, or METACLUST_TABLE_MEMORY); "
+                     f"{shown_bytes(budget)} allowed (half the free memory, or METACLUST_TABLE_MEMORY); "
                      "use a sample of the rows or a machine with more memory")
+
+
+def gzip_declared_size(path: Path) -> int:
+    """The uncompressed size a gzip file's trailer declares (modulo 4 GiB, and of its last
+    member only): a lower bound of what it inflates to, read without inflating anything."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell() < 18:
+                return 0
+            fh.seek(-4, os.SEEK_END)
+            return int.from_bytes(fh.read(4), "little")
+    except OSError:
+        return 0
 
 
 def _npy_header(fh: Any) -> tuple[tuple[int, ...], np.dtype, int]:
