@@ -240,3 +240,46 @@ def test_interrupt_inside_a_command_is_130(cli, data, monkeypatch):
     assert code == 130
     assert err.strip() == "error: interrupted"
     assert out == ""
+
+
+def test_ctrl_c_in_meta_train_exits_130_and_a_rerun_resumes(tmp_path):
+    """Interrupted mid-search, meta-train leaves its storage as a SIGKILL would: the rerun
+    keeps every finished trial and writes the knowledge base."""
+    import json
+
+    out = tmp_path / "kb"
+    args = [sys.executable, "-c", "from metaclust_automl.cli import run; run()", "meta-train", "--limit", "2",
+            "--backends", "kmeans", "--sampler", "qmc", "--no-progress", "--out", str(out)]
+    proc = subprocess.Popen([*args, "--trials", "400"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    db = tmp_path / "kb.work" / "optuna.db"
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if db.exists() and _finished(db) >= 3:
+            break
+        time.sleep(0.5)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "error: interrupted"
+    assert "Traceback" not in stderr
+    assert not out.exists()
+    done = _finished(db)
+    assert done >= 3
+    rerun = subprocess.run([*args, "--trials", "2"], capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    counts = json.loads((out / "manifest.json").read_text())["info"]["build"]["counts"]["search"]
+    assert counts["already_finished"] > 0
+
+
+def _finished(db: Path) -> int:
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        try:
+            return int(con.execute("select count(*) from trials where state = 'COMPLETE'").fetchone()[0])
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
