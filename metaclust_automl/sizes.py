@@ -30,13 +30,10 @@ FALLBACK_BUDGET = 8 * 2**30
 
 def table_budget() -> int:
     """Bytes a table being loaded may take (see the module docstring)."""
-    from .backends.base import _available_memory, parse_bytes
+    from .backends.base import _available_memory, env_bytes
 
-    raw = os.environ.get("METACLUST_TABLE_MEMORY", "").strip()
-    if raw:
-        value = parse_bytes(raw)
-        if value <= 0:
-            raise DataError("METACLUST_TABLE_MEMORY must be positive")
+    value = env_bytes("METACLUST_TABLE_MEMORY")
+    if value is not None:
         return value
     available = _available_memory()
     return int(TABLE_SHARE * available) if available else FALLBACK_BUDGET

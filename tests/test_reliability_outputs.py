@@ -283,3 +283,16 @@ def _finished(db: Path) -> int:
             con.close()
     except sqlite3.Error:
         return 0
+
+
+def test_train_selectors_never_replaces_a_foreign_directory(cli, tmp_path):
+    mine = tmp_path / "weights" / "knn"
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_text("precious")
+    code, _, err = cli("train-selectors", "--kb", tiny_kb_dir(), "--out", tmp_path / "weights", "--selector", "knn")
+    assert code == 2
+    one_error_line(err)
+    assert (mine / "notes.txt").read_text() == "precious"
+    code, _, err = cli("train-selectors", "--kb", tiny_kb_dir(), "--out", tmp_path / "new", "--selector", "knn")
+    assert code == 0, err
+    assert (tmp_path / "new" / "knn" / "selector.json").is_file()
