@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
                 _error("interrupted")
                 code = INTERRUPTED
         except MetaclustError as exc:
+            if interrupt.seen:  # Ctrl-C surfaced as another error (a worker stopped by it)
+                _error("interrupted")
+                return INTERRUPTED
             _error(exc)
             code = exc.exit_code
         except typer.Exit as exc:
@@ -107,6 +110,9 @@ def main(argv: list[str] | None = None) -> int:
                 message = " ".join(exc.format_message().split())
                 _error(f"{message} (see metaclust --help)")
                 return int(getattr(exc, "exit_code", 2) or 2)
+            if interrupt.seen:
+                _error("interrupted")
+                return INTERRUPTED
             if debug:
                 raise
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
