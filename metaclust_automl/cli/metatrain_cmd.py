@@ -24,6 +24,18 @@ def _backends(raw: Optional[str]) -> Optional[list[str]]:
     return names
 
 
+def _storage_error(exc: Exception) -> None:
+    """A database error half-way through (a damaged page, a full disk) as one DataError."""
+    import sqlite3
+
+    from ..errors import DataError
+
+    if isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith("sqlalchemy"):
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"the meta-training storage failed: {first}; if it is damaged, move it away and "
+                        "rerun (finished work in it is lost)") from None
+
+
 @app.command("meta-train")
 def meta_train(
     corpus: Annotated[Optional[list[str]], typer.Argument(
@@ -74,6 +86,7 @@ def meta_train(
     from ..errors import ConfigError
     from ..guard import option_time_limit
     from ..metatrain import build_knowledge_base
+    from ..metatrain.build import check_kb_output
 
     if sampler not in ("tpe", "qmc"):
         raise ConfigError(f"--sampler must be tpe or qmc, got {sampler!r}")
@@ -81,6 +94,7 @@ def meta_train(
     portfolio_size_given = portfolio_size is not None
     if portfolio_size is None:
         portfolio_size = 80
+    check_kb_output(out)  # before the corpus is read: nothing in OUT is ever deleted by mistake
     if corpus:
         if limit is not None or exclude_families is not None:
             raise ConfigError("--limit and --exclude-families apply to the built-in corpus only; "
@@ -102,23 +116,25 @@ def meta_train(
             families = [f for f in known if f not in excluded]
         tasks = builtin_corpus(families=families, limit=limit, seed=seed)
         info = {"source": "builtin", "limit": limit, "excluded_families": excluded}
-    if extend is not None:
-        from ..knowledge_base import KnowledgeBase
-        from ..metatrain.extend import extend_knowledge_base, grid_candidates
+    try:
+        if extend is not None:
+            from ..knowledge_base import KnowledgeBase
+            from ..metatrain.extend import extend_knowledge_base, grid_candidates
 
-        base = KnowledgeBase.load(extend)
-        size = portfolio_size if portfolio_size_given else None
-        kb = extend_knowledge_base(base, tasks, out, add=grid_candidates(add_configs) if add_configs else (),
-                                   storage=storage, jobs=jobs, seed=seed, time_limit=limit_s,
-                                   max_rows=max_rows, portfolio_size=size, progress=progress, corpus=info)
-        console.print(f"{out}: {len(kb.tasks)} tasks, {len(kb.configs)} configurations, "
-                      f"{len(kb.metafeature_names)} meta-features", highlight=False)
-        return
-    if add_configs is not None:
-        raise ConfigError("--add-configs needs --extend KB_DIR")
-    kb = build_knowledge_base(
-        tasks, out, trials=trials, backends=_backends(backends), storage=storage, jobs=jobs, seed=seed,
-        time_limit=limit_s, portfolio_size=portfolio_size, sampler=sampler,
-        progress=progress, max_rows=max_rows, corpus=info, verbose=True)
+            base = KnowledgeBase.load(extend)
+            size = portfolio_size if portfolio_size_given else None
+            kb = extend_knowledge_base(base, tasks, out, add=grid_candidates(add_configs) if add_configs else (),
+                                       storage=storage, jobs=jobs, seed=seed, time_limit=limit_s,
+                                       max_rows=max_rows, portfolio_size=size, progress=progress, corpus=info)
+        else:
+            if add_configs is not None:
+                raise ConfigError("--add-configs needs --extend KB_DIR")
+            kb = build_knowledge_base(
+                tasks, out, trials=trials, backends=_backends(backends), storage=storage, jobs=jobs, seed=seed,
+                time_limit=limit_s, portfolio_size=portfolio_size, sampler=sampler,
+                progress=progress, max_rows=max_rows, corpus=info, verbose=True)
+    except Exception as exc:
+        _storage_error(exc)
+        raise
     console.print(f"{out}: {len(kb.tasks)} tasks, {len(kb.configs)} configurations, "
                   f"{len(kb.metafeature_names)} meta-features", highlight=False)
