@@ -206,7 +206,7 @@ class BackendRunner(Closing):
 
     def resolve(self, algorithm: str, X: np.ndarray, params: Mapping[str, Any] | None, seed: int = 0) -> dict[str, Any]:
         """Concrete parameters of a plugin's backend for table ``X``, computed in the worker
-        (``recommend.resolve_params``); BackendError when it fails or hangs."""
+        (``backends.resolve.resolve_params``); BackendError when it fails or hangs."""
         return dict(self._call("resolve_job", algorithm, X, params, seed, None).result["resolved"])
 
     def _call(self, job: str, algorithm: str, X: np.ndarray, params: Mapping[str, Any] | None, seed: int,
@@ -249,7 +249,7 @@ def resolve_job(arrays: dict[str, np.ndarray], algorithm: str, params: dict[str,
                 table: int | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Guarded job: a backend's concrete parameters for the bound table."""
     from .plugins import get_registry
-    from .recommend import resolve_params
+    from .backends.resolve import resolve_params
 
     resolved = resolve_params(get_registry().backend(algorithm), _job_table(arrays, table), params, seed)
     return {"resolved": resolved}, {}

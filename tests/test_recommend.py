@@ -291,14 +291,16 @@ def test_cluster_falls_back_when_the_best_configuration_fails(rec, table, monkey
 
 
 def test_metafeatures_beyond_the_kb_range_are_moved_to_its_edge(rec, table):
-    from metaclust_automl.recommend import clip_to_kb_range
+    from metaclust_automl import metafeatures
+    from metaclust_automl.recommend import clip_to_kb_range, metafeature_vector
 
     M = np.array([[0.0, 1.0, np.nan], [2.0, 3.0, np.nan]])
     out = clip_to_kb_range(np.array([5.0, 2.0, 7.0]), M)
     np.testing.assert_array_equal(out, [2.0, 2.0, 7.0])  # above the range, inside it, no range known
     _, X, _ = table
     big = np.vstack([X] * 40) + np.random.default_rng(0).normal(scale=1e-3, size=(40 * X.shape[0], X.shape[1]))
-    vec = rec.metafeature_vector(big)
+    vec, missing = metafeature_vector(rec.kb, metafeatures.extract(big, seed=0))
+    assert not missing
     lo, hi = np.nanmin(rec.kb.M, axis=0), np.nanmax(rec.kb.M, axis=0)
     finite = np.isfinite(vec) & np.isfinite(lo)
     assert np.all(vec[finite] >= lo[finite]) and np.all(vec[finite] <= hi[finite])

@@ -31,7 +31,7 @@ def few_shot_labels(table: Any, labels_file: Optional[str]) -> Any:
     aside and not used to choose."""
     from ..errors import DataError
     from ..loading import load_labels
-    from ..recommend import _labels_to_codes
+    from ..recommend import labels_to_codes
 
     if labels_file is not None:
         if table.labels is not None:
@@ -39,7 +39,7 @@ def few_shot_labels(table: Any, labels_file: Optional[str]) -> Any:
         return load_labels(labels_file)
     if table.labels is None:
         return None
-    codes = _labels_to_codes(table.labels, table.X.shape[0])
+    codes = labels_to_codes(table.labels, table.X.shape[0])
     return codes if (codes < 0).any() else None
 
 
