@@ -33,7 +33,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from .errors import BackendError, ConfigError
+from .errors import ConfigError
 
 STATUSES = ("ok", "failed", "timeout")
 
@@ -349,15 +349,6 @@ def report_backend_problem(algorithm: str, outcome: Outcome) -> None:
     report_once(f"plugin {package}: backend {algorithm!r} {what} and was skipped "
                 f"({outcome.error}); later problems of this backend are recorded silently",
                 key=f"{package}\0{algorithm}\0{what}")
-
-
-def raise_for(outcome: Outcome, algorithm: str) -> None:
-    """Turn a failed or timed-out outcome into a BackendError (for callers that need labels)."""
-    if outcome.status == "timeout":
-        raise BackendError(f"algorithm {algorithm!r} did not finish within its time limit "
-                           f"({outcome.error}); raise the limit or pick another algorithm")
-    if outcome.status == "failed":
-        raise BackendError(f"algorithm {algorithm!r} failed: {outcome.error}")
 
 
 # -- jobs for tests and diagnostics -------------------------------------------------------

@@ -13,7 +13,6 @@ same command and storage, take part in the same way.
 """
 from __future__ import annotations
 
-import math
 import multiprocessing as mp
 import os
 import time
@@ -316,10 +315,3 @@ def run_phase(phase: Phase, settings: Settings, storage: Any, url: str, *, jobs:
     reporter.update(bar, phase.total * w)
     return counts
 
-
-def finite_or_none(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None

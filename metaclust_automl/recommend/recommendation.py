@@ -29,7 +29,7 @@ class Recommendation:
     def to_estimator(self, random_state: int = 0) -> Any:
         """A scikit-learn clusterer that runs this configuration (scale-free parameters, so
         it resolves them again on whatever table it is fitted on)."""
-        from ..estimator import BackendClusterer
+        from ..backend_estimator import BackendClusterer
 
         return BackendClusterer(algorithm=self.algorithm, params=dict(self.params), random_state=random_state)
 

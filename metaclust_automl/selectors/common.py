@@ -132,12 +132,6 @@ def config_descriptors(kb: KnowledgeBase) -> tuple[np.ndarray, list[str]]:
     return D, names
 
 
-def describe_config(algorithm: str, params: dict[str, Any]) -> str:
-    shown = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()
-                      if v is not None)
-    return f"{algorithm}({shown})"
-
-
 def n_clusters_param(params: dict[str, Any]) -> int | None:
     for key in ("n_clusters", "n_components"):
         v = params.get(key)
@@ -176,14 +170,6 @@ def feasible_mask(kb: KnowledgeBase, n: int | None = None, registry: Any = None)
 def performance(kb: KnowledgeBase, metric: str = "ari") -> np.ndarray:
     """P[task, config] with failed runs as 0, clipped to [-1, 1]."""
     return np.clip(kb.performance(metric), -1.0, 1.0)
-
-
-def listwise_target(P: np.ndarray, temperature: float) -> np.ndarray:
-    """softmax(P / temperature) per task: the share each configuration deserves of a top-1 pick."""
-    Z = P / temperature
-    Z = Z - Z.max(axis=-1, keepdims=True)
-    E = np.exp(Z)
-    return E / E.sum(axis=-1, keepdims=True)
 
 
 # -- plain-file state -----------------------------------------------------------------
