@@ -33,6 +33,7 @@ from typing import Any, Self
 
 import numpy as np
 
+from . import DISTRIBUTION
 from .errors import ConfigError
 
 STATUSES = ("ok", "failed", "timeout")
@@ -343,7 +344,7 @@ def backend_package(algorithm: str) -> str:
 def report_backend_problem(algorithm: str, outcome: Outcome) -> None:
     """Report a third-party backend's failure or hang once, naming its package."""
     package = backend_package(algorithm)
-    if package in ("metaclust-automl", "?") or outcome.ok:
+    if package in (DISTRIBUTION, "?") or outcome.ok:
         return
     what = "timed out" if outcome.status == "timeout" else "failed"
     report_once(f"plugin {package}: backend {algorithm!r} {what} and was skipped "

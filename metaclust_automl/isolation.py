@@ -30,13 +30,14 @@ from typing import Any
 
 import numpy as np
 
+from . import DISTRIBUTION
 from .errors import BackendError, ConfigError
 from .guard import Closing, check_time_limit
 
 #: seconds one run of a plugin's backend may take before it is stopped (``--time-limit``)
 DEFAULT_TIME_LIMIT = 300.0
 #: the distribution name of the built-in backends (see ``Registry.sources``)
-BUILTIN_PACKAGE = "metaclust-automl"
+BUILTIN_PACKAGE = DISTRIBUTION
 
 #: tables bound by runners, by token; a forked worker inherits them (weak: a runner does
 #: not keep a caller's table alive)

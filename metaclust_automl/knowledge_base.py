@@ -26,7 +26,9 @@ from typing import Any
 import numpy as np
 
 from .atomic import atomic_directory
+from .checksums import sha256_file
 from .errors import KnowledgeBaseError
+from .paths import data_path
 
 FORMAT = "metaclust-knowledge-base"
 SCHEMA_VERSION = 1
@@ -34,14 +36,6 @@ METRICS = ("ari", "nmi", "acc")
 STATUS = {"ok": 0, "failed": 1, "timeout": 2, "skipped": 3}
 MANIFEST = "manifest.json"
 ARRAYS = "arrays.npz"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass
@@ -240,7 +234,7 @@ class KnowledgeBase:
 
 def default_kb_path() -> Path:
     """Where the knowledge base shipped with the package lives."""
-    return Path(__file__).resolve().parent / "data" / "kb"
+    return data_path("kb")
 
 
 def load_default() -> KnowledgeBase:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pluggy
 
-from . import hookspecs
+from . import DISTRIBUTION, hookspecs
 from .errors import ConfigError, PluginError
 
 ENTRY_POINT_GROUP = "metaclust"
@@ -93,13 +93,13 @@ _distributions: dict[str, str] = {}
 
 
 def _package_of(pm: pluggy.PluginManager, plugin: object) -> str:
-    return _distributions.get(pm.get_name(plugin) or "", "metaclust-automl")
+    return _distributions.get(pm.get_name(plugin) or "", DISTRIBUTION)
 
 
 def _plugin_label(pm: pluggy.PluginManager, plugin: object) -> str:
     name = pm.get_name(plugin) or getattr(plugin, "__name__", repr(plugin))
     package = _package_of(pm, plugin)
-    return name if package == "metaclust-automl" else f"{package} ({name})"
+    return name if package == DISTRIBUTION else f"{package} ({name})"
 
 
 def _load_entry_points(pm: pluggy.PluginManager, failures: list[str]) -> None:

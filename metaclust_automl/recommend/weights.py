@@ -14,11 +14,12 @@ from typing import Any
 
 from ..errors import KnowledgeBaseError, MetaclustError
 from ..knowledge_base import KnowledgeBase
+from ..paths import data_path
 
 
 def shipped_weights_path() -> Path:
     """Where the weights shipped with the package live (one directory per selector)."""
-    return Path(__file__).resolve().parents[1] / "data" / "selectors"
+    return data_path("selectors")
 
 
 def weight_dirs(name: str, kb: KnowledgeBase, extra: Iterable[str | os.PathLike] = ()) -> list[Path]:

@@ -177,41 +177,26 @@ def performance(kb: KnowledgeBase, metric: str = "ari") -> np.ndarray:
 def save_state(directory: str | os.PathLike, name: str, meta: dict[str, Any],
                tensors: dict[str, np.ndarray] | None = None) -> Path:
     """Write ``selector.json`` (+ ``weights.safetensors``) atomically as one directory."""
-    from safetensors.numpy import save_file
-
-    from ..atomic import atomic_directory
+    from ..state_files import write_state
 
     target = Path(directory)
     if target.parent.parent.is_dir():  # OUT/NAME: create OUT, never a whole missing tree
         target.parent.mkdir(exist_ok=True)
-    with atomic_directory(target) as tmp:
-        payload = {"format": STATE_FORMAT, "version": STATE_VERSION, "selector": name, **meta}
-        if tensors:
-            arrays = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()}
-            save_file(arrays, str(tmp / WEIGHTS_FILE))
-            payload["weights_sha256"] = _sha256(tmp / WEIGHTS_FILE)
-        (tmp / META_FILE).write_text(json.dumps(payload, indent=1), encoding="utf-8")
-    return target
+    payload = {"format": STATE_FORMAT, "version": STATE_VERSION, "selector": name, **meta}
+    return write_state(target, payload, tensors, meta_file=META_FILE, weights_file=WEIGHTS_FILE)
 
 
 def load_state(directory: str | os.PathLike, name: str, kb: KnowledgeBase | None
                ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Read and verify what ``save_state`` wrote; raises KnowledgeBaseError when the files are
     missing, corrupt, for another selector or fitted on a different knowledge base."""
+    from ..state_files import read_meta, read_tensors
+
     d = Path(directory)
-    mpath = d / META_FILE
-    if not mpath.is_file():
-        raise KnowledgeBaseError(f"no fitted {name} selector in {d} ({META_FILE} is missing); "
-                                 "train one with `metaclust train-selectors --kb DIR --out DIR`")
-    try:
-        meta = json.loads(mpath.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise KnowledgeBaseError(f"{mpath} is corrupt: {exc}") from None
-    if not isinstance(meta, dict) or meta.get("format") != STATE_FORMAT:
-        raise KnowledgeBaseError(f"{mpath} is not a metaclust selector state")
-    if meta.get("version") != STATE_VERSION:
-        raise KnowledgeBaseError(f"{mpath} has state version {meta.get('version')!r}; this metaclust reads "
-                                 f"{STATE_VERSION}: retrain with `metaclust train-selectors`")
+    meta = read_meta(d, meta_file=META_FILE, fmt=STATE_FORMAT, version_key="version", version=STATE_VERSION,
+                     what=f"fitted {name} selector",
+                     missing_hint="train one with `metaclust train-selectors --kb DIR --out DIR`",
+                     retrain_hint="retrain with `metaclust train-selectors`")
     if meta.get("selector") != name:
         raise KnowledgeBaseError(f"{d} holds a {meta.get('selector')!r} selector, not {name!r}")
     if kb is not None:
@@ -221,32 +206,11 @@ def load_state(directory: str | os.PathLike, name: str, kb: KnowledgeBase | None
                 f"the {name} selector in {d} was fitted on a different knowledge base "
                 f"(checksum {str(meta.get('kb_fingerprint'))[:12]} != {want[:12]}); retrain it with "
                 "`metaclust train-selectors --kb DIR --out DIR`")
-    tensors: dict[str, np.ndarray] = {}
-    if "weights_sha256" in meta:
-        wpath = d / WEIGHTS_FILE
-        if not wpath.is_file():
-            raise KnowledgeBaseError(f"{d} is incomplete: {WEIGHTS_FILE} is missing")
-        if _sha256(wpath) != meta["weights_sha256"]:
-            raise KnowledgeBaseError(f"{wpath} does not match its checksum (truncated or modified)")
-        from safetensors.numpy import load_file
-
-        try:
-            tensors = {k: np.asarray(v, dtype=np.float64) for k, v in load_file(str(wpath)).items()}
-        except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
-            raise KnowledgeBaseError(f"cannot read {wpath}: {exc}") from None
-    return meta, tensors
+    return meta, read_tensors(d, meta, weights_file=WEIGHTS_FILE, meta_file=META_FILE)
 
 
 class StaleWeightsError(KnowledgeBaseError):
     """Weights fitted on another knowledge base: refit them, or train new ones."""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def require_tensors(tensors: dict[str, np.ndarray], names: list[str], where: str) -> None:
