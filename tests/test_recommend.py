@@ -96,8 +96,8 @@ def test_few_labels_flow_through_the_recommender(kb_dir, table):
     labels = np.full(X.shape[0], -1)
     labels[::8] = y[::8]
     recs = rec.recommend(X, top=3, labels=labels)
-    assert rec.selector.last_adaptation["labels"] == int((labels >= 0).sum())
-    assert len(rec.selector.last_adaptation["observed"]) >= 3
+    assert rec.selector.last_adaptation_["labels"] == int((labels >= 0).sum())
+    assert len(rec.selector.last_adaptation_["observed"]) >= 3
     assert recs[0].predicted_score >= recs[-1].predicted_score
 
 
@@ -113,7 +113,7 @@ def test_stale_weights_are_refitted_with_a_note(kb_dir, tmp_path):
     shutil.copytree(kb_dir / "selectors", tmp_path / "kb2" / "selectors")  # weights of the old KB
     kb2 = KnowledgeBase.load(tmp_path / "kb2")
     sel = load_selector("knn", kb2)  # cheap: refitted silently
-    assert sel.fingerprint == kb_fingerprint(kb2)
+    assert sel.fingerprint_ == kb_fingerprint(kb2)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         from metaclust_automl.selectors.maml import MAMLSelector

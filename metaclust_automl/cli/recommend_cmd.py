@@ -128,6 +128,7 @@ def train_selectors(
     from ..atomic import check_output_path
     from ..knowledge_base import KnowledgeBase
     from ..plugins import get_registry
+    from ..selectors.base import fit_seeded
 
     names = list(selector or ["knn", "maml", "rl2"])
     reg = get_registry()
@@ -140,10 +141,10 @@ def train_selectors(
     for name in names:
         start = time.perf_counter()
         with err_console.status(f"training {name} on {len(base.tasks)} tasks x {len(base.configs)} configurations"):
-            sel = factories[name]().fit(base, seed=seed)
+            sel = fit_seeded(factories[name](), base, seed)
             sel.save(out_dir / name)
         info = {"selector": name, "seconds": round(time.perf_counter() - start, 1),
-                "validation_top1": getattr(sel, "val_top1", None), "path": str(out_dir / name)}
+                "validation_top1": getattr(sel, "val_top1_", None), "path": str(out_dir / name)}
         report.append(info)
         if not as_json:
             val = info["validation_top1"]

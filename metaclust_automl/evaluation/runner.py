@@ -28,6 +28,7 @@ from ..knowledge_base import KnowledgeBase
 from ..metrics import external_scores
 from ..recommend.ranking import MISSING_PATTERN, missing_message
 from ..recommend.weights import find_saved, weight_dirs
+from ..selectors.base import fit_seeded
 from .baselines import BASELINES, on_sample
 from .leave_one_out import training_indices
 
@@ -189,7 +190,7 @@ class _FitCache:
             if saved is not None:
                 selector, how = saved, f"weights loaded from {where}"
             else:
-                selector, how = selector.fit(sub, seed=self.plan.seed), f"fitted on {len(sub.tasks)} tasks"
+                selector, how = fit_seeded(selector, sub, self.plan.seed), f"fitted on {len(sub.tasks)} tasks"
             self.fits[key] = (selector, sub, time.perf_counter() - start, how)
         return self.fits[key]
 

@@ -217,7 +217,7 @@ def rank(X: np.ndarray, kb: KnowledgeBase, selector: Any, runner: Any, *, top: i
         if found is not None:
             scores = blend_observed(scores, found[0], found[1], found[2])
             labelled = dict(zip(found[0], found[1].tolist()))
-    adaptation = getattr(selector, "last_adaptation", None) if query.labels is not None else None
+    adaptation = getattr(selector, "last_adaptation_", None) if query.labels is not None else None
     if adaptation:
         labelled = dict(zip(adaptation["configs"], adaptation["observed"]))
     scores = np.where(feasible & np.isfinite(scores), scores, -np.inf)

@@ -62,6 +62,7 @@ def load_selector(name: str, kb: KnowledgeBase, weights: str | os.PathLike | Non
     """A fitted selector for ``kb``: saved weights when some match this knowledge base,
     otherwise fitted now (with a warning when that takes long)."""
     from ..plugins import get_registry
+    from ..selectors.base import fit_seeded
 
     fresh = get_registry().selector(name)()
     found, _, stale = find_saved(type(fresh), kb, weight_dirs(name, kb, [weights] if weights is not None else []))
@@ -73,4 +74,4 @@ def load_selector(name: str, kb: KnowledgeBase, weights: str | os.PathLike | Non
         why = stale[0] if stale else f"no saved {name} weights for this knowledge base"
         warnings.warn(f"{why}; fitting the {name} selector now (save it with `metaclust train-selectors`)",
                       stacklevel=2)
-    return fresh.fit(kb, seed=0)
+    return fit_seeded(fresh, kb, 0)
