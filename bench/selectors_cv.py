@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from metaclust_automl.knowledge_base import KnowledgeBase
     from metaclust_automl.selectors.base import Query, fit_seeded
-    from metaclust_automl.selectors.common import performance
+    from metaclust_automl.selectors.features import performance
 
     kb = KnowledgeBase.load(args.kb)
     P = performance(kb)

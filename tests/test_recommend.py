@@ -103,7 +103,7 @@ def test_few_labels_flow_through_the_recommender(kb_dir, table):
 
 def test_stale_weights_are_refitted_with_a_note(kb_dir, tmp_path):
     from metaclust_automl.knowledge_base import KnowledgeBase
-    from metaclust_automl.selectors.common import kb_fingerprint
+    from metaclust_automl.selectors.state import kb_fingerprint
 
     kb = KnowledgeBase.load(kb_dir)
     changed = kb.subset(np.arange(len(kb.tasks) - 1))

@@ -9,8 +9,9 @@ import pytest
 
 from metaclust_automl.errors import KnowledgeBaseError
 from metaclust_automl.selectors.base import Query
-from metaclust_automl.selectors.common import (Standardiser, StaleWeightsError, config_descriptors,
-                                               group_split, kb_fingerprint)
+from metaclust_automl.selectors.features import Standardiser, config_descriptors
+from metaclust_automl.selectors.fitting import group_split
+from metaclust_automl.selectors.state import StaleWeightsError, kb_fingerprint
 from metaclust_automl.selectors.knn import KNNSelector
 from metaclust_automl.selectors.maml import MAMLSelector
 from metaclust_automl.selectors.rl2 import RL2Selector

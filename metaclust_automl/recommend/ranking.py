@@ -4,7 +4,7 @@ configurations (made concrete for the table) out.
 ``Recommender`` (and through it ``MetaClusterer``, ``metaclust recommend`` and
 ``metaclust cluster``), ``metaclust evaluate`` and ``bench/`` all call :func:`rank`, so a
 benchmark number is what a user gets. Everything a ranking decides lives here: which
-configurations may run on this table (:func:`~metaclust_automl.selectors.common.feasible_mask`),
+configurations may run on this table (:func:`.feasibility.feasible_mask`),
 the meta-features moved into the knowledge base's range (:func:`clip_to_kb_range`), probes on a
 bounded sample with the budget enforced, few-label evidence, and the parameters resolved
 on the table.
@@ -174,7 +174,8 @@ def rank(X: np.ndarray, kb: KnowledgeBase, selector: Any, runner: Any, *, top: i
     empty = unknown); ``metafeatures``: the table's ``metafeatures.extract(X, seed=seed)``
     when the caller has it already (computed here otherwise)."""
     from ..selectors.base import Query
-    from ..selectors.common import blend_observed, feasible_mask, score_on_labels
+    from ..selectors.few_shot import blend_observed, score_on_labels
+    from .feasibility import feasible_mask
 
     if int(top) < 1:
         raise ConfigError(f"top must be at least 1, got {top}")

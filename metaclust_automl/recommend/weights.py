@@ -41,7 +41,7 @@ def find_saved(cls: type, kb: KnowledgeBase, dirs: Iterable[Path], *, lenient: b
     None, its directory, why the others were refused). Weights fitted on another knowledge base
     (StaleWeightsError) are passed over; with ``lenient`` so are unreadable ones, otherwise
     they raise."""
-    from ..selectors.common import StaleWeightsError
+    from ..selectors.state import StaleWeightsError
 
     skip: tuple[type[BaseException], ...] = ((MetaclustError, OSError, ValueError) if lenient
                                              else (StaleWeightsError,))

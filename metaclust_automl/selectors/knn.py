@@ -16,8 +16,8 @@ import numpy as np
 
 from ..knowledge_base import KnowledgeBase
 from .base import Query, Selector
-from .common import (Standardiser, index_features, index_vector, kb_fingerprint, load_state,
-                     performance, save_state)
+from .features import Standardiser, index_features, index_vector, performance
+from .state import kb_fingerprint, load_state, save_state
 
 
 #: neighbours averaged by the kNN estimate (chosen by bench/selectors_cv.py on the knowledge base)

@@ -26,7 +26,9 @@ import numpy as np
 
 from ..knowledge_base import KnowledgeBase
 from .base import Query
-from .common import blend_observed, index_features, index_vector, score_on_labels, set_torch_threads, top1_score
+from .features import index_features, index_vector
+from .few_shot import blend_observed, score_on_labels
+from .fitting import set_torch_threads, top1_score
 from .knn import DEFAULT_K, knn_base
 from .nets import (QUALITY_INNER, QUALITY_KEYS, init_quality, quality_head_torch, quality_numpy, quality_torch,
                    quality_trunk_torch, to_torch)

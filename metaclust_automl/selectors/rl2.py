@@ -24,7 +24,7 @@ import numpy as np
 
 from ..knowledge_base import KnowledgeBase
 from .base import Query
-from .common import index_features, index_vector
+from .features import index_features, index_vector
 from .knn import DEFAULT_K, knn_base
 from .nets import (POLICY_KEYS, PolicyNumpy, init_policy, policy_config_torch, policy_h0_torch,
                    policy_heads_torch, policy_step_torch)

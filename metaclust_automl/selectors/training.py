@@ -1,7 +1,7 @@
 """What the two network selectors (maml, rl2) share in training: bagging, the tensors each
 network learns from, and the early-stopped optimisation loop.
 
-Kept apart from ``common`` (which ``knn`` imports) because it builds on ``knn``'s base
+Kept apart from ``features`` and ``state`` (which ``knn`` imports) because it builds on ``knn``'s base
 estimate; torch is imported only inside the functions, when training runs.
 """
 from __future__ import annotations
@@ -16,8 +16,9 @@ import numpy as np
 from ..errors import ConfigError, KnowledgeBaseError
 from ..knowledge_base import KnowledgeBase
 from .base import Selector
-from .common import (Standardiser, config_descriptors, group_split, index_features, kb_fingerprint,
-                     load_state, performance, require_tensors, save_state, set_torch_threads)
+from .features import Standardiser, config_descriptors, index_features, performance
+from .fitting import group_split, set_torch_threads
+from .state import kb_fingerprint, load_state, require_tensors, save_state
 from .knn import knn_base, task_groups
 from .nets import device, to_numpy
 
