@@ -25,11 +25,11 @@ ENTRY_POINT_GROUP = "metaclust"
 
 #: Modules holding the built-in hook implementations.
 DEFAULT_PLUGINS: tuple[str, ...] = (
-    "metaclust_automl.backends.builtin",
-    "metaclust_automl.backends.deep_builtin",
-    "metaclust_automl.metafeatures.builtin",
-    "metaclust_automl.selectors.builtin",
-    "metaclust_automl.anomaly.builtin",
+    "metaclust_automl.default_plugins.backends",
+    "metaclust_automl.default_plugins.deep_backends",
+    "metaclust_automl.default_plugins.metafeatures",
+    "metaclust_automl.default_plugins.selectors",
+    "metaclust_automl.default_plugins.detectors",
 )
 
 

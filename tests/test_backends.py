@@ -14,7 +14,7 @@ from threadpoolctl import threadpool_limits
 
 from metaclust_automl.backends.base import (Backend, gaussian_labels, memory_budget, nearest_labels,
                                             parse_bytes, stratified_pool)
-from metaclust_automl.backends.builtin import BUILTIN_BACKENDS
+from metaclust_automl.default_plugins.backends import BUILTIN_BACKENDS
 from metaclust_automl.errors import BackendError, ConfigError
 
 BACKENDS = [cls() for cls in BUILTIN_BACKENDS]

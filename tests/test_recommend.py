@@ -119,7 +119,7 @@ def test_stale_weights_are_refitted_with_a_note(kb_dir, tmp_path):
         from metaclust_automl.selectors.maml import MAMLSelector
 
         MAMLSelector(steps=5, meta_batch=2, n_bags=1).fit(kb).save(tmp_path / "kb2" / "selectors" / "maml")
-        import metaclust_automl.selectors.builtin as builtin
+        import metaclust_automl.default_plugins.selectors as builtin
 
         orig = builtin._maml
         builtin._maml = lambda: MAMLSelector(steps=5, meta_batch=2, n_bags=1)
