@@ -16,8 +16,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from .backend_estimator import BackendClusterer, check_X
-from .guard import check_time_limit
-from .isolation import DEFAULT_TIME_LIMIT
+from .running.worker import check_time_limit
+from .running.backend_runner import DEFAULT_TIME_LIMIT
 
 #: checks of scikit-learn's ``check_estimator`` that MetaClusterer is allowed to fail, and why.
 #: Empty: with the test knowledge base it passes every check, including check_clustering's

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..isolation import DEFAULT_TIME_LIMIT
+from ..running.backend_runner import DEFAULT_TIME_LIMIT
 from .app import SeedOpt, TimeLimitOpt, app, console, err_console
 
 
@@ -55,7 +55,7 @@ def evaluate(
     from ..evaluation.report import write_outputs
     from ..evaluation.runner import Plan, evaluate_corpus
     from ..knowledge_base import KnowledgeBase, load_default
-    from ..guard import option_time_limit
+    from ..running.worker import option_time_limit
     from ..plugins import get_registry
 
     limit = option_time_limit(time_limit)

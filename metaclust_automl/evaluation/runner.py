@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, KnowledgeBaseError, MetaclustError
-from ..isolation import DEFAULT_TIME_LIMIT
+from ..running.backend_runner import DEFAULT_TIME_LIMIT
 from ..knowledge_base import KnowledgeBase
 from ..metrics import external_scores
 from ..recommend.ranking import MISSING_PATTERN, missing_message
@@ -205,7 +205,7 @@ def evaluate_task(task: Any, plan: Plan, fits: _FitCache | None = None, runner: 
     """Every method of ``plan`` on one labelled task (``task.id``, ``.group``, ``.X``, ``.y``).
     Plugins' backends run under ``runner`` (default: one with ``plan.time_limit``)."""
     from .. import metafeatures
-    from ..isolation import BackendRunner
+    from ..running.backend_runner import BackendRunner
 
     if runner is None:
         with BackendRunner(plan.time_limit) as own:
@@ -290,7 +290,7 @@ def evaluate_corpus(tasks: Sequence[Any], plan: Plan, *, progress: bool = True) 
 
     if plan.selectors and plan.kb is None:
         raise KnowledgeBaseError("selectors need a knowledge base: pass --kb DIR or --leave-one-out")
-    from ..isolation import BackendRunner
+    from ..running.backend_runner import BackendRunner
 
     fits = _FitCache(plan)
     results: list[Result] = []

@@ -168,7 +168,7 @@ def rank(X: np.ndarray, kb: KnowledgeBase, selector: Any, runner: Any, *, top: i
     """The ``top`` best configurations of ``kb`` for table ``X`` (validated, writable), best
     first, according to the fitted ``selector``.
 
-    ``runner`` (an ``isolation.BackendRunner``) runs backends for probes, few-label evidence
+    ``runner`` (a ``running.backend_runner.BackendRunner``) runs backends for probes, few-label evidence
     and plugins' parameter resolution. ``budget``: configurations the selector may run on a
     sample of at most ``probe_rows`` rows; ``labels``: a few known labels (one per row, -1 or
     empty = unknown); ``metafeatures``: the table's ``metafeatures.extract(X, seed=seed)``

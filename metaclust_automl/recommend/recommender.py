@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BackendError, KnowledgeBaseError
-from ..isolation import DEFAULT_TIME_LIMIT, BackendRunner
+from ..running.backend_runner import DEFAULT_TIME_LIMIT, BackendRunner
 from ..knowledge_base import KnowledgeBase
 from .ranking import PROBE_ROWS, TableSession, rank
 from .recommendation import Recommendation

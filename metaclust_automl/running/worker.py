@@ -33,8 +33,8 @@ from typing import Any, Self
 
 import numpy as np
 
-from . import DISTRIBUTION
-from .errors import ConfigError
+from .. import DISTRIBUTION
+from ..errors import ConfigError
 
 STATUSES = ("ok", "failed", "timeout")
 
@@ -287,9 +287,9 @@ class Guard(Closing):
 
         A third-party backend that fails or times out is reported once (a PluginWarning
         naming its package); built-in ones are only recorded in the outcome."""
-        from .backends.base import ClusterRun
+        from ..backends.base import ClusterRun
 
-        outcome = self.call("metaclust_automl.guard:backend_job",
+        outcome = self.call("metaclust_automl.running.worker:backend_job",
                             {"algorithm": algorithm, "params": dict(params or {}), "seed": int(seed)},
                             {"X": np.asarray(X, dtype=np.float64)}, time_limit=time_limit)
         if not outcome.ok:
@@ -305,7 +305,7 @@ class Guard(Closing):
 def backend_job(arrays: dict[str, np.ndarray], algorithm: str, params: dict[str, Any],
                 seed: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Guarded job: one backend run (used by :meth:`Guard.run_backend`)."""
-    from .plugins import get_registry
+    from ..plugins import get_registry
 
     run = get_registry().backend(algorithm).run(arrays["X"], params, seed=seed)
     return ({"params": run.params, "resolved": run.resolved, "seconds": run.seconds,
@@ -321,7 +321,7 @@ _reported: set[str] = set()
 def report_once(message: str, key: str | None = None) -> bool:
     """Warn (PluginWarning) once per process for each distinct ``key`` (default: the
     message itself); True if it warned."""
-    from .plugins import PluginWarning
+    from ..plugins import PluginWarning
 
     key = message if key is None else key
     if key in _reported:
@@ -334,7 +334,7 @@ def report_once(message: str, key: str | None = None) -> bool:
 def backend_package(algorithm: str) -> str:
     """The distribution that registered a backend ('metaclust-automl' for built-ins)."""
     try:
-        from .plugins import get_registry
+        from ..plugins import get_registry
 
         return get_registry().source("backend", algorithm)
     except Exception:  # noqa: BLE001
