@@ -64,7 +64,7 @@ def cluster(
     """Cluster a table and write one label per input row (noise = -1)."""
     from ..atomic import check_output_path
     from ..errors import ConfigError
-    from ..running.worker import option_time_limit
+    from .app import option_time_limit
     from ..running.backend_runner import BackendRunner
     from ..loading import write_labels_csv
     from ..params import parse_assignments

@@ -55,7 +55,7 @@ def evaluate(
     from ..evaluation.report import write_outputs
     from ..evaluation.runner import Plan, evaluate_corpus
     from ..knowledge_base import KnowledgeBase, load_default
-    from ..running.worker import option_time_limit
+    from .app import option_time_limit
     from ..plugins import get_registry
 
     limit = option_time_limit(time_limit)

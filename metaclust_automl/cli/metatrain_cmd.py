@@ -63,7 +63,7 @@ def meta_train(
     Resumable; worker processes and machines may share one storage.
     """
     from ..errors import ConfigError
-    from ..running.worker import option_time_limit
+    from .app import option_time_limit
     from ..metatrain import build_knowledge_base
 
     if sampler not in ("tpe", "qmc"):

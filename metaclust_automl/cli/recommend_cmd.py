@@ -84,7 +84,7 @@ def recommend(
     time_limit: TimeLimitOpt = DEFAULT_TIME_LIMIT,
 ) -> None:
     """Rank clustering configurations for a table: algorithm, parameters, predicted quality, why."""
-    from ..running.worker import option_time_limit
+    from .app import option_time_limit
 
     start = time.perf_counter()
     time_limit = option_time_limit(time_limit)

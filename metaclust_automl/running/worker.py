@@ -168,15 +168,6 @@ def check_time_limit(value: float | None) -> float | None:
     return limit
 
 
-def option_time_limit(value: float) -> float | None:
-    """A command line's ``--time-limit``: seconds, 0 = no limit."""
-    if value == 0:
-        return None
-    if not (value > 0 and math.isfinite(value)):
-        raise ConfigError(f"--time-limit must be a positive number of seconds (or 0 for none), got {value:g}")
-    return float(value)
-
-
 class Closing:
     """``with`` support and a best-effort finaliser for objects that own a worker process:
     a forgotten worker must not outlive its owner."""
