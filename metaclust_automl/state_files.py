@@ -13,6 +13,7 @@ import numpy as np
 
 from .checksums import sha256_bytes
 from .errors import KnowledgeBaseError
+from .plainjson import read_json
 
 #: the JSON key holding the checksum of the tensors file
 CHECKSUM_KEY = "weights_sha256"
@@ -56,10 +57,7 @@ def read_meta(directory: str | os.PathLike, *, meta_file: str, fmt: str, version
     path = Path(directory) / meta_file
     if not path.is_file():
         raise KnowledgeBaseError(f"no {what} in {directory} ({meta_file} is missing); {missing_hint}")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise KnowledgeBaseError(f"{path} is corrupt (not valid JSON: {exc})") from None
+    meta = read_json(path, allow_nan=True)  # a history entry may hold NaN; callers check their fields
     if not isinstance(meta, dict) or meta.get("format") != fmt:
         raise KnowledgeBaseError(f"{path} is not a metaclust {what}")
     if meta.get(version_key) != version:
@@ -86,6 +84,10 @@ def read_tensors(directory: str | os.PathLike, meta: dict[str, Any], *, weights_
         raise KnowledgeBaseError(f"{path} does not match the checksum in {d / meta_file} (truncated, modified "
                                  "or mixed up); retrain or reinstall it")
     try:
-        return {k: np.asarray(v, dtype=np.float64) for k, v in load(blob).items()}
+        tensors = {k: np.asarray(v, dtype=np.float64) for k, v in load(blob).items()}
     except (SafetensorError, ValueError) as exc:
         raise KnowledgeBaseError(f"cannot read {path}: not a valid safetensors file ({exc})") from None
+    bad = [k for k, v in tensors.items() if not np.all(np.isfinite(v))]
+    if bad:
+        raise KnowledgeBaseError(f"{path}: weights {', '.join(bad[:3])} hold NaN or inf; retrain it")
+    return tensors

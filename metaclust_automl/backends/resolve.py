@@ -1,7 +1,7 @@
 """Scale-free parameters made concrete for one table, the way ``Backend.run`` will make them.
 
 A module of its own (not part of the ranking) so that the guarded worker
-(:mod:`metaclust_automl.isolation`) can run it for a plugin's backend without importing the
+(:mod:`metaclust_automl.running.backend_runner`) can run it for a plugin's backend without importing the
 ranking that calls the worker.
 """
 from __future__ import annotations
