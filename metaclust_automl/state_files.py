@@ -57,7 +57,10 @@ def read_meta(directory: str | os.PathLike, *, meta_file: str, fmt: str, version
     path = Path(directory) / meta_file
     if not path.is_file():
         raise KnowledgeBaseError(f"no {what} in {directory} ({meta_file} is missing); {missing_hint}")
-    meta = read_json(path, allow_nan=True)  # a history entry may hold NaN; callers check their fields
+    try:
+        meta = read_json(path, allow_nan=True)  # a history entry may hold NaN; callers check their fields
+    except KnowledgeBaseError as exc:
+        raise KnowledgeBaseError(f"{exc} (not a valid JSON file of a {what})") from None
     if not isinstance(meta, dict) or meta.get("format") != fmt:
         raise KnowledgeBaseError(f"{path} is not a metaclust {what}")
     if meta.get(version_key) != version:
