@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     from metaclust_automl.knowledge_base import KnowledgeBase, load_default
     from metaclust_automl.plugins import get_registry
     from metaclust_automl.selectors.base import Query
-    from metaclust_automl.selectors.common import performance
+    from metaclust_automl.selectors.features import performance
     from metaclust_automl.selectors.validity import ValidityIndex
 
     kb = KnowledgeBase.load(args.kb) if args.kb else load_default()

@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     from metaclust_automl.evaluation import baselines as b
     from metaclust_automl.knowledge_base import KnowledgeBase, load_default
     from metaclust_automl.metrics import ari
-    from metaclust_automl.selectors.common import kb_fingerprint
+    from metaclust_automl.selectors.state import kb_fingerprint
 
     kb = KnowledgeBase.load(args.kb) if args.kb else load_default()
     ceil = KnowledgeBase.load(args.ceiling_kb) if args.ceiling_kb else None

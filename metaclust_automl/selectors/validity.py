@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..knowledge_base import STATUS, KnowledgeBase
-from .common import Standardiser, index_features, kb_fingerprint
+from .features import Standardiser, index_features
+from .state import kb_fingerprint
 
 #: weight of the learned index against the selector's score for a probed configuration
 DEFAULT_BLEND = 0.25
