@@ -106,7 +106,7 @@ def speed_test(seed: int) -> list[dict]:
             np.savetxt(path, X, delimiter=",", header=header, comments="", fmt="%.6g")
             load = load_average()
             started = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-m", "metaclust_automl.cli", "detect", str(path), "-o",
+            proc = subprocess.run([sys.executable, "-m", "metaclust_automl", "detect", str(path), "-o",
                                    str(Path(tmp) / "scores.csv"), "--top", "0"], capture_output=True, text=True)
             seconds = time.perf_counter() - started
             ok = proc.returncode == 0 and len((Path(tmp) / "scores.csv").read_text().splitlines()) == n + 1
