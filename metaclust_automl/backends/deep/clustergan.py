@@ -180,21 +180,22 @@ def train(nets: dict[str, Any], Z: Any, nb: Any, cfg: GanConfig, generator: Any,
         rows_d = rows.to(dev)
         xr, xj = Z[rows_d], Z[nb[rows_d, picks.to(dev)]]
         z, zn, c = sample_latent(B, cfg.k, cfg, generator, dev)
-        ones, zeros = torch.ones((B, 1), device=dev), torch.zeros((B, 1), device=dev)
+        targets = torch.cat([torch.ones((B, 1), device=dev), torch.zeros((B, 1), device=dev)])
 
+        # one pass of each network over the rows it sees (fewer, larger operations)
         fake = G(z)
-        loss_d = (F.binary_cross_entropy_with_logits(D(xr), ones)
-                  + F.binary_cross_entropy_with_logits(D(fake.detach()), zeros))
+        loss_d = 2 * F.binary_cross_entropy_with_logits(D(torch.cat([xr, fake.detach()])), targets)
         opt_d.zero_grad()
         loss_d.backward()
         opt_d.step()
 
-        zn_hat, c_logits = E(fake)
-        loss_ge = (F.binary_cross_entropy_with_logits(D(fake), ones)
+        real = cfg.real_weight > 0
+        zn_all, logits_all = E(torch.cat([fake, xr, xj]) if real else fake)
+        zn_hat, c_logits = zn_all[:B], logits_all[:B]
+        loss_ge = (F.binary_cross_entropy_with_logits(D(fake), targets[:B])
                    + cfg.beta_n * F.mse_loss(zn_hat, zn) + cfg.beta_c * F.cross_entropy(c_logits, c))
-        if cfg.real_weight > 0:
-            zr, lr_ = E(xr)
-            _, lj = E(xj)
+        if real:
+            zr, lr_, lj = zn_all[B:2 * B], logits_all[B:2 * B], logits_all[2 * B:]
             qa, qb = torch.softmax(lr_, 1), torch.softmax(lj, 1)
             consistency = -torch.log((qa * qb).sum(1).clamp_min(prototypes.EPS)).mean()
             mean_q = qa.mean(0)
