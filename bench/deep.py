@@ -162,11 +162,15 @@ def cli_runs(X: np.ndarray, y: np.ndarray, k: int, methods: tuple[str, ...], see
     """The user's path: the table written as a CSV without labels, then
     ``metaclust cluster data.csv --algorithm M --set n_clusters=k --seed S -o labels.csv``
     in a fresh process with the environment as a user has it (no thread variables),
-    timed from the outside (start-up and loading included). With ``repeats`` > 1 each
+    timed from the outside (start-up and loading included), in wall time and in CPU
+    time of the process (user + system). The training runs on one thread, so on an
+    idle machine the wall time is about the CPU time; on a loaded one the wall time
+    also holds the waits for a core. With ``repeats`` > 1 each
     run is repeated and the fastest wall time kept (the labels are the same: one seed,
     one result), since other jobs on a shared machine only ever add time. The load
     average before each run is recorded."""
     import os
+    import resource
     import subprocess
     import tempfile
 
@@ -184,24 +188,29 @@ def cli_runs(X: np.ndarray, y: np.ndarray, k: int, methods: tuple[str, ...], see
         for method in methods:
             rows = []
             for seed in seeds:
-                best, load = float("inf"), []
+                best, cpu, load = float("inf"), float("inf"), []
                 for _ in range(repeats):
                     load.append(round(os.getloadavg()[0], 2))
+                    before = resource.getrusage(resource.RUSAGE_CHILDREN)
                     start = time.perf_counter()
                     done = subprocess.run([sys.executable, "-m", "metaclust_automl", "cluster", str(data),
                                            "--algorithm", method, "--set", f"n_clusters={k}", "--seed", str(seed),
                                            "-o", str(labels)], env=env, capture_output=True, text=True)
                     best = min(best, time.perf_counter() - start)
+                    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                    cpu = min(cpu, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
                     if done.returncode != 0:
                         raise RuntimeError(f"metaclust cluster failed: {done.stderr.strip()}")
                 got = np.loadtxt(labels, delimiter=",", skiprows=1, dtype=np.int64)
-                r = {"seed": seed, **external_scores(y, got), "seconds": best, "load_average": load}
+                r = {"seed": seed, **external_scores(y, got), "seconds": best, "cpu_seconds": cpu,
+                     "load_average": load}
                 rows.append(r)
                 print(f"cli        {method:16s} seed {seed}: ACC {r['acc']:.3f} NMI {r['nmi']:.3f} "
-                      f"ARI {r['ari']:.3f}  {best:.1f}s (load {load})", flush=True)
+                      f"ARI {r['ari']:.3f}  {best:.1f}s wall, {cpu:.1f}s CPU (load {load})", flush=True)
             out["methods"][method] = {"summary": summarise(rows), "runs": rows,
                                       "acc_min": float(min(r["acc"] for r in rows)),
-                                      "seconds_max": float(max(r["seconds"] for r in rows))}
+                                      "seconds_max": float(max(r["seconds"] for r in rows)),
+                                      "cpu_seconds_max": float(max(r["cpu_seconds"] for r in rows))}
     return out
 
 
@@ -240,9 +249,11 @@ def cli_targets(cli: dict[str, Any] | None) -> list[dict[str, Any]]:
         {"target": f"prototype through the CLI: mean ACC >= {PROTO_CLI_ACC}",
          "met": proto["summary"]["acc"] >= PROTO_CLI_ACC,
          "measured": f"mean {proto['summary']['acc']:.3f}, seeds " + ", ".join(f"{r['acc']:.3f}" for r in proto["runs"])},
-        {"target": f"each CLI run under {CLI_SECONDS:g} s on an idle machine",
+        {"target": f"each CLI run under {CLI_SECONDS:g} s on an idle machine (wall time measured here)",
          "met": max(gan["seconds_max"], proto["seconds_max"]) < CLI_SECONDS,
-         "measured": f"slowest gan {gan['seconds_max']:.1f} s, prototype {proto['seconds_max']:.1f} s ({load})"},
+         "measured": f"slowest wall time gan {gan['seconds_max']:.1f} s, prototype {proto['seconds_max']:.1f} s, "
+                     f"under {load}; slowest CPU time gan {gan['cpu_seconds_max']:.1f} s, prototype "
+                     f"{proto['cpu_seconds_max']:.1f} s"},
     ]
 
 
@@ -290,11 +301,11 @@ def markdown(report: dict[str, Any]) -> str:
                   "", f"`{cli['command']}` in a fresh process, environment as a user has it (no thread variables); "
                   f"wall time from outside, start-up included, fastest of {cli['repeats']}; load average "
                   "(1 minute) before each run.", "",
-                  "| method | seed | ACC | NMI | ARI | run (s) | load |", "|---|---|---|---|---|---|---|"]
+                  "| method | seed | ACC | NMI | ARI | wall (s) | CPU (s) | load |", "|---|---|---|---|---|---|---|---|"]
         for method, m in cli["methods"].items():
             for r in m["runs"]:
                 lines.append(f"| {method} | {r['seed']} | {r['acc']:.3f} | {r['nmi']:.3f} | {r['ari']:.3f} | "
-                             f"{r['seconds']:.1f} | {', '.join(f'{v:.1f}' for v in r['load_average'])} |")
+                             f"{r['seconds']:.1f} | {r['cpu_seconds']:.1f} | {', '.join(f'{v:.1f}' for v in r['load_average'])} |")
         lines.append("")
     lines += ["## Targets", ""]
     for t in report["targets"]:
