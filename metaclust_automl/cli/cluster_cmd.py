@@ -8,7 +8,7 @@ import numpy as np
 import typer
 from rich.table import Table as RichTable
 
-from ..isolation import DEFAULT_TIME_LIMIT
+from ..running.backend_runner import DEFAULT_TIME_LIMIT
 from .app import (ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, SeedOpt, TimeLimitOpt, app,
                   console, err_console, load_for_cli)
 
@@ -62,19 +62,19 @@ def cluster(
     time_limit: TimeLimitOpt = DEFAULT_TIME_LIMIT,
 ) -> None:
     """Cluster a table and write one label per input row (noise = -1)."""
-    from ..atomic import check_output_path
+    from ..atomic import check_distinct, check_output_path
     from ..errors import ConfigError
-    from ..guard import option_time_limit
-    from ..isolation import BackendRunner
+    from ..running.backend_runner import BackendRunner, validate_params
+    from .app import option_time_limit
     from ..loading import write_labels_csv
     from ..params import parse_assignments
-    from ..plugins import get_registry
 
     time_limit = option_time_limit(time_limit)
     if output and output != "-":
         check_output_path(output)
     if plot:
         check_output_path(plot)
+    check_distinct({"--output": output, "--plot": plot}, {"DATA": data, "--labels": labels})
     params = parse_assignments(set_ or [])
     if algorithm is None:
         if params:
@@ -82,8 +82,7 @@ def cluster(
         _cluster_recommended(data, output, seed, columns, drop, label_column, impute, as_json,
                              budget, selector, kb, labels, plot, time_limit)
         return
-    backend = get_registry().backend(algorithm)
-    backend.validate(params)  # fail on a bad parameter before reading a big file
+    validate_params(algorithm, params, time_limit)  # a bad parameter fails before a big file is read
     table = load_for_cli(data, columns, drop, label_column, impute)
     with err_console.status(f"running {algorithm} on {table.X.shape[0]} x {table.X.shape[1]}"), \
             BackendRunner(time_limit) as runner:  # a plugin's backend runs guarded

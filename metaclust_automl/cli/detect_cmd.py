@@ -32,7 +32,7 @@ def detect(
     output: Annotated[Optional[str], typer.Option(
         "-o", "--output", help="Write 'score,is_anomaly' per input row here (CSV); '-' for stdout.")] = None,
     contamination: Annotated[str, typer.Option(
-        "--contamination", help="'auto' (the policy's own calls) or the share of rows to flag, in (0, 0.5].")] = "auto",
+        "--contamination", help="'auto' (the share estimated from the policy's scores, EM prior re-estimation) or the share of rows to flag, in (0, 0.5].")] = "auto",
     top: Annotated[int, typer.Option("--top", help="How many of the most anomalous rows to print.")] = 10,
     detector: Annotated[str, typer.Option(
         "--detector", help="Detector to use (see metaclust plugins); default: the meta-learned policy.")] = "meta_rl",
@@ -48,9 +48,9 @@ def detect(
     Rows are numbered from 1 in the printed table (data rows, header excluded); the output
     file has one line per input row, in input order.
     """
-    from ..anomaly.builtin import META_DETECTOR
+    from ..default_plugins.detectors import META_DETECTOR
     from ..anomaly.estimator import check_contamination
-    from ..atomic import check_output_path
+    from ..atomic import check_distinct, check_output_path
     from ..errors import ConfigError
     from ..loading import write_labels_csv
     from ..plugins import get_registry
@@ -61,6 +61,7 @@ def detect(
         raise ConfigError(f"--top must be 0 or more, got {top}")
     if output and output != "-":
         check_output_path(output)
+    check_distinct({"--output": output}, {"DATA": data})
     factory = get_registry().detector(detector)
     params: dict = {"random_state": seed}
     if share != "auto":

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..isolation import DEFAULT_TIME_LIMIT
+from ..running.backend_runner import DEFAULT_TIME_LIMIT
 from .app import SeedOpt, TimeLimitOpt, app, console, err_console
 
 
@@ -48,14 +48,15 @@ def evaluate(
     time_limit: TimeLimitOpt = DEFAULT_TIME_LIMIT,
 ) -> None:
     """Score selectors (top-1, and with --budget) and blind baselines on every task of a labelled corpus."""
+    from ..atomic import check_output_dir
     from ..corpus import load_corpus
     from ..errors import ConfigError, KnowledgeBaseError
     from ..evaluation.baselines import BASELINES
     from ..evaluation.leave_one_out import corpus_has_groups
     from ..evaluation.report import write_outputs
-    from ..evaluation.runner import Plan, evaluate_corpus, shipped_weights_dir
+    from ..evaluation.runner import Plan, evaluate_corpus
     from ..knowledge_base import KnowledgeBase, load_default
-    from ..guard import option_time_limit
+    from .app import option_time_limit
     from ..plugins import get_registry
 
     limit = option_time_limit(time_limit)
@@ -69,9 +70,7 @@ def evaluate(
     if not names and not baselines:
         raise ConfigError("nothing to evaluate: no selector is installed or named; add --baselines "
                           "or --selectors NAME (see `metaclust plugins`)")
-    out_dir = Path(out)
-    if not out_dir.parent.exists():
-        raise ConfigError(f"cannot write to {out_dir}: directory {out_dir.parent} does not exist")
+    out_dir = check_output_dir(out)  # a file, a read-only or a missing parent fail before any work
     tasks = load_corpus(corpus, label_column=label_column)
     by_group = leave_one_out and not no_group and corpus_has_groups([t.group for t in tasks])
     notes: list[str] = []
@@ -106,7 +105,7 @@ def evaluate(
             "unseen tasks: selectors fitted on the knowledge base, minus any task of the same id")
     plan = Plan(selectors=names, baselines=list(BASELINES) if baselines else [], kb=base, by_group=by_group,
                 budget=budget, trials=trials, seed=seed, max_rows=max_rows, notes=notes,
-                weights_dirs=[shipped_weights_dir()], time_limit=limit)
+                time_limit=limit)
     results = evaluate_corpus(tasks, plan, progress=True)
     setup = {
         "corpus": ", ".join(corpus) + f" ({len(tasks)} tasks" +

@@ -31,7 +31,9 @@ from typing import Any
 
 import numpy as np
 
+from ... import plainjson
 from ...errors import KnowledgeBaseError
+from ...paths import data_path
 
 FORMAT = "metaclust-prototype-rule"
 VERSION = 2
@@ -45,7 +47,7 @@ PLAIN_VALUES = {"lr_proto": 0.05, "lr_net": 1e-3, "tau": 0.1, "balance": 1.0, "r
 BOUNDS = {"lr_proto": (1e-4, 0.5), "lr_net": (1e-5, 0.05), "tau": (0.01, 1.0), "balance": (0.05, 20.0),
           "reach": (0.1, 1.0)}
 
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "data" / "weights" / "prototype_rule.safetensors"
+DEFAULT_PATH = data_path("weights", "prototype_rule.safetensors")
 
 
 class RuleWarning(UserWarning):
@@ -142,10 +144,10 @@ def load_rule(path: str | Path) -> UpdateRule:
     if not all(np.all(np.isfinite(v)) for v in logs.values()):
         raise KnowledgeBaseError(f"{p} holds non-finite schedule values")
     try:
-        meta = json.loads(header.get("meta", "{}"))
-    except json.JSONDecodeError:
+        meta = plainjson.loads(header.get("meta", "{}"), str(p), allow_nan=True)
+    except KnowledgeBaseError:
         meta = {}
-    return UpdateRule(logs, meta=meta, learned=True)
+    return UpdateRule(logs, meta=meta if isinstance(meta, dict) else {}, learned=True)
 
 
 def _metadata(raw: bytes) -> dict[str, str]:
@@ -153,7 +155,12 @@ def _metadata(raw: bytes) -> dict[str, str]:
     n = int.from_bytes(raw[:8], "little")
     if n <= 0 or n > len(raw) - 8:
         raise ValueError("bad header length")
-    return dict(json.loads(raw[8:8 + n]).get("__metadata__") or {})
+    try:
+        header = plainjson.loads(raw[8:8 + n].decode("utf-8"), "the safetensors header")
+    except (KnowledgeBaseError, UnicodeDecodeError) as exc:
+        raise ValueError(str(exc)) from None
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    return {str(k): str(v) for k, v in meta.items()} if isinstance(meta, dict) else {}
 
 
 def rule_for(name: str, path: str | Path | None = None) -> UpdateRule:
