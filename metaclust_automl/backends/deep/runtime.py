@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from ...errors import ConfigError
 from ...params import Param
 from ...torch_device import check_device, resolve_device  # noqa: F401 - the backends' device helpers
 
