@@ -313,6 +313,64 @@ def test_gan_losses_stay_finite_and_early_stopping_ends_training(separated):
     assert np.isfinite(report["d"]) and np.isfinite(report["ge"])
 
 
+def test_gan_tiles_follow_curved_clusters(gan):
+    from sklearn.datasets import make_moons
+
+    X, y = make_moons(n_samples=300, noise=0.05, random_state=0)
+    run = gan.run(X, {"n_clusters": 2, "prototypes_per_cluster": 6, **FAST_GAN}, seed=0)
+    assert run.n_clusters == 2
+    assert ari(y, run.labels) > 0.9
+
+
+def test_gan_training_length_scales_with_the_table_unless_given(gan):
+    from metaclust_automl.backends.gan import MAX_STEPS, MIN_STEPS, auto_steps
+
+    p = gan.validate({"n_clusters": 3})
+    assert p["steps"] is None
+    assert auto_steps(100, 256) == MIN_STEPS  # a tiny table: the floor
+    assert auto_steps(1797, 256) == 400  # digits: 50 passes of 8 batches
+    assert auto_steps(70_000, 256) == MAX_STEPS  # a big one: sampled
+    assert gan.config(p, 3, 1797).steps == 400
+    assert gan.config(gan.validate({"n_clusters": 3, "steps": 77}), 3, 1797).steps == 77
+
+
+def test_hand_written_adam_matches_torch_optim():
+    from metaclust_automl.backends.deep.optim import Adam
+
+    torch.manual_seed(0)
+    target = torch.randn(5, 3)
+    ours, theirs = torch.nn.Parameter(torch.zeros(5, 3)), torch.nn.Parameter(torch.zeros(5, 3))
+    opt_ours = Adam([([ours], 0.05)], betas=(0.5, 0.9), eps=1e-8)
+    opt_theirs = torch.optim.Adam([theirs], lr=0.05, betas=(0.5, 0.9), eps=1e-8)
+    for _ in range(30):
+        for p, opt in ((ours, opt_ours), (theirs, opt_theirs)):
+            opt.zero_grad()
+            ((p - target) ** 4).sum().backward()
+            opt.step()
+    torch.testing.assert_close(ours.detach(), theirs.detach(), rtol=1e-4, atol=1e-5)
+    assert float((ours.detach() - target).abs().max()) < float(target.abs().max())  # it moved to the target
+
+
+def test_training_runs_on_one_thread_unless_asked_and_restores_the_callers(monkeypatch):
+    from metaclust_automl.backends.deep.runtime import training_threads
+
+    torch.set_num_threads(2)
+    cpu = torch.device("cpu")
+    monkeypatch.delenv("METACLUST_TORCH_THREADS", raising=False)
+    with training_threads(cpu):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == 2
+    monkeypatch.setenv("METACLUST_TORCH_THREADS", "2")
+    torch.set_num_threads(1)
+    with training_threads(cpu):
+        assert torch.get_num_threads() == 2
+    assert torch.get_num_threads() == 1
+    monkeypatch.setenv("METACLUST_TORCH_THREADS", "many")
+    with pytest.raises(ConfigError, match="METACLUST_TORCH_THREADS"):
+        with training_threads(cpu):
+            pass
+
+
 # -- helpers: neighbours, switching off -----------------------------------------------------
 
 def test_block_wise_neighbours_stay_in_their_block_and_are_exact_below_it():
@@ -379,6 +437,26 @@ def test_cli_clusters_a_csv_with_the_prototype_backend(cli, tmp_path, separated)
     lines = out.read_text().splitlines()
     assert lines[0] == "label" and len(lines) == X.shape[0] + 1
     assert {int(v) for v in lines[1:]} == {0, 1, 2}
+
+
+def test_cli_gan_with_its_defaults_finds_generated_curved_clusters(cli, tmp_path):
+    """The user's path (CSV without labels, default training length, a constant column
+    the loader drops) on a small generated table of curved clusters."""
+    from metaclust_automl.backends.deep.synthetic import manifold_mixture
+    from metaclust_automl.metrics import external_scores
+
+    task = manifold_mixture(400, 4, 12, noise=0.05, separation=2.0, seed=5)
+    X = np.column_stack([task.X, np.zeros(task.X.shape[0])])
+    data = tmp_path / "curved.csv"
+    header = ",".join(f"c{j}" for j in range(X.shape[1]))
+    data.write_text(header + "\n" + "\n".join(",".join(f"{v:.6f}" for v in row) for row in X) + "\n")
+    out = tmp_path / "labels.csv"
+    code, _, err = cli("cluster", data, "-a", "gan", "--set", "n_clusters=4", "--set", "hidden=32",
+                       "--seed", "1", "-o", out)
+    assert code == 0, err
+    labels = np.array([int(v) for v in out.read_text().splitlines()[1:]])
+    assert labels.shape == task.y.shape
+    assert external_scores(task.y, labels)["acc"] >= 0.9
 
 
 def test_reach_keeps_the_nearest_share_of_neighbours_and_plain_keeps_all():

@@ -96,7 +96,7 @@ class PrototypeBackend(Backend):
 
         from .deep import merge, prototypes, space
         from .deep.rule import final_links
-        from .deep.runtime import TrainingProgress, resolve_device, seeded
+        from .deep.runtime import TrainingProgress, resolve_device, seeded, training_threads
 
         device = resolve_device(params["device"])
         n = X.shape[0]
@@ -107,24 +107,25 @@ class PrototypeBackend(Backend):
             sp = space.fit_space(X, seed=seed)
             Z = torch.from_numpy(space.transform(sp, X)).to(device)
             nb = space.mine_neighbours(Z, space.neighbour_count(params["neighbours"], X.shape[0], k), gen)
-            logs = rule.tensors(device)
-            links = final_links(logs, nb)
-            best, best_score = None, float("inf")
-            with TrainingProgress(f"prototype ({params['rule']} rule)", params["steps"] * params["restarts"],
-                                  params["verbose"]) as bar:
-                for _ in range(params["restarts"]):
-                    p0 = prototypes.init_params(Z, n_proto, params["hidden"], gen, nb)
-                    fitted = prototypes.train(p0, Z, nb, logs, steps=params["steps"],
-                                              batch_size=params["batch_size"], generator=gen, progress=bar)
-                    score = prototypes.objective(fitted, Z, links, gen)
-                    if best is None or score < best_score:
-                        best, best_score = fitted, score
-            fitted = best
-            labels = prototypes.assign(fitted, Z).numpy()
-            if n_proto > k:
-                labels = merge.group_tiles(labels, links.cpu().numpy(), k, seed)
-            if params["switch_off"] and k > 1:
-                U = prototypes.embed_all(fitted, Z).numpy()
-                labels, _ = merge.switch_off(U, labels, min_share=params["min_share"],
-                                             valley=params["merge_valley"], seed=seed)
+            with training_threads(device):
+                logs = rule.tensors(device)
+                links = final_links(logs, nb)
+                best, best_score = None, float("inf")
+                with TrainingProgress(f"prototype ({params['rule']} rule)", params["steps"] * params["restarts"],
+                                      params["verbose"]) as bar:
+                    for _ in range(params["restarts"]):
+                        p0 = prototypes.init_params(Z, n_proto, params["hidden"], gen, nb)
+                        fitted = prototypes.train(p0, Z, nb, logs, steps=params["steps"],
+                                                  batch_size=params["batch_size"], generator=gen, progress=bar)
+                        score = prototypes.objective(fitted, Z, links, gen)
+                        if best is None or score < best_score:
+                            best, best_score = fitted, score
+                fitted = best
+                labels = prototypes.assign(fitted, Z).numpy()
+                if n_proto > k:
+                    labels = merge.group_tiles(labels, links.cpu().numpy(), k, seed)
+                if params["switch_off"] and k > 1:
+                    U = prototypes.embed_all(fitted, Z).numpy()
+                    labels, _ = merge.switch_off(U, labels, min_share=params["min_share"],
+                                                 valley=params["merge_valley"], seed=seed)
         return labels

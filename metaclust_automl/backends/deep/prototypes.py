@@ -22,11 +22,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .optim import adam_direction
 from .rule import partners, schedule_at
 
 EPS = 1e-8
-ADAM_BETAS = (0.9, 0.999)
-ADAM_EPS = 1e-6
 
 
 def prototype_count(k: int, per_cluster: int, n: int) -> int:
@@ -180,7 +179,6 @@ def train(params: dict[str, Any], Z: Any, neighbours: Any, logs: dict[str, Any],
     params = {k: (v if v.requires_grad else v.detach().requires_grad_(True)) for k, v in params.items()}
     m1 = {k: torch.zeros_like(v) for k, v in params.items()}
     m2 = {k: torch.zeros_like(v) for k, v in params.items()}
-    b1, b2 = ADAM_BETAS
     host_logs = {k: v.detach().cpu() for k, v in logs.items()}  # partner counts without a device sync per step
     for step, rows in enumerate(batches(Z.shape[0], batch_size, steps, generator), start=1):
         at = (step - 1) / max(steps - 1, 1)
@@ -191,15 +189,13 @@ def train(params: dict[str, Any], Z: Any, neighbours: Any, logs: dict[str, Any],
         nb = neighbours[rows_d, picks.to(Z.device)]
         loss = batch_loss(params, Z[rows_d], Z[nb], sched["tau"], sched["balance"])
         grads = torch.autograd.grad(loss, [params[k] for k in keys], create_graph=differentiable)
-        c1, c2 = 1.0 - b1 ** step, 1.0 - b2 ** step
         new = {}
         for key, g in zip(keys, grads):
             if not differentiable:
                 g = g.detach()
-            m1[key] = b1 * m1[key] + (1 - b1) * g
-            m2[key] = b2 * m2[key] + (1 - b2) * g * g
+            m1[key], m2[key], direction = adam_direction(m1[key], m2[key], g, step)
             lr = sched["lr_proto"] if key == "proto" else sched["lr_net"]
-            new[key] = params[key] - lr * (m1[key] / c1) / ((m2[key] / c2 + ADAM_EPS ** 2).sqrt() + ADAM_EPS)
+            new[key] = params[key] - lr * direction
         if differentiable:
             params = new
         else:
