@@ -4,7 +4,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.cluster import AgglomerativeClustering
 
 from ..params import Param
 from .base import Backend
@@ -25,5 +24,6 @@ class AgglomerativeBackend(Backend):
     )
 
     def cluster(self, X: np.ndarray, params: dict[str, Any], seed: int) -> np.ndarray:
+        from sklearn.cluster import AgglomerativeClustering  # lazy: heavy import
         return AgglomerativeClustering(n_clusters=params["n_clusters"],
                                        linkage=params["linkage"]).fit_predict(X)

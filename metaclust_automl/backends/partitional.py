@@ -5,8 +5,6 @@ import warnings
 from typing import Any
 
 import numpy as np
-from sklearn.cluster import AgglomerativeClustering, Birch, KMeans, SpectralClustering
-from sklearn.mixture import GaussianMixture
 
 from ..params import Param
 from .base import Backend
@@ -29,6 +27,7 @@ class KMeansBackend(Backend):
 
     def cluster(self, X: np.ndarray, params: dict[str, Any], seed: int) -> np.ndarray:
         k = min(params["n_clusters"], X.shape[0])
+        from sklearn.cluster import KMeans  # lazy: sklearn costs seconds to import
         return KMeans(n_clusters=k, random_state=seed, n_init=3).fit_predict(X)
 
 
@@ -46,6 +45,7 @@ class GMMBackend(Backend):
     )
 
     def cluster(self, X: np.ndarray, params: dict[str, Any], seed: int) -> np.ndarray:
+        from sklearn.mixture import GaussianMixture
         model = GaussianMixture(n_components=params["n_components"],
                                 covariance_type=params["covariance_type"],
                                 reg_covar=1e-5, random_state=seed, max_iter=200)
@@ -85,6 +85,7 @@ class BirchBackend(Backend):
         k = params["n_clusters"]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            from sklearn.cluster import AgglomerativeClustering, Birch, KMeans
             tree = Birch(n_clusters=None, threshold=threshold).fit(X)
         sub = np.asarray(tree.labels_)  # each row's subcluster
         centres = tree.subcluster_centers_
@@ -116,6 +117,7 @@ class SpectralBackend(Backend):
 
     def cluster(self, X: np.ndarray, params: dict[str, Any], seed: int) -> np.ndarray:
         n = X.shape[0]
+        from sklearn.cluster import SpectralClustering
         model = SpectralClustering(n_clusters=min(params["n_clusters"], n - 1),
                                    affinity="nearest_neighbors",
                                    n_neighbors=min(params["n_neighbors"], n - 1),

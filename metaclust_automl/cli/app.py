@@ -8,6 +8,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from .. import __version__
+from .help_style import install as _install_help_style
+
+_install_help_style()
 
 app = typer.Typer(
     name="metaclust",
