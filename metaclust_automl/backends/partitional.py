@@ -37,6 +37,7 @@ class GMMBackend(Backend):
     cost = "linear"
     max_fit_rows = 200_000
     assign_method = "gaussian"
+    param_aliases = {"n_clusters": "n_components"}
     params = (
         Param("n_components", "int", default=8, low=1, high=100_000, search_low=2, search_high=30,
               help="number of mixture components (clusters)"),

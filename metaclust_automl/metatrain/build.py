@@ -221,7 +221,8 @@ def build_knowledge_base(
         p_phase = portfolio_phase(prepared, portfolio, settings)
         c = run_phase(p_phase, settings, store, url, jobs=jobs, reporter=rep)
         counts["portfolio"] = c.as_dict()
-        portfolio_summary = c.summary("portfolio", f"tasks x {len(portfolio)} configurations")
+        portfolio_summary = c.summary("portfolio", f"tasks x {len(portfolio)} configurations",
+                                      runs_per_unit=len(portfolio))
     rep.line(search_summary)
     rep.line(portfolio_summary)
     M, mf_failed = collect_metafeatures(store, mf_phase, mf_names)

@@ -216,7 +216,7 @@ def load_state(directory: str | os.PathLike, name: str, kb: KnowledgeBase | None
     mpath = d / META_FILE
     if not mpath.is_file():
         raise KnowledgeBaseError(f"no fitted {name} selector in {d} ({META_FILE} is missing); "
-                                 "train one with `metaclust train-selectors --kb DIR --out DIR`")
+                                 "train one with `metaclust train-selectors --kb KB` (writes KB/selectors/)")
     try:
         meta = json.loads(mpath.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -225,7 +225,7 @@ def load_state(directory: str | os.PathLike, name: str, kb: KnowledgeBase | None
         raise KnowledgeBaseError(f"{mpath} is not a metaclust selector state")
     if meta.get("version") != STATE_VERSION:
         raise KnowledgeBaseError(f"{mpath} has state version {meta.get('version')!r}; this metaclust reads "
-                                 f"{STATE_VERSION}: retrain with `metaclust train-selectors`")
+                                 f"{STATE_VERSION}: retrain with `metaclust train-selectors --kb KB`")
     if meta.get("selector") != name:
         raise KnowledgeBaseError(f"{d} holds a {meta.get('selector')!r} selector, not {name!r}")
     if kb is not None:
@@ -234,7 +234,7 @@ def load_state(directory: str | os.PathLike, name: str, kb: KnowledgeBase | None
             raise StaleWeightsError(
                 f"the {name} selector in {d} was fitted on a different knowledge base "
                 f"(checksum {str(meta.get('kb_fingerprint'))[:12]} != {want[:12]}); retrain it with "
-                "`metaclust train-selectors --kb DIR --out DIR`")
+                "`metaclust train-selectors --kb KB` (writes KB/selectors/, read automatically)")
     tensors: dict[str, np.ndarray] = {}
     if "weights_sha256" in meta:
         wpath = d / WEIGHTS_FILE
