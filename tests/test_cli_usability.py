@@ -180,3 +180,23 @@ def test_meta_train_help_names_the_backends_it_searches() -> None:
     from metaclust_automl.metatrain import DEFAULT_BACKENDS
 
     assert DEFAULT_BACKENDS_TEXT == ", ".join(DEFAULT_BACKENDS)
+
+
+def test_readme_lists_every_option_of_every_command() -> None:
+    """One table in the README names every option of every command (the same names everywhere)."""
+    import typer
+
+    from metaclust_automl.cli import app
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("### Every command's options"):]
+    table = table[:table.index("\n\n", table.index("| option |"))]
+    missing = []
+    for name, command in typer.main.get_command(app).commands.items():
+        for p in command.params:
+            if p.param_type_name != "option" or getattr(p, "hidden", False) or p.name == "help":
+                continue
+            longest = max(p.opts, key=len)
+            if f"`{longest}" not in table and f"/{longest}" not in table and f", `{longest}" not in table:
+                missing.append(f"{name} {longest}")
+    assert not missing, missing

@@ -134,8 +134,13 @@ def _resolve_backends(backends: Sequence[str] | None) -> tuple[str, ...]:
 
 
 def _warm_imports(backends: Sequence[str]) -> None:
-    """Import what the guarded workers need once, before forking (a restart is then cheap)."""
+    """Import what the guarded workers need once, before forking (a restart is then cheap;
+    the backends import scikit-learn lazily, and a worker importing it itself could spend
+    its time limit on the import on a busy machine)."""
+    import sklearn.cluster  # noqa: F401
     import sklearn.metrics  # noqa: F401
+    import sklearn.mixture  # noqa: F401
+    import sklearn.neighbors  # noqa: F401
 
     from .. import metafeatures  # noqa: F401
 
