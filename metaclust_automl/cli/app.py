@@ -49,7 +49,10 @@ LabelColumnOpt = Annotated[Optional[str], typer.Option(
 ImputeOpt = Annotated[Optional[str], typer.Option(
     "--impute", metavar="mean|median", help="Fill missing/NaN/inf values with the column mean or median.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of tables.")]
-SeedOpt = Annotated[int, typer.Option("--seed", metavar="N", help="Random seed; the same seed gives the same result.")]
+#: seeds numpy, scikit-learn and torch all accept
+MAX_SEED = 2**32 - 1
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, metavar="N",
+                                      help="Random seed; the same seed gives the same result.")]
 ProgressOpt = Annotated[bool, typer.Option(
     "--progress/--no-progress", help="Show progress bars and spinners on stderr.")]
 TimeLimitOpt = Annotated[float, typer.Option(
@@ -123,6 +126,16 @@ def _auto_label_column(path: str, columns, drop) -> Optional[str]:  # noqa: ANN0
     return DEFAULT_LABEL_COLUMN if DEFAULT_LABEL_COLUMN in _header_names(path) else None
 
 
+def shown(text: object) -> str:
+    """``text`` as one line a terminal prints as is: rich markup escaped (a plugin named
+    ``[/red]`` is text, not markup), control characters (a line break or ESC in a file name
+    or a plugin's message) written as escapes."""
+    raw = str(text)
+    if not raw.isprintable():
+        raw = "".join(c if c.isprintable() else repr(c)[1:-1] for c in raw)
+    return escape(raw)
+
+
 def load_for_cli(path: str, columns, drop, label_column, impute):  # noqa: ANN001, ANN201
     """Load a table and report the loader's warnings on stderr.
 
@@ -146,7 +159,7 @@ def load_for_cli(path: str, columns, drop, label_column, impute):  # noqa: ANN00
         auto = None  # the header was read wrong: load as the user asked
         table = load_table(path, columns=columns or None, drop=drop, label_column=None, impute=impute)
     for message in table.warnings:
-        err_console.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/yellow] {shown(message)}", highlight=False, soft_wrap=True)
     if auto is not None:
         err_console.print(f"note: column {auto!r} holds reference labels and is not used as a feature "
                           "(--label-column none keeps it)", highlight=False, soft_wrap=True)

@@ -130,12 +130,11 @@ def cluster(
     With reference labels (a column named 'label', or --label-column), also prints ARI,
     NMI and clustering accuracy against them.
     """
-    from ..atomic import check_output_path
+    from ..atomic import check_distinct, check_output_path
     from ..errors import ConfigError
     from ..guard import option_time_limit
-    from ..isolation import BackendRunner
+    from ..isolation import BackendRunner, validate_params
     from ..params import parse_assignments
-    from ..plugins import get_registry
 
     output = pick_output(output, out_alias)
     time_limit = option_time_limit(time_limit)
@@ -143,6 +142,7 @@ def cluster(
         check_output_path(output)
     if plot:
         check_output_path(plot)
+    check_distinct({"--output": output, "--plot": plot}, {"DATA": data, "--labels": labels})
     params = parse_assignments(set_ or [])
     if algorithm is None:
         if params:
@@ -150,8 +150,7 @@ def cluster(
         _cluster_recommended(data, output, seed, columns, drop, label_column, impute, as_json,
                              budget, selector, kb, selectors_dir, labels, plot, time_limit, progress)
         return
-    backend = get_registry().backend(algorithm)
-    backend.validate(params)  # fail on a bad parameter before reading a big file
+    validate_params(algorithm, params, time_limit)  # a bad parameter fails before a big file is read
     table = load_for_cli(data, columns, drop, label_column, impute)
     with status(f"running {algorithm} on {table.X.shape[0]} x {table.X.shape[1]}", progress), \
             BackendRunner(time_limit) as runner:  # a plugin's backend runs guarded
@@ -197,15 +196,10 @@ def _cluster_recommended(data, output, seed, columns, drop, label_column, impute
 def clustered_space(X: np.ndarray, algorithm: str, params: dict[str, Any], seed: int = 0) -> np.ndarray:
     """The table the configuration clustered: after its preprocessing (scaling, whitening)."""
     from .. import preprocess
-    from ..plugins import get_registry
 
-    method = params.get("preprocess")
-    if method is None:
-        try:
-            method = get_registry().backend(algorithm).validate(dict(params)).get("preprocess", "none")
-        except Exception:  # noqa: BLE001 - a plugin's backend that cannot say: plot the columns
-            method = "none"
-    return preprocess.apply(X, str(method), seed=seed)
+    # a run's parameters are validated (``preprocess`` is always there); never call a
+    # plugin's code here, outside its guarded worker
+    return preprocess.apply(X, str(params.get("preprocess", "none")), seed=seed)
 
 
 def write_plot(path: str, X: np.ndarray, labels: np.ndarray, algorithm: str, run: Any, source: str,

@@ -5,10 +5,17 @@ import json
 
 from rich.table import Table as RichTable
 
-from .app import JsonOpt, app, console, err_console
+from .app import JsonOpt, app, console, err_console, shown
 
 
 def _param_summary(p: dict) -> str:
+    try:
+        return _describe_param(p)
+    except (KeyError, TypeError, ValueError):  # a plugin's odd description
+        return f"{p.get('name', '?') if isinstance(p, dict) else '?'}=?"
+
+
+def _describe_param(p: dict) -> str:
     if p["type"] == "categorical":
         rng = " | ".join(str(c) for c in p["choices"])  # spaces: a long list wraps between choices
     elif p["type"] == "bool":
@@ -26,9 +33,9 @@ def _shared_params(backends: list[dict]) -> set[str]:
     """Parameters every backend has with the same range (``preprocess``): listed once."""
     if not backends:
         return set()
-    first = {p["name"]: _param_summary(p) for p in backends[0]["parameters"]}
+    first = {p.get("name"): _param_summary(p) for p in backends[0].get("parameters", []) if isinstance(p, dict)}
     return {n for n, text in first.items()
-            if all(any(_param_summary(p) == text for p in b["parameters"]) for b in backends[1:])}
+            if all(any(_param_summary(p) == text for p in b.get("parameters", [])) for b in backends[1:])}
 
 
 @app.command("plugins")
@@ -59,20 +66,20 @@ def plugins(as_json: JsonOpt = False) -> None:
     t.add_column("parameters", overflow="fold")
     shared = _shared_params(data["backends"])
     for b in data["backends"]:
-        own = [p for p in b["parameters"] if p["name"] not in shared]
-        t.add_row(b["name"], b["package"], b["cost"], "\n".join(_param_summary(p) for p in own),
-                  end_section=True)
+        own = [p for p in b.get("parameters", []) if not (isinstance(p, dict) and p.get("name") in shared)]
+        t.add_row(shown(b["name"]), shown(b["package"]), shown(b.get("cost", "?")),
+                  "\n".join(shown(_param_summary(p)) for p in own), end_section=True)
     console.print(t)
-    for p in data["backends"][0]["parameters"] if shared else []:
-        if p["name"] in shared:
-            console.print(f"every backend also takes {_param_summary(p)}", highlight=False)
+    for p in data["backends"][0].get("parameters", []) if shared else []:
+        if isinstance(p, dict) and p.get("name") in shared:
+            console.print(f"every backend also takes {shown(_param_summary(p))}", highlight=False)
     for kind, key in (("Selectors", "selectors"), ("Meta-feature groups", "metafeature_groups"),
                       ("Anomaly detectors", "detectors")):
         t = RichTable(title=kind)
         t.add_column("name", overflow="fold")
         t.add_column("package", overflow="fold")
         for item in data[key]:
-            t.add_row(item["name"], item["package"])
+            t.add_row(shown(item["name"]), shown(item["package"]))
         console.print(t)
     for message in data["failures"]:
-        err_console.print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/yellow] {shown(message)}", highlight=False, soft_wrap=True)

@@ -187,21 +187,18 @@ def train_selectors(
     progress: ProgressOpt = True,
 ) -> None:
     """Fit selectors on a knowledge base and save them as plain files (JSON + safetensors)."""
-    from pathlib import Path
-
-    from ..atomic import check_output_path
+    from ..atomic import check_output_dir
     from ..knowledge_base import KnowledgeBase
     from ..plugins import get_registry
-    from ..selectors.saving import DEFAULT_SELECTORS, train_and_save, weights_dir
+    from ..selectors.saving import DEFAULT_SELECTORS, check_selector_dirs, train_and_save, weights_dir
 
     names = split_list((selectors or []) + (selector_alias or [])) or list(DEFAULT_SELECTORS)
     reg = get_registry()
     for n in names:
         reg.selector(n)  # unknown names fail before any work
     out = pick_output(output, out_alias)
-    out_dir = weights_dir(kb) if out is None else Path(out)
-    if not out_dir.is_dir():
-        check_output_path(out_dir)  # its parent must exist; OUT itself is created
+    out_dir = check_output_dir(weights_dir(kb) if out is None else out)  # its parent must exist and be writable
+    check_selector_dirs(out_dir, names)
     base = KnowledgeBase.load(kb)
     report = train_and_save(base, out_dir, names, seed=seed, progress=progress and not as_json)
     if as_json:

@@ -25,6 +25,18 @@ def weights_dir(kb_dir: str | os.PathLike) -> Path:
     return Path(kb_dir) / SELECTORS_SUBDIR
 
 
+def check_selector_dirs(out_dir: Path, names: list[str] | tuple[str, ...]) -> None:
+    """OUT/NAME is replaced whole: refuse (DataError) a directory there that holds other
+    files than a selector's, before any training."""
+    from ..errors import DataError
+
+    for name in names:
+        sub = Path(out_dir) / name
+        if sub.is_dir() and any(sub.iterdir()) and not (sub / "selector.json").is_file():
+            raise DataError(f"cannot write the {name} selector to {sub}: the directory holds other files, "
+                            "which writing it would delete; choose another -o/--output")
+
+
 def train_and_save(kb: KnowledgeBase, out_dir: str | os.PathLike, names: list[str] | tuple[str, ...], *,
                    seed: int = 0, progress: bool = True) -> list[dict[str, Any]]:
     """Fit each named selector on ``kb`` and save it to ``out_dir/NAME``; returns one
@@ -35,6 +47,7 @@ def train_and_save(kb: KnowledgeBase, out_dir: str | os.PathLike, names: list[st
     reg = get_registry()
     factories = {n: reg.selector(n) for n in names}
     out = Path(out_dir)
+    check_selector_dirs(out, names)
     out.mkdir(parents=False, exist_ok=True)
     report: list[dict[str, Any]] = []
     with _Bar(progress, len(names)) as bar:
