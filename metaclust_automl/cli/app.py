@@ -99,6 +99,8 @@ def _header_names(path: str) -> list[str]:
     p = Path(path)
     name = p.name.lower()
     try:
+        if str(path) == "-" or not p.is_file():  # a pipe is read once: never peek at it
+            return []
         if name.endswith((".parquet", ".pq")):
             import pyarrow.parquet as pq
 
