@@ -3,7 +3,9 @@
 Families of tasks (each a labelled table, y = 1 anomaly, 0 normal):
 
 - ``synthetic``: normal rows from a random Gaussian mixture (random means, rotated
-  anisotropic covariances, some with low intrinsic dimension);
+  anisotropic covariances, so correlated columns, some with low intrinsic dimension), or,
+  with ``"tails"`` (degrees of freedom to draw from), a mixture of multivariate Student-t
+  components: correlated *and* heavy-tailed columns, where a far row is not always an anomaly;
 - ``manifold``: normal rows on a curved low-dimensional manifold (S-curve, swiss roll,
   moons, circles) embedded linearly in d dimensions with noise;
 - ``injected``: normal rows from scikit-learn's shipped datasets (digits, wine,
@@ -39,27 +41,13 @@ from typing import Any
 
 import numpy as np
 
+from ..corpus.tasks import LabelledTask
 from ..errors import ConfigError
 
 SPEC_FORMAT = "metaclust-anomaly-corpus"
 KINDS = ("local", "global", "dependency", "clustered", "subspace")
 SOURCES = ("digits", "wine", "breast_cancer", "iris", "diabetes")
 FAMILIES = ("synthetic", "manifold", "injected", "rare_class")
-
-
-@dataclass
-class AnomalyTask:
-    """One labelled anomaly task."""
-
-    id: str
-    family: str
-    X: np.ndarray
-    y: np.ndarray
-    info: dict[str, Any]
-
-    @property
-    def contamination(self) -> float:
-        return float(self.y.mean())
 
 
 def default_spec_path() -> Path:
@@ -108,6 +96,8 @@ class Mixture:
     means: np.ndarray  # (c, d)
     covs: np.ndarray  # (c, d, d)
     weights: np.ndarray  # (c,)
+    #: degrees of freedom of Student-t components; None: Gaussian
+    df: float | None = None
 
     def sample(self, n: int, rng: np.random.Generator, cov_factor: float = 1.0) -> np.ndarray:
         comp = rng.choice(self.weights.size, size=n, p=self.weights)
@@ -115,8 +105,11 @@ class Mixture:
         for c in range(self.weights.size):
             rows = np.flatnonzero(comp == c)
             if rows.size:
-                out[rows] = rng.multivariate_normal(self.means[c], cov_factor * self.covs[c], size=rows.size,
-                                                    method="eigh")
+                dev = rng.multivariate_normal(np.zeros(self.means.shape[1]), cov_factor * self.covs[c],
+                                              size=rows.size, method="eigh")
+                if self.df is not None:  # multivariate t: one chi-square scale per row
+                    dev *= np.sqrt(self.df / rng.chisquare(self.df, size=rows.size))[:, None]
+                out[rows] = self.means[c] + dev
         return out
 
 
@@ -317,6 +310,9 @@ def _synthetic(fam: dict[str, Any], rng: np.random.Generator) -> tuple[np.ndarra
         mix = fitted_mixture(normal, rng) if kind in ("local", "clustered") else None
     else:
         mix = random_mixture(d, rng, int(fam.get("max_components", 5)))
+        tails = fam.get("tails")
+        if tails:
+            mix.df = float(_pick(rng, tails, 5.0))
         normal = mix.sample(n, rng)
     anom = make_anomalies(kind, normal, n_anomalies(n, pi), rng, mix)
     X, y = with_labels(normal, anom)
@@ -363,7 +359,7 @@ _FAMILY_FUNCS = {"synthetic": _synthetic, "manifold": _synthetic, "injected": _i
                  "rare_class": _rare_class}
 
 
-def generate(spec: dict[str, Any], *, limit_per_family: int | None = None) -> Iterator[AnomalyTask]:
+def generate(spec: dict[str, Any], *, limit_per_family: int | None = None) -> Iterator[LabelledTask]:
     """Yield the spec's tasks, deterministically (each task seeded by the spec seed and its index)."""
     spec = check_spec(spec)
     seed = int(spec.get("seed", 0))
@@ -385,5 +381,5 @@ def generate(spec: dict[str, Any], *, limit_per_family: int | None = None) -> It
             X, y = X[order], y[order]
             if y.sum() < 2 or (y == 0).sum() < 10:
                 continue
-            yield AnomalyTask(id=f"{name}-{ti:04d}", family=name, X=np.ascontiguousarray(X, dtype=np.float64),
-                              y=y, info=info)
+            yield LabelledTask(id=f"{name}-{ti:04d}", group=name, X=np.ascontiguousarray(X, dtype=np.float64),
+                               y=y, info=info)

@@ -8,7 +8,7 @@ import numpy as np
 import typer
 from rich.table import Table as RichTable
 
-from ..isolation import DEFAULT_TIME_LIMIT
+from ..running.backend_runner import DEFAULT_TIME_LIMIT
 from .app import (ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, OutAliasOpt, ProgressOpt, SeedOpt,
                   TimeLimitOpt, app, console, err_console, load_for_cli, pick_output, status)
 
@@ -24,9 +24,9 @@ def reference_scores(table: Any, labels: np.ndarray) -> dict[str, Any] | None:
     if table.labels is None:
         return None
     from ..metrics import external_scores
-    from ..recommend import _labels_to_codes
+    from ..recommend import labels_to_codes
 
-    codes = _labels_to_codes(table.labels, labels.size)
+    codes = labels_to_codes(table.labels, labels.size)
     known = codes >= 0
     if not known.any():
         return None
@@ -132,8 +132,8 @@ def cluster(
     """
     from ..atomic import check_distinct, check_output_path
     from ..errors import ConfigError
-    from ..guard import option_time_limit
-    from ..isolation import BackendRunner, validate_params
+    from ..running.backend_runner import BackendRunner, validate_params
+    from .app import option_time_limit
     from ..params import parse_assignments
 
     output = pick_output(output, out_alias)

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..isolation import DEFAULT_TIME_LIMIT
+from ..running.backend_runner import DEFAULT_TIME_LIMIT
 from .app import OutAliasOpt, ProgressOpt, SeedOpt, TimeLimitOpt, app, console, err_console, pick_output, split_list
 
 
@@ -57,9 +57,9 @@ def evaluate(
     from ..evaluation.baselines import BASELINES
     from ..evaluation.leave_one_out import corpus_has_groups
     from ..evaluation.report import write_outputs
-    from ..evaluation.runner import Plan, evaluate_corpus, shipped_weights_dir
+    from ..evaluation.runner import Plan, evaluate_corpus
     from ..knowledge_base import KnowledgeBase, load_default
-    from ..guard import option_time_limit
+    from .app import option_time_limit
     from ..plugins import get_registry
 
     out = pick_output(output, out_alias) or "evaluation"
@@ -109,7 +109,7 @@ def evaluate(
             "unseen tasks: selectors fitted on the knowledge base, minus any task of the same id")
     plan = Plan(selectors=names, baselines=list(BASELINES) if baselines else [], kb=base, by_group=by_group,
                 budget=budget, trials=trials, seed=seed, max_rows=max_rows, notes=notes,
-                weights_dirs=[shipped_weights_dir()], time_limit=limit)
+                time_limit=limit)
     results = evaluate_corpus(tasks, plan, progress=progress)
     setup = {
         "corpus": ", ".join(corpus) + f" ({len(tasks)} tasks" +

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..isolation import DEFAULT_TIME_LIMIT
+from ..running.backend_runner import DEFAULT_TIME_LIMIT
 from .app import OutAliasOpt, ProgressOpt, SeedOpt, app, console, err_console, pick_output, split_list
 
 #: the backends searched when --backends is not given (metatrain.DEFAULT_BACKENDS; kept
@@ -90,7 +90,7 @@ def meta_train(
     named there). Resumable; worker processes and machines may share one storage.
     """
     from ..errors import ConfigError
-    from ..guard import option_time_limit
+    from .app import option_time_limit
     from ..metatrain import build_knowledge_base
     from ..metatrain.build import check_kb_output
 

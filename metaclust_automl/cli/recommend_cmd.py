@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table as RichTable
 
-from ..isolation import DEFAULT_TIME_LIMIT
+from ..running.backend_runner import DEFAULT_TIME_LIMIT
 from .app import (ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, OutAliasOpt, ProgressOpt, SeedOpt,
                   TimeLimitOpt, app, console, err_console, load_for_cli, pick_output, split_list, status)
 
@@ -36,15 +36,15 @@ def few_shot_labels(table: Any, labels_file: Optional[str]) -> Any:
     aside and not used to choose."""
     from ..errors import DataError
     from ..loading import load_labels
-    from ..recommend import _labels_to_codes
+    from ..recommend import labels_to_codes
 
     if labels_file is not None:
-        if table.labels is not None and _labels_to_codes(table.labels, table.X.shape[0]).min() < 0:
+        if table.labels is not None and labels_to_codes(table.labels, table.X.shape[0]).min() < 0:
             raise DataError("give known labels either with --labels or with --label-column, not both")
         return load_labels(labels_file)
     if table.labels is None:
         return None
-    codes = _labels_to_codes(table.labels, table.X.shape[0])
+    codes = labels_to_codes(table.labels, table.X.shape[0])
     return codes if (codes < 0).any() else None
 
 
@@ -150,7 +150,7 @@ def recommend(
     progress: ProgressOpt = True,
 ) -> None:
     """Rank clustering configurations for a table: algorithm, parameters, predicted quality, why."""
-    from ..guard import option_time_limit
+    from .app import option_time_limit
 
     start = time.perf_counter()
     time_limit = option_time_limit(time_limit)

@@ -43,6 +43,7 @@ def train_and_save(kb: KnowledgeBase, out_dir: str | os.PathLike, names: list[st
     ``{selector, seconds, validation_top1, path}`` per selector. Unknown names fail before
     any work; a plugin's selector that cannot save is reported (``path`` None), not fatal."""
     from ..plugins import get_registry
+    from .base import fit_seeded
 
     reg = get_registry()
     factories = {n: reg.selector(n) for n in names}
@@ -54,14 +55,14 @@ def train_and_save(kb: KnowledgeBase, out_dir: str | os.PathLike, names: list[st
         for name in names:
             bar.show(f"training selector {name} on {len(kb.tasks)} tasks x {len(kb.configs)} configurations")
             start = time.perf_counter()
-            sel = factories[name]().fit(kb, seed=seed)
+            sel = fit_seeded(factories[name](), kb, seed)
             path: str | None = str(out / name)
             try:
                 sel.save(out / name)
             except NotImplementedError:
                 path = None
             report.append({"selector": name, "seconds": round(time.perf_counter() - start, 1),
-                           "validation_top1": getattr(sel, "val_top1", None), "path": path})
+                           "validation_top1": getattr(sel, "val_top1_", getattr(sel, "val_top1", None)), "path": path})
             bar.advance()
     return report
 

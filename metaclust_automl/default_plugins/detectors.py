@@ -18,7 +18,7 @@ META_DETECTOR = "meta_rl"
 
 @hookimpl
 def register_detectors(register: Callable[[str, Any], None]) -> None:
-    from .detectors import DETECTOR_NAMES
+    from ..anomaly.detectors import DETECTOR_NAMES
 
     register(META_DETECTOR, _meta_detector)
     for name in DETECTOR_NAMES:
@@ -28,12 +28,12 @@ def register_detectors(register: Callable[[str, Any], None]) -> None:
 # The factories import the estimators (and with them scikit-learn, seconds on a busy
 # machine) only when a detector is made: `metaclust plugins` or `cluster` never pay it.
 def _meta_detector(**params: Any) -> Any:
-    from .estimator import MetaAnomalyDetector
+    from ..anomaly.estimator import MetaAnomalyDetector
 
     return MetaAnomalyDetector(**params)
 
 
 def _base_detector(name: str, **params: Any) -> Any:
-    from .estimator import BaseDetector
+    from ..anomaly.estimator import BaseDetector
 
     return BaseDetector(detector=name, **params)
