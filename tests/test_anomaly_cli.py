@@ -14,7 +14,8 @@ from metaclust_automl.errors import ConfigError, DataError
 
 @pytest.fixture
 def table(tmp_path):
-    """A CSV with a header, a constant column, duplicate rows and 3 planted outliers (rows 5, 50, 120)."""
+    """A CSV with a header, a constant column, duplicate rows and 3 planted outliers
+    (data rows 4, 49 and 119, numbered from 0)."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(150, 3))
     X[100:110] = X[0]  # duplicates
@@ -39,8 +40,8 @@ def test_detect_writes_score_and_flag_per_row_in_input_order(cli, table, tmp_pat
     top3 = set(res["score"].nlargest(3).index)
     assert top3 == {4, 49, 119}
     assert res.loc[[4, 49, 119], "is_anomaly"].eq(1).all()
-    # the printed table names rows from 1 and shows the three outliers
-    for row in ("5", "50", "120"):
+    # the printed table numbers rows from 0, as the file, and shows the three outliers
+    for row in ("4", "49", "119"):
         assert row in stdout
     assert "constant" in stderr  # the loader's warning about the dropped column
 
@@ -50,7 +51,7 @@ def test_detect_json_and_fixed_contamination(cli, table) -> None:
     assert code == 0
     payload = json.loads(stdout)
     assert payload["n_rows"] == 150 and payload["n_anomalies"] == 15 and payload["contamination"] == 0.1
-    assert [r["row"] for r in payload["top"]][:2] and {r["row"] for r in payload["top"]} <= {5, 50, 120}
+    assert [r["row"] for r in payload["top"]][:2] and {r["row"] for r in payload["top"]} <= {4, 49, 119}
     assert len(payload["top"]) == 2 and all(r["is_anomaly"] == 1 for r in payload["top"])
 
 
@@ -61,7 +62,7 @@ def test_detect_auto_flags_the_expected_share(cli, table) -> None:
     share = payload["estimated_contamination"]
     assert payload["contamination"] == "auto" and 0.001 <= share <= 0.5
     assert payload["n_anomalies"] >= int(np.ceil(share * 150))
-    assert {r["row"] for r in payload["top"][:3]} == {5, 50, 120}
+    assert {r["row"] for r in payload["top"][:3]} == {4, 49, 119}
 
 
 def test_detect_to_stdout(cli, table) -> None:

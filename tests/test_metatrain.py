@@ -145,15 +145,23 @@ def test_user_directory_corpus_builds_from_the_cli(tmp_path, cli):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     _write_user_corpus(corpus)
-    code, out, err = cli("meta-train", corpus, "--out", tmp_path / "kb", "--trials", "2", "--backends", "kmeans",
-                         "--portfolio-size", "3", "--label-column", "cls", "--no-progress")
+    code, out, err = cli("meta-train", corpus, "-o", tmp_path / "kb", "--trials", "2", "--backends", "kmeans",
+                         "--portfolio-size", "3", "--label-column", "cls", "--no-progress", "--selectors", "knn")
     assert code == 0, err
     kb = KnowledgeBase.load(tmp_path / "kb")
+    # the knowledge base comes out ready to use: its selectors are trained into KB/selectors
+    from metaclust_automl.selectors.knn import KNNSelector
+
+    KNNSelector.load(tmp_path / "kb" / "selectors" / "knn", kb)
+    assert "ready: metaclust recommend TABLE --kb" in err
     assert sorted(kb.task_ids) == ["arrays", "suite/g", "table"]
     assert kb.info["corpus"]["source"] == "directories"
     assert (tmp_path / "kb.work" / "optuna.db").exists()  # the default storage
     assert "3 tasks" in out
     assert "search: 6 trials; 0 already finished (skipped), 6 run now" in err
+    n_configs = len(kb.configs)  # a portfolio unit is a task run with every configuration
+    assert (f"portfolio: 3 tasks x {n_configs} configurations; 0 tasks already finished (skipped), "
+            f"3 tasks run now ({3 * n_configs} runs)") in err
 
 
 @pytest.mark.parametrize("args, message", [

@@ -112,7 +112,7 @@ def _meta_train(corpus: Path, out: Path, storage: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     cmd = [sys.executable, "-m", "metaclust_automl", "meta-train", str(corpus), "--out", str(out),
            "--storage", storage, "--sampler", "qmc", "--trials", "3", "--backends", "kmeans,dbscan",
-           "--portfolio-size", "4", "--time-limit", "60", "--no-progress"]
+           "--portfolio-size", "4", "--time-limit", "60", "--no-progress", "--selectors", "none"]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

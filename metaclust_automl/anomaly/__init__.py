@@ -12,7 +12,16 @@ Torch is imported only when a policy is trained or used.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from .detectors import DETECTOR_NAMES
-from .estimator import BaseDetector, MetaAnomalyDetector
 
 __all__ = ["DETECTOR_NAMES", "BaseDetector", "MetaAnomalyDetector"]
+
+
+def __getattr__(name: str) -> Any:  # PEP 562: the estimators pull in scikit-learn, so on first use
+    if name in ("BaseDetector", "MetaAnomalyDetector"):
+        from . import estimator
+
+        return getattr(estimator, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

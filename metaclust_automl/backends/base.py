@@ -96,6 +96,9 @@ class Backend:
     pairwise_bytes: ClassVar[float | None] = None
     #: whether it can label rows as noise
     finds_noise: ClassVar[bool] = False
+    #: other names accepted for a parameter, e.g. ``{"n_clusters": "n_components"}``: the
+    #: common name for k across k-based backends (``--set n_clusters=5`` works for all)
+    param_aliases: ClassVar[dict[str, str]] = {}
     #: whether it needs torch (imported only when the backend runs)
     uses_torch: ClassVar[bool] = False
     #: the backend's own parameters; ``preprocess`` is added to every backend
@@ -109,7 +112,13 @@ class Backend:
 
     def validate(self, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """Complete and check a parameter dict (raises ConfigError)."""
-        return self.space.validate(dict(params or {}), owner=f"algorithm {self.name!r}")
+        p = dict(params or {})
+        for alias, name in self.param_aliases.items():
+            if alias in p:
+                if name in p:
+                    raise ConfigError(f"algorithm {self.name!r}: give {name} or its other name {alias}, not both")
+                p[name] = p.pop(alias)
+        return self.space.validate(p, owner=f"algorithm {self.name!r}")
 
     def search_space(self, trial: Any) -> dict[str, Any]:
         """Optuna search space: one scale-free configuration drawn from ``trial``."""

@@ -10,9 +10,6 @@ import weakref
 from typing import Any
 
 import numpy as np
-from sklearn.cluster import DBSCAN, OPTICS, MeanShift, estimate_bandwidth
-from sklearn.neighbors import KDTree
-from threadpoolctl import threadpool_limits
 
 from ..params import Param
 from .base import Backend
@@ -70,11 +67,13 @@ class DBSCANBackend(Backend):
         eps = self._eps(X, params)
         rng = np.random.default_rng(0)
         probe = X if n <= self.memory_probe else X[rng.choice(n, self.memory_probe, replace=False)]
+        from sklearn.neighbors import KDTree  # lazy: sklearn costs seconds to import
         counts = KDTree(X).query_radius(probe, eps, count_only=True)
         return int(24.0 * float(np.mean(counts)) * n + 112 * n)
 
     def cluster(self, X: np.ndarray, params: dict[str, Any], seed: int) -> np.ndarray:
         r = self.resolve(X, params)
+        from sklearn.cluster import DBSCAN
         return DBSCAN(eps=r["eps"], min_samples=r["min_samples"]).fit_predict(X)
 
 
@@ -143,6 +142,8 @@ class OPTICSBackend(Backend):
 
     def cluster(self, X: np.ndarray, params: dict[str, Any], seed: int) -> np.ndarray:
         n = X.shape[0]
+        from sklearn.cluster import OPTICS
+        from threadpoolctl import threadpool_limits
         model = OPTICS(min_samples=min(params["min_samples"], n), xi=params["xi"],
                        min_cluster_size=size_from_fraction(params["min_cluster_size_frac"], n))
         # OPTICS asks for one row's neighbours at a time; OpenMP threads gain nothing on
@@ -168,6 +169,7 @@ class MeanShiftBackend(Backend):
     def resolve(self, X: np.ndarray, params: dict[str, Any]) -> dict[str, Any]:
         bw = params["bandwidth"]
         if bw is None:
+            from sklearn.cluster import estimate_bandwidth
             bw = float(estimate_bandwidth(X, quantile=params["bandwidth_quantile"],
                                           n_samples=min(X.shape[0], 1000), random_state=0))
             if not bw > 0:
@@ -176,4 +178,5 @@ class MeanShiftBackend(Backend):
 
     def cluster(self, X: np.ndarray, params: dict[str, Any], seed: int) -> np.ndarray:
         bw = self.resolve(X, params)["bandwidth"]
+        from sklearn.cluster import MeanShift
         return MeanShift(bandwidth=bw, bin_seeding=True, cluster_all=True).fit_predict(X)

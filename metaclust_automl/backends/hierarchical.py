@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.cluster import AgglomerativeClustering
 
 from ..params import Param
 from .base import Backend
@@ -41,6 +40,8 @@ class AgglomerativeBackend(KRuleMixin, Backend):
         return {k: fcluster(Z, k, criterion="maxclust") - 1 for k in ks}
 
     def cluster(self, X: np.ndarray, params: dict[str, Any], seed: int) -> np.ndarray:
+        from sklearn.cluster import AgglomerativeClustering  # lazy: scikit-learn costs seconds to import
+
         return AgglomerativeClustering(n_clusters=self.n_clusters_for(X, params),
                                        linkage=params["linkage"]).fit_predict(X)
 

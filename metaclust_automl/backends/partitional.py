@@ -5,16 +5,18 @@ given, chooses it on the table by its ``k_rule`` (see :mod:`.krule`)."""
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.cluster import AgglomerativeClustering, Birch, KMeans, SpectralClustering
-from sklearn.mixture import GaussianMixture
 
 from ..params import Param
 from .base import Backend
 from .krule import K_MAX, K_RULES, KRuleMixin, k_rule_param, n_clusters_param
 from .scale import knn_distance_quantile
+
+if TYPE_CHECKING:
+    from sklearn.cluster import Birch
+    from sklearn.mixture import GaussianMixture
 
 #: a fixed k with a default, for backends without k rules (deep backends, plugins)
 N_CLUSTERS = Param("n_clusters", "int", default=8, low=1, high=100_000, search_low=2, search_high=30,
@@ -38,6 +40,8 @@ class KMeansBackend(KRuleMixin, Backend):
         return self.resolve_k(X, params, super().resolve(X, params))
 
     def cluster(self, X: np.ndarray, params: dict[str, Any], seed: int) -> np.ndarray:
+        from sklearn.cluster import KMeans  # lazy: scikit-learn costs seconds to import
+
         k = self.n_clusters_for(X, params)
         return KMeans(n_clusters=k, random_state=seed, n_init=3).fit_predict(X)
 
@@ -49,6 +53,7 @@ class GMMBackend(KRuleMixin, Backend):
     max_fit_rows = 200_000
     assign_method = "gaussian"
     k_param = "n_components"
+    param_aliases = {"n_clusters": "n_components"}
     params = (
         n_clusters_param("n_components", "number of mixture components (clusters)"),
         k_rule_param((*K_RULES, "bic"), default="bic"),
@@ -58,6 +63,8 @@ class GMMBackend(KRuleMixin, Backend):
     )
 
     def _model(self, k: int, params: dict[str, Any], seed: int) -> GaussianMixture:
+        from sklearn.mixture import GaussianMixture
+
         return GaussianMixture(n_components=k, covariance_type=params["covariance_type"],
                                reg_covar=1e-5, random_state=seed, max_iter=200)
 
@@ -121,6 +128,8 @@ class BirchBackend(KRuleMixin, Backend):
         return {k: self._global(tree, k, 0) for k in ks}
 
     def _tree(self, X: np.ndarray, params: dict[str, Any]) -> Birch:
+        from sklearn.cluster import Birch
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return Birch(n_clusters=None, threshold=self._threshold(X, params)).fit(X)
@@ -129,6 +138,8 @@ class BirchBackend(KRuleMixin, Backend):
         return self._global(self._tree(X, params), self.n_clusters_for(X, params), seed)
 
     def _global(self, tree: Birch, k: int, seed: int) -> np.ndarray:
+        from sklearn.cluster import AgglomerativeClustering, KMeans
+
         sub = np.asarray(tree.labels_)  # each row's subcluster
         centres = tree.subcluster_centers_
         if centres.shape[0] <= k:
@@ -158,6 +169,8 @@ class SpectralBackend(KRuleMixin, Backend):
     )
 
     def cluster(self, X: np.ndarray, params: dict[str, Any], seed: int) -> np.ndarray:
+        from sklearn.cluster import SpectralClustering
+
         n = X.shape[0]
         model = SpectralClustering(n_clusters=min(self.n_clusters_for(X, params), n - 1),
                                    affinity="nearest_neighbors",

@@ -7,7 +7,6 @@ helpers do the conversion at a bounded cost.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.neighbors import NearestNeighbors
 
 QUERY_SAMPLE = 2000
 
@@ -18,6 +17,7 @@ def knn_distances(X: np.ndarray, k: int, seed: int = 0, sample: int = QUERY_SAMP
     k = int(max(1, min(k, n - 1)))
     rng = np.random.default_rng(seed)
     query = X if n <= sample else X[rng.choice(n, sample, replace=False)]
+    from sklearn.neighbors import NearestNeighbors  # lazy: heavy import
     nn = NearestNeighbors(n_neighbors=k + 1).fit(X)
     dist, _ = nn.kneighbors(query)
     return dist[:, k]

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import math as _math
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from .. import __version__
+from .help_style import install as _install_help_style
+
+_install_help_style()
 
 app = typer.Typer(
     name="metaclust",
@@ -37,21 +40,93 @@ def _root(
 
 # Options shared by every command that reads a table.
 ColumnsOpt = Annotated[Optional[list[str]], typer.Option(
-    "--columns", help="Use only these columns (name or 0-based index); repeatable.")]
+    "--columns", metavar="COLS", help="Use only these columns (names or 0-based indices); repeatable or "
+    "comma-separated.")]
 DropOpt = Annotated[Optional[list[str]], typer.Option(
-    "--drop", help="Drop this column (name or 0-based index); repeatable.")]
+    "--drop", metavar="COLS", help="Drop these columns (names or 0-based indices); repeatable or comma-separated.")]
 LabelColumnOpt = Annotated[Optional[str], typer.Option(
-    "--label-column", help="Column holding reference labels; excluded from the features.")]
+    "--label-column", metavar="COL", help="Column of reference labels, never used as a feature (default: a "
+    "column named 'label', if any; 'none': keep every column as a feature).")]
 ImputeOpt = Annotated[Optional[str], typer.Option(
-    "--impute", help="Fill missing/NaN/inf values with the column 'mean' or 'median'.")]
+    "--impute", metavar="mean|median", help="Fill missing/NaN/inf values with the column mean or median.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of tables.")]
 #: seeds numpy, scikit-learn and torch all accept
 MAX_SEED = 2**32 - 1
-SeedOpt = Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="Random seed; the same seed gives the same result.")]
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, metavar="N",
+                                      help="Random seed; the same seed gives the same result.")]
+ProgressOpt = Annotated[bool, typer.Option(
+    "--progress/--no-progress", help="Show progress bars and spinners on stderr.")]
 TimeLimitOpt = Annotated[float, typer.Option(
     "--time-limit", metavar="SECONDS", help="Seconds each run of a plugin's (third-party) backend may take; "
     "one that raises, crashes or runs longer is reported once and the next candidate runs (0 = no "
     "limit). Built-in backends are not limited.")]
+#: the old spelling of -o/--output (``--out``), still accepted but not shown in --help
+OutAliasOpt = Annotated[Optional[str], typer.Option("--out", hidden=True)]
+
+#: a column of this name holds reference labels unless --label-column says otherwise
+DEFAULT_LABEL_COLUMN = "label"
+
+
+def pick_output(output: Optional[str], alias: Optional[str]) -> Optional[str]:
+    """-o/--output, or its old spelling --out (hidden); both at once must agree."""
+    if output is not None and alias is not None and output != alias:
+        from ..errors import ConfigError
+
+        raise ConfigError("give the output once, with -o/--output (--out is its old spelling)")
+    return output if output is not None else alias
+
+
+def split_list(values: Optional[list[str]]) -> Optional[list[str]]:
+    """A list option given repeated, comma-separated, or both (``--x a,b --x c``)."""
+    if values is None:
+        return None
+    return [item.strip() for v in values for item in str(v).split(",") if item.strip()]
+
+
+def status(message: str, progress: bool = True) -> Any:
+    """A spinner on stderr while a step runs (nothing with --no-progress)."""
+    if not progress:
+        from contextlib import nullcontext
+
+        return nullcontext()
+    return err_console.status(message)
+
+
+def _header_names(path: str) -> list[str]:
+    """Column names of a table, read cheaply (first line or parquet schema); [] when unknown."""
+    import re
+    from pathlib import Path
+
+    p = Path(path)
+    name = p.name.lower()
+    try:
+        if str(path) == "-" or not p.is_file():  # a pipe is read once: never peek at it
+            return []
+        if name.endswith((".parquet", ".pq")):
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(p).names)
+        if name.endswith((".npy", ".npz")):
+            return []
+        if name.endswith(".gz"):
+            import gzip
+
+            with gzip.open(p, "rt", encoding="utf-8", errors="replace") as fh:
+                first = fh.readline(65536)
+        else:
+            with open(p, encoding="utf-8", errors="replace") as fh:
+                first = fh.readline(65536)
+    except (OSError, ValueError, ImportError):
+        return []
+    return [t.strip().strip('"\'').strip() for t in re.split(r"[,\t;|]|\s+", first.strip())]
+
+
+def _auto_label_column(path: str, columns, drop) -> Optional[str]:  # noqa: ANN001
+    """'label' when the table has a column of that name the user did not ask for as a feature."""
+    wanted = set(split_list(columns) or []) | set(split_list(drop) or [])
+    if DEFAULT_LABEL_COLUMN in wanted:
+        return None
+    return DEFAULT_LABEL_COLUMN if DEFAULT_LABEL_COLUMN in _header_names(path) else None
 
 
 def shown(text: object) -> str:
@@ -65,13 +140,32 @@ def shown(text: object) -> str:
 
 
 def load_for_cli(path: str, columns, drop, label_column, impute):  # noqa: ANN001, ANN201
-    """Load a table and report the loader's warnings on stderr."""
+    """Load a table and report the loader's warnings on stderr.
+
+    A column named ``label`` holds reference labels unless ``--label-column`` names another
+    (or ``none``): it is never a feature (clustering iris with its labels as a fifth column
+    would score ARI 1.0 by leaking them), and the user is told so in one line."""
+    from ..errors import DataError
     from ..loading import load_table
 
-    table = load_table(path, columns=columns or None, drop=drop or (), label_column=label_column,
-                       impute=impute)
+    columns, drop = split_list(columns), split_list(drop) or ()
+    auto = None
+    if label_column is None:
+        auto = label_column = _auto_label_column(path, columns, drop)
+    elif label_column.lower() == "none":
+        label_column = None
+    try:
+        table = load_table(path, columns=columns or None, drop=drop, label_column=label_column, impute=impute)
+    except DataError:
+        if auto is None:
+            raise
+        auto = None  # the header was read wrong: load as the user asked
+        table = load_table(path, columns=columns or None, drop=drop, label_column=None, impute=impute)
     for message in table.warnings:
         err_console.print(f"[yellow]warning:[/yellow] {shown(message)}", highlight=False, soft_wrap=True)
+    if auto is not None:
+        err_console.print(f"note: column {auto!r} holds reference labels and is not used as a feature "
+                          "(--label-column none keeps it)", highlight=False, soft_wrap=True)
     return table
 
 

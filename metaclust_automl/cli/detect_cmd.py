@@ -9,8 +9,8 @@ import numpy as np
 import typer
 from rich.table import Table as RichTable
 
-from .app import (ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, SeedOpt, app, console,
-                  err_console, load_for_cli)
+from .app import (ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, OutAliasOpt, ProgressOpt, SeedOpt,
+                  app, console, err_console, load_for_cli, pick_output, status)
 
 #: a base detector "backs" a row in the printed table when the row is in its top 5%
 BACKING_RANK = 0.95
@@ -23,30 +23,34 @@ def _show_score(score: float) -> str:
 
 def _top_rows(scores: np.ndarray, flags: np.ndarray, top: int) -> list[dict]:
     order = np.argsort(-scores, kind="stable")[:top]
-    return [{"row": int(i) + 1, "score": float(scores[i]), "is_anomaly": int(flags[i])} for i in order]
+    return [{"row": int(i), "score": float(scores[i]), "is_anomaly": int(flags[i])} for i in order]
 
 
 @app.command("detect")
 def detect(
     data: Annotated[str, typer.Argument(help="Table to score (CSV, TSV, parquet, .npy, .npz, text).")],
     output: Annotated[Optional[str], typer.Option(
-        "-o", "--output", help="Write 'score,is_anomaly' per input row here (CSV); '-' for stdout.")] = None,
+        "-o", "--output", metavar="FILE", help="Write 'score,is_anomaly' per input row here (CSV); '-' for "
+        "stdout.")] = None,
+    out_alias: OutAliasOpt = None,
     contamination: Annotated[str, typer.Option(
-        "--contamination", help="'auto' (the share estimated from the policy's scores, EM prior re-estimation) or the share of rows to flag, in (0, 0.5].")] = "auto",
-    top: Annotated[int, typer.Option("--top", help="How many of the most anomalous rows to print.")] = 10,
+        "--contamination", metavar="auto|SHARE", help="'auto' (the share estimated from the policy's scores, EM prior re-estimation) or the share of rows to flag, in (0, 0.5].")] = "auto",
+    top: Annotated[int, typer.Option("--top", metavar="N", help="How many of the most anomalous rows to print.")] = 10,
     detector: Annotated[str, typer.Option(
-        "--detector", help="Detector to use (see metaclust plugins); default: the meta-learned policy.")] = "meta_rl",
+        "--detector", metavar="NAME", help="Detector to use (see metaclust plugins); default: the meta-learned policy.")] = "meta_rl",
     seed: SeedOpt = 0,
     columns: ColumnsOpt = None,
     drop: DropOpt = None,
     label_column: LabelColumnOpt = None,
     impute: ImputeOpt = None,
     as_json: JsonOpt = False,
+    progress: ProgressOpt = True,
 ) -> None:
     """Score each row for anomaly (P(anomalous) from the meta-learned policy) and flag the anomalies.
 
-    Rows are numbered from 1 in the printed table (data rows, header excluded); the output
-    file has one line per input row, in input order.
+    Rows are numbered from 0, as in the file (the first data row is 0; a header is not a row).
+
+    The output file has one line per input row, in input order.
     """
     from ..default_plugins.detectors import META_DETECTOR
     from ..anomaly.estimator import check_contamination
@@ -56,6 +60,7 @@ def detect(
     from ..plugins import get_registry
 
     # Every check that needs no data comes first: a bad option never costs a long read.
+    output = pick_output(output, out_alias)
     share = check_contamination(contamination)
     if top < 0:
         raise ConfigError(f"--top must be 0 or more, got {top}")
@@ -72,7 +77,7 @@ def detect(
     estimator = factory(**params)
     table = load_for_cli(data, columns, drop, label_column, impute)
     started = time.perf_counter()
-    with err_console.status(f"scoring {table.X.shape[0]} x {table.X.shape[1]} with {detector}"):
+    with status(f"scoring {table.X.shape[0]} x {table.X.shape[1]} with {detector}", progress):
         estimator.fit(table.X)
     seconds = time.perf_counter() - started
     scores = np.asarray(estimator.decision_scores_, dtype=np.float64)
@@ -90,7 +95,7 @@ def detect(
         ranks, _ = base.normaliser.transform(base.scores)
         names = list(base.bank.names)
         for r in rows:
-            r["backed_by"] = [names[j] for j in np.flatnonzero(ranks[r["row"] - 1] >= BACKING_RANK)]
+            r["backed_by"] = [names[j] for j in np.flatnonzero(ranks[r["row"]] >= BACKING_RANK)]
     payload = {"detector": detector, "n_rows": int(scores.size), "n_columns": int(table.X.shape[1]),
                "n_anomalies": int(flags.sum()), "contamination": share,
                "estimated_contamination": getattr(estimator, "contamination_", None),

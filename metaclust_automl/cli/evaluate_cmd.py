@@ -10,13 +10,11 @@ from typing import Annotated, Optional
 import typer
 
 from ..running.backend_runner import DEFAULT_TIME_LIMIT
-from .app import SeedOpt, TimeLimitOpt, app, console, err_console
+from .app import OutAliasOpt, ProgressOpt, SeedOpt, TimeLimitOpt, app, console, err_console, pick_output, split_list
 
 
-def _split(value: str | None) -> list[str] | None:
-    if value is None:
-        return None
-    items = [s.strip() for s in value.split(",") if s.strip()]
+def _split(value: list[str] | None) -> list[str] | None:
+    items = split_list(value)
     return [] if items == ["none"] else items
 
 
@@ -24,28 +22,33 @@ def _split(value: str | None) -> list[str] | None:
 def evaluate(
     corpus: Annotated[list[str], typer.Argument(help="Labelled corpus: directories of .data.gz + .labels0.gz, "
                                                      "CSV/parquet files with a label column, or .npz with X and y.")],
-    kb: Annotated[Optional[str], typer.Option("--kb", help="Knowledge base directory (default: the shipped one). "
+    kb: Annotated[Optional[str], typer.Option("--kb", metavar="DIR", help="Knowledge base directory (default: the shipped one). "
                                               "Its tasks that are also in CORPUS are never used to score themselves.")] = None,
     leave_one_out: Annotated[bool, typer.Option("--leave-one-out", help="Score each task with selectors fitted "
                                                 "without it (and without its group when the corpus names groups) "
                                                 "on a knowledge base built from CORPUS (or --kb built on it).")] = False,
-    selectors: Annotated[Optional[str], typer.Option("--selectors", help="Comma-separated selectors "
-                                                     "(default: every registered one; 'none' for none).")] = None,
+    selectors: Annotated[Optional[list[str]], typer.Option(
+        "--selectors", metavar="NAMES", help="Selectors to score; repeatable or comma-separated (default: every "
+        "registered one; 'none' for none).")] = None,
     baselines: Annotated[bool, typer.Option("--baselines", help="Also run the blind baselines: DBSCAN and HDBSCAN "
                                             "defaults, KMeans with k by silhouette, Optuna TPE on silhouette.")] = False,
-    budget: Annotated[int, typer.Option("--budget", min=0, help="Also score each selector when it may run up to N "
+    budget: Annotated[int, typer.Option("--budget", min=0, metavar="N", help="Also score each selector when it may run up to N "
                                         "configurations on the table before choosing.")] = 0,
-    trials: Annotated[int, typer.Option("--trials", min=1, help="Optuna trials of the Optuna baseline (and per task "
+    trials: Annotated[int, typer.Option("--trials", min=1, metavar="N", help="Optuna trials of the Optuna baseline (and per task "
                                         "and backend when --leave-one-out builds a knowledge base).")] = 50,
-    out: Annotated[str, typer.Option("--out", "-o", help="Directory for results.csv, report.md and the plots.")] = "evaluation",
-    label_column: Annotated[str, typer.Option("--label-column", help="Label column of CSV/parquet corpus files.")] = "label",
-    max_rows: Annotated[int, typer.Option("--max-rows", min=100, help="Above this many rows, the searching "
+    output: Annotated[Optional[str], typer.Option(
+        "-o", "--output", metavar="DIR", help="Directory for results.csv, report.md and the plots "
+        "(default: evaluation).")] = None,
+    out_alias: OutAliasOpt = None,
+    label_column: Annotated[str, typer.Option("--label-column", metavar="COL", help="Label column of CSV/parquet corpus files.")] = "label",
+    max_rows: Annotated[int, typer.Option("--max-rows", min=100, metavar="N", help="Above this many rows, the searching "
                                           "baselines and DBSCAN run on a random sample (said in the report).")] = 10_000,
     no_group: Annotated[bool, typer.Option("--no-group", help="With --leave-one-out, hold out only the task, "
                                            "not its group.")] = False,
-    jobs: Annotated[int, typer.Option("--jobs", min=1, help="Worker processes when building a knowledge base.")] = 1,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, metavar="N", help="Worker processes when building a knowledge base.")] = 1,
     seed: SeedOpt = 0,
     time_limit: TimeLimitOpt = DEFAULT_TIME_LIMIT,
+    progress: ProgressOpt = True,
 ) -> None:
     """Score selectors (top-1, and with --budget) and blind baselines on every task of a labelled corpus."""
     from ..atomic import check_output_dir
@@ -59,6 +62,7 @@ def evaluate(
     from .app import option_time_limit
     from ..plugins import get_registry
 
+    out = pick_output(output, out_alias) or "evaluation"
     limit = option_time_limit(time_limit)
     started = time.perf_counter()
     registry = get_registry()
@@ -79,7 +83,7 @@ def evaluate(
     if kb is not None:
         base = KnowledgeBase.load(kb)
     elif leave_one_out and names:
-        base = _build_kb(tasks, out_dir / "kb", trials=trials, seed=seed, jobs=jobs)
+        base = _build_kb(tasks, out_dir / "kb", trials=trials, seed=seed, jobs=jobs, progress=progress)
     elif names:
         base = load_default()
     else:
@@ -106,7 +110,7 @@ def evaluate(
     plan = Plan(selectors=names, baselines=list(BASELINES) if baselines else [], kb=base, by_group=by_group,
                 budget=budget, trials=trials, seed=seed, max_rows=max_rows, notes=notes,
                 time_limit=limit)
-    results = evaluate_corpus(tasks, plan, progress=True)
+    results = evaluate_corpus(tasks, plan, progress=progress)
     setup = {
         "corpus": ", ".join(corpus) + f" ({len(tasks)} tasks" +
                   (f" in {len({t.group for t in tasks})} groups)" if corpus_has_groups([t.group for t in tasks]) else ")"),
@@ -127,8 +131,9 @@ def evaluate(
     setup["metaclust version"] = __version__
     setup["wall time"] = (f"{time.perf_counter() - started:.0f} s for the whole command on {os.cpu_count()} CPUs "
                           f"(1-min load average at the end: {os.getloadavg()[0]:.1f})")
-    command = _command_line(corpus, kb=kb, leave_one_out=leave_one_out, selectors=selectors,
-                            baselines=baselines, budget=budget, trials=trials, out=out,
+    command = _command_line(corpus, kb=kb, leave_one_out=leave_one_out,
+                            selectors=None if selectors is None else ",".join(split_list(selectors)),
+                            baselines=baselines, budget=budget, trials=trials, output=out,
                             label_column=label_column, max_rows=max_rows, no_group=no_group, seed=seed,
                             time_limit=time_limit)
     written = write_outputs(results, out_dir if out_dir.exists() else _mkdir(out_dir), command=command,
@@ -140,7 +145,7 @@ def evaluate(
 def _command_line(corpus: list[str], **opts: object) -> str:
     """The command that reproduces this evaluation (options at their default left out)."""
     defaults = {"kb": None, "leave_one_out": False, "selectors": None, "baselines": False, "budget": 0,
-                "trials": 50, "out": "evaluation", "label_column": "label", "max_rows": 10_000,
+                "trials": 50, "output": "evaluation", "label_column": "label", "max_rows": 10_000,
                 "no_group": False, "seed": 0, "time_limit": DEFAULT_TIME_LIMIT}
     parts = ["metaclust", "evaluate", *(shlex.quote(c) for c in corpus)]
     for key, value in opts.items():
@@ -156,7 +161,7 @@ def _mkdir(path: Path) -> Path:
     return path
 
 
-def _build_kb(tasks, out_dir: Path, *, trials: int, seed: int, jobs: int):  # noqa: ANN001, ANN202
+def _build_kb(tasks, out_dir: Path, *, trials: int, seed: int, jobs: int, progress: bool = True):  # noqa: ANN001, ANN202
     """A knowledge base from the corpus itself (meta-training), stored under --out."""
     from ..errors import ConfigError
 
@@ -168,7 +173,7 @@ def _build_kb(tasks, out_dir: Path, *, trials: int, seed: int, jobs: int):  # no
     _mkdir(out_dir.parent)
     err_console.print(f"building a knowledge base from {len(tasks)} tasks in {out_dir} ({trials} trials "
                       "per task and backend)", highlight=False)
-    return build_knowledge_base(tasks, out_dir, trials=trials, jobs=jobs, seed=seed, progress=True)
+    return build_knowledge_base(tasks, out_dir, trials=trials, jobs=jobs, seed=seed, progress=progress)
 
 
 def _print_summary(results) -> None:  # noqa: ANN001

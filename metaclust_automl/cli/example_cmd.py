@@ -10,9 +10,9 @@ from .app import SeedOpt, app, err_console
 
 @app.command("example")
 def example(
-    path: Annotated[str, typer.Argument(help="CSV file to write.")],
-    kind: Annotated[str, typer.Option("--kind", help="blobs, moons, rings, anisotropic or mixed.")] = "mixed",
-    n: Annotated[int, typer.Option("--rows", "-n", help="Number of rows.")] = 1000,
+    path: Annotated[str, typer.Argument(metavar="FILE", help="CSV file to write.")],
+    kind: Annotated[str, typer.Option("--kind", metavar="KIND", help="blobs, moons, rings, anisotropic or mixed.")] = "mixed",
+    n: Annotated[int, typer.Option("--rows", "-n", metavar="N", help="Number of rows.")] = 1000,
     with_labels: Annotated[bool, typer.Option("--with-labels", help="Add the true labels as column 'label'.")] = False,
     seed: SeedOpt = 0,
 ) -> None:

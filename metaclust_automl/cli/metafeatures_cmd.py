@@ -7,11 +7,11 @@ from typing import Annotated
 import typer
 from rich.table import Table as RichTable
 
-from .app import (ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, SeedOpt, app, console,
-                  err_console, load_for_cli)
+from .app import (ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, ProgressOpt, SeedOpt, app, console,
+                  load_for_cli, status)
 
 SampleOpt = Annotated[int, typer.Option(
-    "--sample-size", min=1, help="Rows used by every super-linear feature (cost is bounded by this).")]
+    "--sample-size", min=1, metavar="N", help="Rows used by every super-linear feature (cost is bounded by this).")]
 
 
 @app.command("metafeatures")
@@ -24,13 +24,14 @@ def metafeatures(
     label_column: LabelColumnOpt = None,
     impute: ImputeOpt = None,
     as_json: JsonOpt = False,
+    progress: ProgressOpt = True,
 ) -> None:
     """Print the meta-features of a table, grouped by kind (or a JSON object {name: value})."""
     from ..metafeatures import describe, extract
 
     table = load_for_cli(data, columns, drop, label_column, impute)
     n, d = table.X.shape
-    with err_console.status(f"extracting meta-features of {n} x {d}"):
+    with status(f"extracting meta-features of {n} x {d}", progress):
         values = extract(table.X, sample_size=sample_size, seed=seed)
     if as_json:
         print(json.dumps(values))

@@ -10,13 +10,18 @@ from typing import Annotated, Optional
 
 import typer
 
-from .app import SeedOpt, app, console
+from ..running.backend_runner import DEFAULT_TIME_LIMIT
+from .app import OutAliasOpt, ProgressOpt, SeedOpt, app, console, err_console, pick_output, split_list
+
+#: the backends searched when --backends is not given (metatrain.DEFAULT_BACKENDS; kept
+#: here as text so that --help does not import the meta-training code)
+DEFAULT_BACKENDS_TEXT = "kmeans, gmm, agglomerative, dbscan, hdbscan, birch"
 
 
-def _backends(raw: Optional[str]) -> Optional[list[str]]:
+def _backends(raw: Optional[list[str]]) -> Optional[list[str]]:
     if raw is None:
         return None
-    names = [b.strip() for b in raw.split(",") if b.strip()]
+    names = split_list(raw)
     if not names:
         from ..errors import ConfigError
 
@@ -41,59 +46,72 @@ def meta_train(
     corpus: Annotated[Optional[list[str]], typer.Argument(
         help="Directories or files of labelled tasks (CSV/parquet with a label column, .npz with X "
              "and y, .data.gz with .labels0.gz). None: the built-in corpus.")] = None,
-    out: Annotated[str, typer.Option("--out", "-o", help="Knowledge base directory to write.")] = ...,
-    trials: Annotated[int, typer.Option("--trials", help="Finished Optuna trials per task x backend "
-                                                           "(a rerun tops up to this).")] = 20,
+    output: Annotated[Optional[str], typer.Option(
+        "-o", "--output", metavar="DIR", help="Knowledge base directory to write (required).")] = None,
+    out_alias: OutAliasOpt = None,
+    trials: Annotated[int, typer.Option("--trials", metavar="N", help="Finished Optuna trials per task x "
+                                        "backend (a rerun tops up to this).")] = 20,
     storage: Annotated[Optional[str], typer.Option(
-        "--storage", help="Optuna storage URL shared by all workers (default: sqlite file in "
-                          "OUT.work/); postgresql://..., journal:/path for shared disks.")] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes on this machine.")] = 1,
-    backends: Annotated[Optional[str], typer.Option(
-        "--backends", help="Comma-separated backends to search (default: kmeans,gmm,agglomerative,"
-                           "dbscan,hdbscan,birch).")] = None,
-    label_column: Annotated[str, typer.Option("--label-column", help="Label column of CSV/parquet tasks.")] = "label",
+        "--storage", metavar="URL", help="Optuna storage URL shared by all workers (default: sqlite file in "
+                                         "OUT.work/); postgresql://..., journal:/path for shared disks.")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", metavar="N", help="Worker processes on this machine.")] = 1,
+    backends: Annotated[Optional[list[str]], typer.Option(
+        "--backends", metavar="NAMES", help=f"Backends to search; repeatable or comma-separated (default: "
+        f"{DEFAULT_BACKENDS_TEXT}; a plugin's backend only when named here).")] = None,
+    selectors: Annotated[Optional[list[str]], typer.Option(
+        "--selectors", metavar="NAMES", help="Selectors to train into OUT/selectors/ once the knowledge base "
+        "is written, so that recommend --kb OUT needs no fitting; repeatable or comma-separated "
+        "(default: knn, maml, rl2; 'none' to skip).")] = None,
+    label_column: Annotated[str, typer.Option("--label-column", metavar="COL",
+                                              help="Label column of CSV/parquet tasks.")] = "label",
     time_limit: Annotated[float, typer.Option(
-        "--time-limit", help="Seconds per configuration run; slower runs are recorded as timed out "
-                             "(0: no limit).")] = 60.0,
+        "--time-limit", metavar="SECONDS", help="Seconds per configuration run; slower runs are recorded as "
+        "timed out (0: no limit).")] = DEFAULT_TIME_LIMIT,
     portfolio_size: Annotated[Optional[int], typer.Option(
-        "--portfolio-size", help="Configurations in the portfolio (default 80; with --extend, default: "
-                                 "keep all, else cut greedily on measured ARI).")] = None,
+        "--portfolio-size", metavar="N", help="Configurations in the portfolio (default 80; with --extend, "
+        "default: keep all, else cut greedily on measured ARI).")] = None,
     sampler: Annotated[str, typer.Option(
-        "--sampler", help="tpe, or qmc (quasi-random by trial slot: the same result with any "
-                          "number of workers).")] = "tpe",
+        "--sampler", metavar="tpe|qmc", help="tpe, or qmc (quasi-random by trial slot: the same result with "
+        "any number of workers).")] = "tpe",
     max_rows: Annotated[Optional[int], typer.Option(
-        "--max-rows", help="Run configurations on a seeded sample of this many rows of bigger "
-                           "tasks (meta-features still use every row).")] = None,
+        "--max-rows", metavar="N", help="Run configurations on a seeded sample of this many rows of bigger "
+                                        "tasks (meta-features still use every row).")] = None,
     limit: Annotated[Optional[int], typer.Option(
-        "--limit", help="Built-in corpus only: at most this many tasks, spread over the families.")] = None,
-    exclude_families: Annotated[Optional[str], typer.Option(
-        "--exclude-families", help="Built-in corpus only: comma-separated families to leave out "
-                                   "(e.g. datasets you will evaluate on).")] = None,
+        "--limit", metavar="N", help="Built-in corpus only: at most this many tasks, spread over the "
+        "families.")] = None,
+    exclude_families: Annotated[Optional[list[str]], typer.Option(
+        "--exclude-families", metavar="NAMES", help="Built-in corpus only: families to leave out (e.g. "
+        "datasets you will evaluate on); repeatable or comma-separated.")] = None,
     extend: Annotated[Optional[str], typer.Option(
-        "--extend", help="Extend this knowledge base instead of searching from scratch: run the "
-                         "--add-configs configurations on its tasks and every configuration on the corpus "
-                         "tasks it lacks (--trials, --backends and --sampler are then not used).")] = None,
+        "--extend", metavar="KB", help="Extend this knowledge base instead of searching from scratch: run the "
+        "--add-configs configurations on its tasks and every configuration on the corpus tasks it lacks "
+        "(--trials, --backends and --sampler are then not used).")] = None,
     add_configs: Annotated[Optional[str], typer.Option(
-        "--add-configs", help="With --extend: 'k-rules' (the built-in grid of k-rule configurations) or a "
-                              "JSON file [{algorithm, params}, ...].")] = None,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
+        "--add-configs", metavar="k-rules|FILE", help="With --extend: 'k-rules' (the built-in grid of k-rule "
+        "configurations) or a JSON file [{algorithm, params}, ...].")] = None,
+    progress: ProgressOpt = True,
     seed: SeedOpt = 0,
 ) -> None:
-    """Meta-train: search every backend on labelled tasks and write a knowledge base.
+    """Meta-train: search backends on labelled tasks, write a knowledge base, train its selectors.
 
-    Resumable; worker processes and machines may share one storage.
+    Searches the built-in backends named under --backends (a plugin's backend only when
+    named there). Resumable; worker processes and machines may share one storage.
     """
     from ..errors import ConfigError
     from .app import option_time_limit
     from ..metatrain import build_knowledge_base
     from ..metatrain.build import check_kb_output
 
+    out = pick_output(output, out_alias)
+    if out is None:
+        raise ConfigError("meta-train needs -o/--output DIR: the knowledge base directory to write")
     if sampler not in ("tpe", "qmc"):
         raise ConfigError(f"--sampler must be tpe or qmc, got {sampler!r}")
     limit_s = option_time_limit(time_limit)
     portfolio_size_given = portfolio_size is not None
     if portfolio_size is None:
         portfolio_size = 80
+    selector_names = _selector_names(selectors)
     check_kb_output(out)  # before the corpus is read: nothing in OUT is ever deleted by mistake
     if corpus:
         if limit is not None or exclude_families is not None:
@@ -107,7 +125,7 @@ def meta_train(
         from ..corpus import builtin_corpus, builtin_families
 
         families = None
-        excluded = sorted({f.strip() for f in (exclude_families or "").split(",") if f.strip()})
+        excluded = sorted(set(split_list(exclude_families) or []))
         if excluded:
             known = builtin_families()
             unknown = [f for f in excluded if f not in known]
@@ -138,3 +156,24 @@ def meta_train(
         raise
     console.print(f"{out}: {len(kb.tasks)} tasks, {len(kb.configs)} configurations, "
                   f"{len(kb.metafeature_names)} meta-features", highlight=False)
+    if selector_names:
+        from ..selectors.saving import train_and_save, weights_dir
+        from .recommend_cmd import print_selector_report
+
+        report = train_and_save(kb, weights_dir(out), selector_names, seed=seed, progress=progress)
+        print_selector_report(report)
+        err_console.print(f"ready: metaclust recommend TABLE --kb {out}", highlight=False, soft_wrap=True)
+
+
+def _selector_names(raw: Optional[list[str]]) -> list[str]:
+    """--selectors: the default three, 'none' for none; unknown names fail before any work."""
+    from ..plugins import get_registry
+    from ..selectors.saving import DEFAULT_SELECTORS
+
+    names = split_list(raw) if raw is not None else list(DEFAULT_SELECTORS)
+    if names == ["none"]:
+        return []
+    reg = get_registry()
+    for name in names:
+        reg.selector(name)
+    return names

@@ -10,19 +10,24 @@ import typer
 from rich.table import Table as RichTable
 
 from ..running.backend_runner import DEFAULT_TIME_LIMIT
-from .app import (ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, SeedOpt, TimeLimitOpt, app,
-                  console, err_console, load_for_cli)
+from .app import (ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, OutAliasOpt, ProgressOpt, SeedOpt,
+                  TimeLimitOpt, app, console, err_console, load_for_cli, pick_output, split_list, status)
 
-TopOpt = Annotated[int, typer.Option("--top", min=1, help="How many ranked configurations to show.")]
+TopOpt = Annotated[int, typer.Option("--top", min=1, metavar="N", help="How many ranked configurations to show.")]
 SelectorOpt = Annotated[Optional[str], typer.Option(
-    "--selector", help="Meta-learner to rank with (knn, maml, rl2 or a plugin's; default: the best one "
-    "in the benchmark).")]
+    "--selector", metavar="NAME", help="Meta-learner to rank with (knn, maml, rl2 or a plugin's; default: "
+    "maml, the best one in the benchmark).")]
 KbOpt = Annotated[Optional[str], typer.Option(
-    "--kb", help="Knowledge base directory (default: the one shipped with metaclust).")]
+    "--kb", metavar="DIR", help="Knowledge base directory (default: the one shipped with metaclust).")]
+SelectorsDirOpt = Annotated[Optional[str], typer.Option(
+    "--selectors-dir", metavar="DIR", help="Fitted selector weights (as train-selectors -o writes them; "
+    "default: KB/selectors, then the shipped ones).")]
 BudgetOpt = Annotated[int, typer.Option(
-    "--budget", min=0, help="Configurations the selector may run on a sample of the table before ranking.")]
+    "--budget", min=0, metavar="N", help="Configurations the selector may run on a sample of the table "
+    "before ranking.")]
 LabelsOpt = Annotated[Optional[str], typer.Option(
-    "--labels", help="A few known labels, one per row (empty or -1 = unknown), for few-shot adaptation.")]
+    "--labels", metavar="FILE", help="A few known labels, one per row (empty or -1 = unknown), for "
+    "few-shot adaptation.")]
 
 
 def few_shot_labels(table: Any, labels_file: Optional[str]) -> Any:
@@ -34,7 +39,7 @@ def few_shot_labels(table: Any, labels_file: Optional[str]) -> Any:
     from ..recommend import labels_to_codes
 
     if labels_file is not None:
-        if table.labels is not None:
+        if table.labels is not None and labels_to_codes(table.labels, table.X.shape[0]).min() < 0:
             raise DataError("give known labels either with --labels or with --label-column, not both")
         return load_labels(labels_file)
     if table.labels is None:
@@ -54,11 +59,12 @@ def check_choice(selector: Optional[str], kb: Optional[str]) -> Any:
     return load_default() if kb is None else KnowledgeBase.load(kb)
 
 
-def build_recommender(selector: Optional[str], kb: Any, time_limit: float | None = DEFAULT_TIME_LIMIT) -> Any:
-    from ..recommend import Recommender
+def build_recommender(selector: Optional[str], kb: Any, time_limit: float | None = DEFAULT_TIME_LIMIT,
+                      weights: Optional[str] = None, progress: bool = True) -> Any:
+    from ..recommend import DEFAULT_SELECTOR, Recommender
 
-    with err_console.status(f"loading selector {selector or 'default'}"):
-        return Recommender.default(selector=selector, kb=kb, time_limit=time_limit)
+    with status(f"loading the {selector or DEFAULT_SELECTOR} selector", progress):
+        return Recommender.default(selector=selector, kb=kb, weights=weights, time_limit=time_limit)
 
 
 def _fmt(value: Any) -> str:
@@ -67,12 +73,71 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def shown_params(resolved: dict[str, Any], sep: str = ", ") -> str:
+    """Parameters as ``name=value`` (floats to 4 significant digits)."""
+    return sep.join(f"{k}={_fmt(v)}" for k, v in resolved.items())
+
+
+def probe_lines(rec: Any) -> list[str]:
+    """One line per configuration the selector ran on the table's sample (--budget)."""
+    s = rec.session
+    if s is None or not s.indices:
+        return []
+    lines = [f"ran {len(s.indices)} configuration{'s' if len(s.indices) != 1 else ''} on "
+             f"{s.sample.size} rows before choosing ({s.seconds:.1f} s):"]
+    for c, idx in s.indices.items():
+        cfg = rec.kb.configs[c]
+        lines.append(f"  {cfg.algorithm} {shown_params(cfg.params)}: {int(idx['n_clusters'])} clusters, "
+                     f"noise {idx['noise_share']:.0%}, silhouette {idx['silhouette']:.2f}")
+    return lines
+
+
+def print_probes(rec: Any) -> None:
+    for line in probe_lines(rec):
+        err_console.print(line, highlight=False)
+
+
+def _shared_reason(reasons: list[str]) -> bool:
+    """True when every reason says the same thing up to its numbers (one sentence suffices)."""
+    import re
+
+    return len({re.sub(r"-?\d+(\.\d+)?(e-?\d+)?", "#", r) for r in reasons}) == 1
+
+
+def recommendation_table(title: str, recs: list[Any]) -> Any:
+    """Rank, algorithm, every parameter whole (one per line) and the predicted ARI; the
+    reasons are printed under the table (see ``print_reasons``), so it fits 80 columns."""
+    t = RichTable(title=title)
+    t.add_column("rank", justify="right")
+    t.add_column("algorithm", no_wrap=True)
+    t.add_column("parameters for this table", overflow="fold")
+    t.add_column("predicted ARI", justify="right")
+    for r in recs:
+        t.add_row(str(r.rank), r.algorithm, shown_params(r.resolved, "\n"), f"{r.predicted_score:.2f}",
+                  end_section=True)
+    return t
+
+
+def print_reasons(recs: list[Any]) -> None:
+    reasons = [r.reason for r in recs if r.reason]
+    if not reasons:
+        return
+    if len(reasons) == len(recs) and _shared_reason(reasons):
+        console.print(f"why: {recs[0].reason} (rank 1; the other ranks alike, with their own numbers)",
+                      highlight=False)
+        return
+    for r in recs:
+        if r.reason:
+            console.print(f"why {r.rank}: {r.reason}", highlight=False)
+
+
 @app.command("recommend")
 def recommend(
     data: Annotated[str, typer.Argument(help="Table to analyse (CSV, TSV, parquet, .npy, .npz, text).")],
     top: TopOpt = 5,
     selector: SelectorOpt = None,
     kb: KbOpt = None,
+    selectors_dir: SelectorsDirOpt = None,
     budget: BudgetOpt = 0,
     labels: LabelsOpt = None,
     seed: SeedOpt = 0,
@@ -82,6 +147,7 @@ def recommend(
     impute: ImputeOpt = None,
     as_json: JsonOpt = False,
     time_limit: TimeLimitOpt = DEFAULT_TIME_LIMIT,
+    progress: ProgressOpt = True,
 ) -> None:
     """Rank clustering configurations for a table: algorithm, parameters, predicted quality, why."""
     from .app import option_time_limit
@@ -91,68 +157,64 @@ def recommend(
     base = check_choice(selector, kb)
     table = load_for_cli(data, columns, drop, label_column, impute)
     known = few_shot_labels(table, labels)
-    rec = build_recommender(selector, base, time_limit)
-    with err_console.status(f"ranking {len(rec.kb.configs)} configurations for "
-                            f"{table.X.shape[0]} x {table.X.shape[1]}"):
+    rec = build_recommender(selector, base, time_limit, selectors_dir, progress)
+    with status(f"ranking {len(rec.kb.configs)} configurations for {table.X.shape[0]} x {table.X.shape[1]}",
+                progress):
         recs = rec.recommend(table.X, top=top, budget=budget, labels=known, seed=seed)
     elapsed = time.perf_counter() - start
     if as_json:
         print(json.dumps([r.to_dict() for r in recs], indent=1))
         return
-    t = RichTable(title=f"Recommended for {data} ({table.X.shape[0]} x {table.X.shape[1]}) by "
-                        f"{rec.selector.name}, {elapsed:.1f} s")
-    t.add_column("rank", justify="right")
-    t.add_column("algorithm")
-    t.add_column("parameters for this table")
-    t.add_column("predicted ARI", justify="right")
-    t.add_column("reason")
-    for r in recs:
-        shown = ", ".join(f"{k}={_fmt(v)}" for k, v in r.resolved.items())
-        t.add_row(str(r.rank), r.algorithm, shown, f"{r.predicted_score:.2f}", r.reason)
-    console.print(t)
+    console.print(recommendation_table(f"Recommended for {data} ({table.X.shape[0]} x {table.X.shape[1]}) "
+                                       f"by {rec.selector.name}, {elapsed:.1f} s", recs))
+    print_reasons(recs)
+    print_probes(rec)
 
 
 @app.command("train-selectors")
 def train_selectors(
-    kb: Annotated[str, typer.Option("--kb", help="Knowledge base directory to learn from.")],
-    out: Annotated[str, typer.Option("--out", help="Directory for the weights (one subdirectory per "
-                                                   "selector); metaclust_automl/data/selectors ships them.")],
-    selector: Annotated[Optional[list[str]], typer.Option(
-        "--selector", help="Train only this selector; repeatable (default: knn, maml and rl2).")] = None,
+    kb: Annotated[str, typer.Option("--kb", metavar="DIR", help="Knowledge base directory to learn from.")],
+    output: Annotated[Optional[str], typer.Option(
+        "-o", "--output", metavar="DIR", help="Directory for the weights, one subdirectory per selector "
+        "(default: KB/selectors, which recommend --kb KB reads).")] = None,
+    out_alias: OutAliasOpt = None,
+    selectors: Annotated[Optional[list[str]], typer.Option(
+        "--selectors", metavar="NAMES", help="Selectors to train; repeatable or comma-separated "
+        "(default: knn, maml and rl2).")] = None,
+    selector_alias: Annotated[Optional[list[str]], typer.Option("--selector", hidden=True)] = None,
     seed: SeedOpt = 0,
     as_json: JsonOpt = False,
+    progress: ProgressOpt = True,
 ) -> None:
     """Fit selectors on a knowledge base and save them as plain files (JSON + safetensors)."""
-
     from ..atomic import check_output_dir
-    from ..errors import DataError
     from ..knowledge_base import KnowledgeBase
     from ..plugins import get_registry
-    from ..selectors.base import fit_seeded
+    from ..selectors.saving import DEFAULT_SELECTORS, check_selector_dirs, train_and_save, weights_dir
 
-    names = list(selector or ["knn", "maml", "rl2"])
+    names = split_list((selectors or []) + (selector_alias or [])) or list(DEFAULT_SELECTORS)
     reg = get_registry()
-    factories = {n: reg.selector(n) for n in names}  # unknown names fail before any work
-    out_dir = check_output_dir(out)  # its parent must exist and be writable; OUT itself is created
-    for name in names:  # OUT/NAME is replaced whole: only a new, empty or selector directory
-        sub = out_dir / name
-        if sub.is_dir() and any(sub.iterdir()) and not (sub / "selector.json").is_file():
-            raise DataError(f"cannot write the {name} selector to {sub}: the directory holds other files, "
-                            "which writing it would delete; choose another --out")
+    for n in names:
+        reg.selector(n)  # unknown names fail before any work
+    out = pick_output(output, out_alias)
+    out_dir = check_output_dir(weights_dir(kb) if out is None else out)  # its parent must exist and be writable
+    check_selector_dirs(out_dir, names)
     base = KnowledgeBase.load(kb)
-    report = []
-    for name in names:
-        start = time.perf_counter()
-        with err_console.status(f"training {name} on {len(base.tasks)} tasks x {len(base.configs)} configurations"):
-            sel = fit_seeded(factories[name](), base, seed)
-            sel.save(out_dir / name)
-        info = {"selector": name, "seconds": round(time.perf_counter() - start, 1),
-                "validation_top1": getattr(sel, "val_top1_", None), "path": str(out_dir / name)}
-        report.append(info)
-        if not as_json:
-            val = info["validation_top1"]
-            console.print(f"{name}: trained in {info['seconds']} s"
-                          + (f", validation top-1 ARI {val:.3f}" if val is not None else "")
-                          + f" -> {info['path']}", highlight=False)
+    report = train_and_save(base, out_dir, names, seed=seed, progress=progress and not as_json)
     if as_json:
         print(json.dumps(report))
+        return
+    print_selector_report(report)
+    if out is not None and out_dir.resolve() != weights_dir(kb).resolve():
+        err_console.print(f"note: recommend --kb {kb} reads {weights_dir(kb)}; pass --selectors-dir {out_dir} "
+                          "to use these", highlight=False, soft_wrap=True)
+
+
+def print_selector_report(report: list[dict[str, Any]]) -> None:
+    """One line per trained selector: time, validation top-1 ARI, where it was saved."""
+    for info in report:
+        val = info["validation_top1"]
+        where = f" -> {info['path']}" if info["path"] else " (this selector cannot be saved; it is fitted when used)"
+        console.print(f"{info['selector']}: trained in {info['seconds']} s"
+                      + (f", validation top-1 ARI {val:.3f}" if val is not None else "") + where,
+                      highlight=False, soft_wrap=True)

@@ -19,8 +19,21 @@ META_DETECTOR = "meta_rl"
 @hookimpl
 def register_detectors(register: Callable[[str, Any], None]) -> None:
     from ..anomaly.detectors import DETECTOR_NAMES
-    from ..anomaly.estimator import BaseDetector, MetaAnomalyDetector
 
-    register(META_DETECTOR, MetaAnomalyDetector)
+    register(META_DETECTOR, _meta_detector)
     for name in DETECTOR_NAMES:
-        register(name, partial(BaseDetector, detector=name))
+        register(name, partial(_base_detector, name))
+
+
+# The factories import the estimators (and with them scikit-learn, seconds on a busy
+# machine) only when a detector is made: `metaclust plugins` or `cluster` never pay it.
+def _meta_detector(**params: Any) -> Any:
+    from ..anomaly.estimator import MetaAnomalyDetector
+
+    return MetaAnomalyDetector(**params)
+
+
+def _base_detector(name: str, **params: Any) -> Any:
+    from ..anomaly.estimator import BaseDetector
+
+    return BaseDetector(detector=name, **params)

@@ -140,8 +140,13 @@ def _resolve_backends(backends: Sequence[str] | None) -> tuple[str, ...]:
 
 
 def _warm_imports(backends: Sequence[str]) -> None:
-    """Import what the guarded workers need once, before forking (a restart is then cheap)."""
+    """Import what the guarded workers need once, before forking (a restart is then cheap;
+    the backends import scikit-learn lazily, and a worker importing it itself could spend
+    its time limit on the import on a busy machine)."""
+    import sklearn.cluster  # noqa: F401
     import sklearn.metrics  # noqa: F401
+    import sklearn.mixture  # noqa: F401
+    import sklearn.neighbors  # noqa: F401
 
     from .. import metafeatures  # noqa: F401
 
@@ -242,7 +247,8 @@ def build_knowledge_base(
         p_phase = portfolio_phase(prepared, portfolio, settings)
         c = run_phase(p_phase, settings, store, url, jobs=jobs, reporter=rep)
         counts["portfolio"] = c.as_dict()
-        portfolio_summary = c.summary("portfolio", f"tasks x {len(portfolio)} configurations")
+        portfolio_summary = c.summary("portfolio", f"tasks x {len(portfolio)} configurations",
+                                      runs_per_unit=len(portfolio))
     rep.line(search_summary)
     rep.line(portfolio_summary)
     M, mf_failed = collect_metafeatures(store, mf_phase, mf_names)

@@ -240,7 +240,9 @@ class PhaseCounts:
     def ran(self) -> int:
         return self.ok + self.failed + self.timeout
 
-    def summary(self, title: str, unit: str) -> str:
+    def summary(self, title: str, unit: str, runs_per_unit: int = 1) -> str:
+        """One line for the log; with ``runs_per_unit`` > 1 (a portfolio unit is one task run
+        with every configuration) the units are called tasks and the runs counted too."""
         extra = []
         if self.failed:
             extra.append(f"{self.failed} failed")
@@ -249,6 +251,9 @@ class PhaseCounts:
         if self.lost:
             extra.append(f"{self.lost} taken over by other workers")
         tail = f" ({', '.join(extra)})" if extra else ""
+        if runs_per_unit > 1:
+            return (f"{title}: {self.total} {unit}; {self.found} tasks already finished (skipped), "
+                    f"{self.ran} tasks run now ({self.ran * runs_per_unit} runs){tail}")
         return (f"{title}: {self.total} {unit}; {self.found} already finished (skipped), "
                 f"{self.ran} run now{tail}")
 

@@ -72,6 +72,8 @@ def load_selector(name: str, kb: KnowledgeBase, weights: str | os.PathLike | Non
         raise KnowledgeBaseError(f"selector weights not found: {weights}")
     if name != "knn":  # knn fits in milliseconds; the networks take a while
         why = stale[0] if stale else f"no saved {name} weights for this knowledge base"
-        warnings.warn(f"{why}; fitting the {name} selector now (save it with `metaclust train-selectors`)",
+        where = f"--kb {kb.path}" if kb.path is not None else "--kb KB"
+        warnings.warn(f"{why}; fitting the {name} selector now, on every call (save it once with "
+                      f"`metaclust train-selectors {where}`: KB/selectors/ is read automatically)",
                       stacklevel=2)
     return fit_seeded(fresh, kb, 0)

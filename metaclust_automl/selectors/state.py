@@ -58,8 +58,8 @@ def load_state(directory: str | os.PathLike, name: str, kb: KnowledgeBase | None
     d = Path(directory)
     meta = read_meta(d, meta_file=META_FILE, fmt=STATE_FORMAT, version_key="version", version=STATE_VERSION,
                      what=f"fitted {name} selector",
-                     missing_hint="train one with `metaclust train-selectors --kb DIR --out DIR`",
-                     retrain_hint="retrain with `metaclust train-selectors`")
+                     missing_hint="train one with `metaclust train-selectors --kb KB` (writes KB/selectors/)",
+                     retrain_hint="retrain with `metaclust train-selectors --kb KB`")
     if meta.get("selector") != name:
         raise KnowledgeBaseError(f"{d} holds a {meta.get('selector')!r} selector, not {name!r}")
     if kb is not None:
@@ -68,7 +68,7 @@ def load_state(directory: str | os.PathLike, name: str, kb: KnowledgeBase | None
             raise StaleWeightsError(
                 f"the {name} selector in {d} was fitted on a different knowledge base "
                 f"(checksum {str(meta.get('kb_fingerprint'))[:12]} != {want[:12]}); retrain it with "
-                "`metaclust train-selectors --kb DIR --out DIR`")
+                "`metaclust train-selectors --kb KB` (writes KB/selectors/, read automatically)")
     check_state(meta, kb, d / META_FILE)
     return meta, read_tensors(d, meta, weights_file=WEIGHTS_FILE, meta_file=META_FILE)
 
