@@ -24,12 +24,16 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from .errors import DataError, NonNumericError
 from .validation import MIN_ROWS
+
+if TYPE_CHECKING:
+    from .encoding import Schema
 
 TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
 WHITESPACE_SUFFIXES = {".data", ".txt", ".dat", ".mat"}
@@ -58,6 +62,15 @@ class Table:
     imputed: int = 0
     source: str = ""
     warnings: list[str] = field(default_factory=list)
+    #: how categorical columns were encoded (None: a numeric table); see ``encoding.py``
+    schema: Schema | None = None
+    #: what the user should know but need not act on (which columns are categorical)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Names of the columns of ``X`` (``colour=red`` for a one-hot column)."""
+        return self.schema.feature_names if self.schema is not None else list(self.columns)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -515,12 +528,10 @@ def _diagnose(p: Path, gz: bool, pa, pacsv, read_opts: dict, sep: str, newlines:
         bad.append(failed)  # numbers (or true/false) first, text further down
     if bad:
         bad = [c for c in keep if c in bad]
-        raise DataError(_non_numeric_message(str(p), bad, first_example or example, names))
-    if not booleans or all(types.get(c) == pa.bool_() for c in booleans):
-        return None
-    out = dict(types)
-    out.update({c: pa.bool_() for c in booleans})
-    return out
+        raise NonNumericError(_non_numeric_message(str(p), bad, first_example or example, names))
+    if booleans:  # true/false columns are categorical: the pandas route encodes them
+        raise NonNumericError(_non_numeric_message(str(p), booleans, "true", names))
+    return None
 
 
 # -- turning columns into a matrix ------------------------------------------------------
@@ -678,10 +689,15 @@ def _finish(X: np.ndarray, keep: list[str], *, source: str, impute: str | None,
 def frame_to_table(df: pd.DataFrame, *, source: str = "table", columns: Sequence[str] | None = None,
                    drop: Sequence[str] = (), label_column: str | None = None,
                    impute: str | None = None, labels: np.ndarray | None = None,
-                   min_rows: int = MIN_ROWS) -> Table:
+                   min_rows: int = MIN_ROWS, categorical: Sequence[str] = (),
+                   numeric: Sequence[str] = ()) -> Table:
     """Turn a DataFrame into a validated Table (shared by files and in-memory frames).
 
-    Columns are converted one at a time into a preallocated matrix: no copy of the frame."""
+    Columns are converted one at a time into a preallocated matrix: no copy of the frame.
+    A table with categorical columns (text, booleans, pandas categoricals, or those named in
+    ``categorical``) is encoded by :func:`encoding.mixed_table` instead."""
+    from .encoding import has_categorical, mixed_table
+
     _check_impute(impute)
     names = _clean_names(df.columns)
     position = {name: i for i, name in enumerate(names)}
@@ -691,6 +707,9 @@ def frame_to_table(df: pd.DataFrame, *, source: str = "table", columns: Sequence
     n = df.shape[0]
     if n < min_rows:
         raise DataError(_too_few_rows(source, n, min_rows))
+    if categorical or numeric or has_categorical(df, keep, position):
+        return mixed_table(df, names, position, keep, source=source, impute=impute, labels=labels,
+                           label_name=label_name, categorical=categorical, numeric=numeric)
     X = np.empty((n, len(keep)), dtype=np.float64)
     bad_cols: list[str] = []
     example = ""
@@ -702,32 +721,35 @@ def frame_to_table(df: pd.DataFrame, *, source: str = "table", columns: Sequence
         else:
             X[:, j] = values
     if bad_cols:
-        raise DataError(_non_numeric_message(source, bad_cols, example, names))
+        raise NonNumericError(_non_numeric_message(source, bad_cols, example, names))
     return _finish(X, keep, source=source, impute=impute, labels=labels, label_name=label_name)
 
 
 @_one_line_errors
 def load_table(path: str | os.PathLike, *, columns: Sequence[str] | None = None,
                drop: Sequence[str] = (), label_column: str | None = None,
-               impute: str | None = None, min_rows: int = MIN_ROWS) -> Table:
-    """Load a table file into a validated :class:`Table` (raises DataError)."""
+               impute: str | None = None, min_rows: int = MIN_ROWS,
+               categorical: Sequence[str] = (), numeric: Sequence[str] = ()) -> Table:
+    """Load a table file into a validated :class:`Table` (raises DataError). Text, boolean
+    and categorical columns become categorical features (``categorical``/``numeric`` name
+    columns to force either way); see ``encoding.py``."""
     _check_impute(impute)
     p = _check_path(path)
     suffix, gz = _suffixes(p)
-    if suffix not in {".parquet", ".pq", ".npy", ".npz"}:
+    if suffix not in {".parquet", ".pq", ".npy", ".npz"} and not categorical and not numeric:
         default_sep = None if suffix in WHITESPACE_SUFFIXES else TEXT_SUFFIXES.get(suffix, ",")
         try:
             table = _load_delimited(p, gz, default_sep, columns=columns, drop=drop,
                                     label_column=label_column, impute=impute, min_rows=min_rows)
-        except _Fallback:
-            pass
+        except (_Fallback, NonNumericError):
+            pass  # the pandas route settles it (and encodes categorical columns)
         else:
             table.source = str(path)
             return table
     df, labels = read_frame(p)
     return frame_to_table(df, source=str(path), columns=columns, drop=drop,
                           label_column=label_column, impute=impute, labels=labels,
-                          min_rows=min_rows)
+                          min_rows=min_rows, categorical=categorical, numeric=numeric)
 
 
 @_one_line_errors

@@ -62,4 +62,9 @@ def check_matrix(X: Any, *, min_rows: int = MIN_ROWS, name: str = "X") -> np.nda
             f"{name} has {count} NaN or infinite values in {rows} rows "
             f"(first at row {first}); impute or drop them first"
         )
-    return np.ascontiguousarray(arr)
+    out = np.ascontiguousarray(arr)
+    if getattr(X, "layout", None) is not None:  # an encoded mixed table keeps its layout
+        from .encoding import keep_layout
+
+        out = keep_layout(out, X)
+    return out

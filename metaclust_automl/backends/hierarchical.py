@@ -25,5 +25,12 @@ class AgglomerativeBackend(Backend):
     )
 
     def cluster(self, X: np.ndarray, params: dict[str, Any], seed: int) -> np.ndarray:
+        from ..encoding import gower_for
+
+        # a mixed table: Gower distances for the linkages that take any metric (not ward)
+        gower = gower_for(X) if params["linkage"] != "ward" else None
+        if gower is not None:
+            return AgglomerativeClustering(n_clusters=params["n_clusters"], linkage=params["linkage"],
+                                           metric="precomputed").fit_predict(gower)
         return AgglomerativeClustering(n_clusters=params["n_clusters"],
                                        linkage=params["linkage"]).fit_predict(X)

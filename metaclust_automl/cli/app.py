@@ -43,6 +43,10 @@ LabelColumnOpt = Annotated[Optional[str], typer.Option(
     "--label-column", help="Column holding reference labels; excluded from the features.")]
 ImputeOpt = Annotated[Optional[str], typer.Option(
     "--impute", help="Fill missing/NaN/inf values with the column 'mean' or 'median'.")]
+CategoricalOpt = Annotated[Optional[list[str]], typer.Option(
+    "--categorical", help="Treat this column as categorical (name or 0-based index); repeatable.")]
+NumericOpt = Annotated[Optional[list[str]], typer.Option(
+    "--numeric", help="Treat this column as numbers, never as categories; repeatable.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of tables.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same result.")]
 TimeLimitOpt = Annotated[float, typer.Option(
@@ -51,12 +55,15 @@ TimeLimitOpt = Annotated[float, typer.Option(
     "limit). Built-in backends are not limited.")]
 
 
-def load_for_cli(path: str, columns, drop, label_column, impute):  # noqa: ANN001, ANN201
-    """Load a table and report the loader's warnings on stderr."""
+def load_for_cli(path: str, columns, drop, label_column, impute, categorical=None,  # noqa: ANN001, ANN201
+                 numeric=None):  # noqa: ANN001
+    """Load a table and report the loader's warnings (and which columns are categorical) on stderr."""
     from ..loading import load_table
 
     table = load_table(path, columns=columns or None, drop=drop or (), label_column=label_column,
-                       impute=impute)
+                       impute=impute, categorical=categorical or (), numeric=numeric or ())
     for message in table.warnings:
         err_console.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False, soft_wrap=True)
+    for message in table.notes:
+        err_console.print(f"note: {escape(message)}", highlight=False, soft_wrap=True)
     return table

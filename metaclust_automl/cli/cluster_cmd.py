@@ -9,7 +9,7 @@ import typer
 from rich.table import Table as RichTable
 
 from ..isolation import DEFAULT_TIME_LIMIT
-from .app import (ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, SeedOpt, TimeLimitOpt, app,
+from .app import (CategoricalOpt, NumericOpt, ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, SeedOpt, TimeLimitOpt, app,
                   console, err_console, load_for_cli)
 
 
@@ -53,6 +53,8 @@ def cluster(
     drop: DropOpt = None,
     label_column: LabelColumnOpt = None,
     impute: ImputeOpt = None,
+    categorical: CategoricalOpt = None,
+    numeric: NumericOpt = None,
     as_json: JsonOpt = False,
     budget: Annotated[int, typer.Option("--budget", min=0, help="Without --algorithm: configurations the selector may run on a sample of the table before choosing.")] = 0,
     selector: Annotated[Optional[str], typer.Option("--selector", help="Without --algorithm: the meta-learner that chooses (default: the best one in the benchmark).")] = None,
@@ -84,7 +86,7 @@ def cluster(
         return
     backend = get_registry().backend(algorithm)
     backend.validate(params)  # fail on a bad parameter before reading a big file
-    table = load_for_cli(data, columns, drop, label_column, impute)
+    table = load_for_cli(data, columns, drop, label_column, impute, categorical, numeric)
     with err_console.status(f"running {algorithm} on {table.X.shape[0]} x {table.X.shape[1]}"), \
             BackendRunner(time_limit) as runner:  # a plugin's backend runs guarded
         runner.new_table(table.X)
@@ -108,7 +110,7 @@ def _cluster_recommended(data, output, seed, columns, drop, label_column, impute
     from .recommend_cmd import build_recommender, check_choice, few_shot_labels
 
     base = check_choice(selector, kb)
-    table = load_for_cli(data, columns, drop, label_column, impute)
+    table = load_for_cli(data, columns, drop, label_column, impute, categorical, numeric)
     known = few_shot_labels(table, labels)
     rec = build_recommender(selector, base, time_limit)
     n, d = table.X.shape

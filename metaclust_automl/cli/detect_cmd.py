@@ -9,7 +9,7 @@ import numpy as np
 import typer
 from rich.table import Table as RichTable
 
-from .app import (ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, SeedOpt, app, console,
+from .app import (CategoricalOpt, NumericOpt, ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, SeedOpt, app, console,
                   err_console, load_for_cli)
 
 #: a base detector "backs" a row in the printed table when the row is in its top 5%
@@ -41,6 +41,8 @@ def detect(
     drop: DropOpt = None,
     label_column: LabelColumnOpt = None,
     impute: ImputeOpt = None,
+    categorical: CategoricalOpt = None,
+    numeric: NumericOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Score each row for anomaly (P(anomalous) from the meta-learned policy) and flag the anomalies.
@@ -69,7 +71,7 @@ def detect(
         raise ConfigError(f"--contamination auto needs the meta-learned detector; give {detector!r} a fraction, "
                           "e.g. --contamination 0.05")
     estimator = factory(**params)
-    table = load_for_cli(data, columns, drop, label_column, impute)
+    table = load_for_cli(data, columns, drop, label_column, impute, categorical, numeric)
     started = time.perf_counter()
     with err_console.status(f"scoring {table.X.shape[0]} x {table.X.shape[1]} with {detector}"):
         estimator.fit(table.X)

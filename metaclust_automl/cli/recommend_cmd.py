@@ -10,7 +10,7 @@ import typer
 from rich.table import Table as RichTable
 
 from ..isolation import DEFAULT_TIME_LIMIT
-from .app import (ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, SeedOpt, TimeLimitOpt, app,
+from .app import (CategoricalOpt, NumericOpt, ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, SeedOpt, TimeLimitOpt, app,
                   console, err_console, load_for_cli)
 
 TopOpt = Annotated[int, typer.Option("--top", min=1, help="How many ranked configurations to show.")]
@@ -80,6 +80,8 @@ def recommend(
     drop: DropOpt = None,
     label_column: LabelColumnOpt = None,
     impute: ImputeOpt = None,
+    categorical: CategoricalOpt = None,
+    numeric: NumericOpt = None,
     as_json: JsonOpt = False,
     time_limit: TimeLimitOpt = DEFAULT_TIME_LIMIT,
 ) -> None:
@@ -89,7 +91,7 @@ def recommend(
     start = time.perf_counter()
     time_limit = option_time_limit(time_limit)
     base = check_choice(selector, kb)
-    table = load_for_cli(data, columns, drop, label_column, impute)
+    table = load_for_cli(data, columns, drop, label_column, impute, categorical, numeric)
     known = few_shot_labels(table, labels)
     rec = build_recommender(selector, base, time_limit)
     with err_console.status(f"ranking {len(rec.kb.configs)} configurations for "
