@@ -7,11 +7,12 @@ from typing import Any
 from ..hookspecs import hookimpl
 from .density import DBSCANBackend, HDBSCANBackend, MeanShiftBackend, OPTICSBackend
 from .hierarchical import AgglomerativeBackend
+from .kprototypes import KPrototypesBackend
 from .partitional import BirchBackend, GMMBackend, KMeansBackend, SpectralBackend
 
 BUILTIN_BACKENDS = (
     KMeansBackend, DBSCANBackend, HDBSCANBackend, AgglomerativeBackend, GMMBackend,
-    BirchBackend, SpectralBackend, OPTICSBackend, MeanShiftBackend,
+    BirchBackend, SpectralBackend, OPTICSBackend, MeanShiftBackend, KPrototypesBackend,
 )
 
 

@@ -62,6 +62,7 @@ def cluster(
     labels: Annotated[Optional[str], typer.Option("--labels", help="Without --algorithm: a few known labels, one per row (empty or -1 = unknown), to adapt the choice.")] = None,
     plot: Annotated[Optional[str], typer.Option("--plot", help="Also write a 2-D projection coloured by cluster to this PNG file.")] = None,
     time_limit: TimeLimitOpt = DEFAULT_TIME_LIMIT,
+    save_model: Annotated[Optional[str], typer.Option("--save-model", metavar="DIR", help="Also save the fitted model (plain files) to this directory, for `metaclust predict`.")] = None,
 ) -> None:
     """Cluster a table and write one label per input row (noise = -1)."""
     from ..atomic import check_output_path
@@ -77,12 +78,15 @@ def cluster(
         check_output_path(output)
     if plot:
         check_output_path(plot)
+    if save_model:
+        check_model_dir(save_model)
     params = parse_assignments(set_ or [])
     if algorithm is None:
         if params:
             raise ConfigError("--set needs --algorithm; without it the recommended configuration runs")
         _cluster_recommended(data, output, seed, columns, drop, label_column, impute, as_json,
-                             budget, selector, kb, labels, plot, time_limit)
+                             budget, selector, kb, labels, plot, time_limit, categorical, numeric,
+                             save_model)
         return
     backend = get_registry().backend(algorithm)
     backend.validate(params)  # fail on a bad parameter before reading a big file
@@ -100,10 +104,39 @@ def cluster(
             write_labels_csv(output, {"label": run.labels})
     if plot:
         write_plot(plot, table.X, run.labels, f"{algorithm}: {run.n_clusters} clusters")
+    if save_model:
+        write_model(save_model, table, algorithm, run, seed)
+
+
+def check_model_dir(path: str) -> None:
+    """Fail before any work when the model cannot be saved there."""
+    from pathlib import Path
+
+    from ..saved_model import MANIFEST_FILE, ModelError
+
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise ModelError(f"cannot save a model to {p}: directory {parent} does not exist")
+    if p.exists() and (not p.is_dir() or (any(p.iterdir()) and not (p / MANIFEST_FILE).is_file())):
+        raise ModelError(f"{p} exists and is not a metaclust model; choose a new or empty directory "
+                         "(nothing was overwritten)")
+
+
+def write_model(path: str, table, algorithm: str, run, seed: int) -> None:  # noqa: ANN001
+    """Save the fitted model of a run on a loaded table."""
+    from ..saved_model import SavedModel
+
+    model = SavedModel.from_run(table.X, run.labels, algorithm, run.params, run.resolved,
+                                table.columns, table.schema, seed=seed)
+    model.save(path)
+    err_console.print(f"saved the model to {path} (label new rows with `metaclust predict {path} NEW`)",
+                      highlight=False, soft_wrap=True)
 
 
 def _cluster_recommended(data, output, seed, columns, drop, label_column, impute, as_json,  # noqa: ANN001
-                         budget, selector, kb, labels, plot, time_limit) -> None:
+                         budget, selector, kb, labels, plot, time_limit, categorical=None, numeric=None,
+                         save_model=None) -> None:
     """The no-``--algorithm`` path: recommend (running up to ``budget`` configurations on a
     sample of the table first), then run the chosen configuration on every row."""
     from ..loading import write_labels_csv
@@ -130,6 +163,8 @@ def _cluster_recommended(data, output, seed, columns, drop, label_column, impute
             write_labels_csv(output, {"label": run.labels})
     if plot:
         write_plot(plot, table.X, run.labels, f"{best.algorithm}: {run.n_clusters} clusters")
+    if save_model:
+        write_model(save_model, table, best.algorithm, run, seed)
 
 
 def write_plot(path: str, X: np.ndarray, labels: np.ndarray, title: str, max_points: int = 20_000) -> None:

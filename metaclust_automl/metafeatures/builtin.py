@@ -6,13 +6,14 @@ from collections.abc import Callable
 from typing import Any
 
 from ..hookspecs import hookimpl
+from .column_types import COLUMN_TYPES
 from .density import DENSITY
 from .distance import DISTANCE
 from .general import GENERAL
 from .landmarkers import LANDMARKERS
 from .statistical import STATISTICAL
 
-BUILTIN_GROUPS = (GENERAL, STATISTICAL, DISTANCE, DENSITY, LANDMARKERS)
+BUILTIN_GROUPS = (GENERAL, STATISTICAL, DISTANCE, DENSITY, LANDMARKERS, COLUMN_TYPES)
 
 
 @hookimpl
