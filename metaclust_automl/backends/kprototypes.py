@@ -27,6 +27,15 @@ def _split(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, Any]:
     return np.asarray(X[:, :lay.n_numeric]), lay.codes(X), lay
 
 
+def default_gamma(num: np.ndarray, gamma: float | None) -> float:
+    """``gamma``, or twice the mean variance of the numeric columns: a mismatch then weighs
+    what one numeric column adds to a squared distance on average (as the one-hot encoding
+    weighs it for the other backends)."""
+    if gamma is not None:
+        return float(gamma)
+    return 2.0 * float(np.mean(num.var(axis=0))) if num.shape[1] else 1.0
+
+
 class KPrototypesBackend(Backend):
     name = "kprototypes"
     description = "k-prototypes for mixed tables (kmodes): means for numbers, modes for categories"
@@ -36,8 +45,8 @@ class KPrototypesBackend(Backend):
     params = (
         N_CLUSTERS,
         Param("gamma", "float", default=None, low=1e-3, high=100.0, search_low=0.1, search_high=10.0, log=True,
-              help="weight of a category mismatch against squared numeric distance (default: kmodes' "
-                   "half the numeric standard deviation)"),
+              help="weight of a category mismatch against squared numeric distance (default: twice "
+                   "the mean numeric variance, what a column adds to a squared distance on average)"),
     )
 
     def cluster(self, X: np.ndarray, params: dict[str, Any], seed: int) -> np.ndarray:
@@ -57,7 +66,7 @@ class KPrototypesBackend(Backend):
 
             data = np.hstack([num, codes.astype(np.float64)])
             cat = list(range(num.shape[1], data.shape[1]))
-            model = KPrototypes(n_clusters=k, gamma=params.get("gamma"), init="Cao", n_init=3,
+            model = KPrototypes(n_clusters=k, gamma=default_gamma(num, params.get("gamma")), init="Cao", n_init=3,
                                 random_state=seed, n_jobs=1)
             return model.fit_predict(data, categorical=cat)
 
@@ -69,9 +78,7 @@ def prototypes(Xp: np.ndarray, labels: np.ndarray, resolved: dict[str, Any]) -> 
     means = np.stack([num[labels == i].mean(axis=0) for i in ids]) if ids.size else np.empty((0, num.shape[1]))
     modes = np.stack([[np.bincount(codes[labels == i, j][codes[labels == i, j] >= 0]).argmax()
                        for j in range(codes.shape[1])] for i in ids]) if ids.size else np.empty((0, 0))
-    gamma = resolved.get("gamma")
-    if gamma is None:
-        gamma = 0.5 * float(np.mean(num.std(axis=0))) if num.shape[1] else 1.0
+    gamma = default_gamma(num, resolved.get("gamma"))
     return {"proto_ids": ids, "proto_means": means, "proto_modes": np.asarray(modes, dtype=np.int64),
             "proto_gamma": np.float64(gamma)}
 
