@@ -65,13 +65,12 @@ def cluster(
     save_model: Annotated[Optional[str], typer.Option("--save-model", metavar="DIR", help="Also save the fitted model (plain files) to this directory, for `metaclust predict`.")] = None,
 ) -> None:
     """Cluster a table and write one label per input row (noise = -1)."""
-    from ..atomic import check_output_path
+    from ..atomic import check_distinct, check_output_path
     from ..errors import ConfigError
     from ..guard import option_time_limit
-    from ..isolation import BackendRunner
+    from ..isolation import BackendRunner, validate_params
     from ..loading import write_labels_csv
     from ..params import parse_assignments
-    from ..plugins import get_registry
 
     time_limit = option_time_limit(time_limit)
     if output and output != "-":
@@ -80,6 +79,7 @@ def cluster(
         check_output_path(plot)
     if save_model:
         check_model_dir(save_model)
+    check_distinct({"--output": output, "--plot": plot}, {"DATA": data, "--labels": labels})
     params = parse_assignments(set_ or [])
     if algorithm is None:
         if params:
@@ -88,8 +88,7 @@ def cluster(
                              budget, selector, kb, labels, plot, time_limit, categorical, numeric,
                              save_model)
         return
-    backend = get_registry().backend(algorithm)
-    backend.validate(params)  # fail on a bad parameter before reading a big file
+    validate_params(algorithm, params, time_limit)  # a bad parameter fails before a big file is read
     table = load_for_cli(data, columns, drop, label_column, impute, categorical, numeric)
     with err_console.status(f"running {algorithm} on {table.X.shape[0]} x {table.X.shape[1]}"), \
             BackendRunner(time_limit) as runner:  # a plugin's backend runs guarded
