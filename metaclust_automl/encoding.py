@@ -97,6 +97,16 @@ def keep_layout(X: np.ndarray, like: Any) -> np.ndarray:
     return MixedMatrix(X, lay)
 
 
+def with_numeric(X: np.ndarray, layout: Layout, num: np.ndarray | None) -> MixedMatrix:
+    """A copy of the mixed matrix ``X`` whose numeric columns are ``num`` (which may have
+    another width, e.g. after a PCA); the one-hot columns are kept as they are."""
+    onehot = np.asarray(X[:, layout.n_numeric:])
+    num = np.asarray(X[:, :layout.n_numeric]) if num is None else num
+    shift = num.shape[1] - layout.n_numeric
+    blocks = tuple((a + shift, b + shift) for a, b in layout.blocks)
+    return MixedMatrix(np.hstack([num, onehot]), Layout(num.shape[1], blocks))
+
+
 @dataclass
 class Schema:
     """The columns a model was fitted on, and how each is encoded (plain JSON values)."""

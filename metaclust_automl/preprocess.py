@@ -40,9 +40,19 @@ def apply(X: np.ndarray, method: str, seed: int = 0, sample: int = 100_000) -> n
 
 def fit(X: np.ndarray, method: str, seed: int = 0, sample: int = 100_000) -> dict[str, np.ndarray]:
     """The statistics of ``method`` on ``X`` (what :func:`transform` needs), so that a saved
-    model can transform new rows exactly as the fitted ones were."""
+    model can transform new rows exactly as the fitted ones were. On an encoded mixed table
+    only the numeric columns are transformed: the one-hot columns keep their weight."""
     if method == "none":
         return {}
+    from .encoding import layout_of
+
+    lay = layout_of(X)
+    if lay is not None:
+        return fit(np.asarray(X[:, :lay.n_numeric]), method, seed, sample) if lay.n_numeric else {}
+    return _fit(X, method, seed, sample)
+
+
+def _fit(X: np.ndarray, method: str, seed: int, sample: int) -> dict[str, np.ndarray]:
     if method not in METHODS:
         raise ConfigError(f"unknown preprocessing {method!r}; choose one of: {', '.join(METHODS)}")
     rng = np.random.default_rng(seed)
@@ -75,6 +85,16 @@ def transform(X: np.ndarray, method: str, stats: dict[str, np.ndarray]) -> np.nd
     """``X`` transformed with statistics from :func:`fit` (``X`` itself for ``none``)."""
     if method == "none":
         return X
+    from .encoding import layout_of, with_numeric
+
+    lay = layout_of(X)
+    if lay is not None:
+        num = transform(np.asarray(X[:, :lay.n_numeric]), method, stats) if lay.n_numeric and stats else None
+        return with_numeric(X, lay, num)
+    return _transform(X, method, stats)
+
+
+def _transform(X: np.ndarray, method: str, stats: dict[str, np.ndarray]) -> np.ndarray:
     if method not in METHODS:
         raise ConfigError(f"unknown preprocessing {method!r}; choose one of: {', '.join(METHODS)}")
     g = float(stats["g"])

@@ -77,17 +77,19 @@ class SavedModel:
 
         method = str(params.get("preprocess", "none"))
         stats = preprocess.fit(X, method, seed=seed)
-        Xp = keep_layout(preprocess.transform(np.asarray(X, dtype=np.float64), method, stats), X)
+        Xp = keep_layout(preprocess.transform(X, method, stats), X)
         labels = np.asarray(labels, dtype=np.int64)
         rule = PREDICT_RULES.get(algorithm, "nearest_row")
         state: dict[str, np.ndarray] = {f"pre_{k}": np.asarray(v) for k, v in stats.items()}
         pool = stratified_pool(labels, POOL_ROWS, np.random.default_rng(seed))
         state["pool"], state["pool_labels"] = np.ascontiguousarray(Xp[pool]), labels[pool]
         state["raw_pool"] = np.ascontiguousarray(np.asarray(X)[pool])
-        ids = np.unique(labels[labels >= 0])
-        if ids.size:
+        ids, inverse = np.unique(labels[labels >= 0], return_inverse=True)
+        if ids.size:  # cluster means in one pass over the rows
+            sums = np.zeros((ids.size, Xp.shape[1]))
+            np.add.at(sums, inverse, np.asarray(Xp)[labels >= 0])
             state["centre_ids"] = ids
-            state["centres"] = np.stack([np.asarray(Xp[labels == i]).mean(axis=0) for i in ids])
+            state["centres"] = sums / np.bincount(inverse)[:, None]
         if rule == "core":
             state["reach"] = _reach(np.asarray(Xp), labels, pool, algorithm, resolved)
         if rule == "prototype":
@@ -163,10 +165,10 @@ class SavedModel:
             labels = predict_prototypes(Xp, self.state)
         else:
             core = pool_labels >= 0
-            labels, dist = _nearest(np.asarray(Xp), pool[core], pool_labels[core])
-            if self.rule == "core":
-                labels = np.where(dist <= self.state["reach"][core][_nearest_index(np.asarray(Xp), pool[core])],
-                                  labels, -1)
+            idx, dist = _nearest(np.asarray(Xp), pool[core])
+            labels = pool_labels[core][idx]
+            if self.rule == "core":  # beyond the nearest core row's reach: noise
+                labels = np.where(dist <= self.state["reach"][core][idx], labels, -1)
         return _exact_rows(X, self.state["raw_pool"], pool_labels, labels)
 
     def predict_frame(self, df: pd.DataFrame, source: str = "new data") -> np.ndarray:
@@ -242,12 +244,11 @@ def _nearest_index(X: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return nearest_labels(X, ref, np.arange(ref.shape[0]))
 
 
-def _nearest(X: np.ndarray, ref: np.ndarray, ref_labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(label of the nearest reference row, distance to it)."""
-    if ref.shape[0] == 0:
-        return np.full(X.shape[0], -1, dtype=np.int64), np.full(X.shape[0], np.inf)
+def _nearest(X: np.ndarray, ref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(index of the nearest reference row, distance to it); ``ref`` holds at least one row
+    (the caller has a cluster, so a non-noise fitted row)."""
     idx = _nearest_index(X, ref)
-    return ref_labels[idx], np.sqrt(((X - ref[idx]) ** 2).sum(axis=1))
+    return idx, np.sqrt(((X - ref[idx]) ** 2).sum(axis=1))
 
 
 def _reach(Xp: np.ndarray, labels: np.ndarray, pool: np.ndarray, algorithm: str,
@@ -259,12 +260,13 @@ def _reach(Xp: np.ndarray, labels: np.ndarray, pool: np.ndarray, algorithm: str,
     from sklearn.neighbors import NearestNeighbors
 
     k = int(min(max(1, resolved.get("min_samples", 5)), Xp.shape[0] - 1))
-    dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(Xp).kneighbors(Xp)
+    dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(Xp).kneighbors(Xp[pool])  # pooled rows only
     core = dist[:, -1]
-    reach = np.zeros(Xp.shape[0])
-    for i in np.unique(labels[labels >= 0]):  # the sparsest core distance of the cluster
-        reach[labels == i] = core[labels == i].max()
-    return reach[pool]
+    lab = labels[pool]
+    reach = np.zeros(pool.size)
+    for i in np.unique(lab[lab >= 0]):  # the sparsest core distance of the cluster
+        reach[lab == i] = core[lab == i].max()
+    return reach
 
 
 def _exact_rows(X: np.ndarray, raw_pool: np.ndarray, pool_labels: np.ndarray, labels: np.ndarray

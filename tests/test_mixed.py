@@ -128,3 +128,17 @@ def test_estimator_takes_a_dataframe():
     assert list(est.feature_names_in_) == ["x1", "x2", "colour"]
     assert adjusted_rand_score(y, est.labels_) > 0.6
     np.testing.assert_array_equal(est.predict(df), est.labels_)
+
+
+@pytest.mark.parametrize("method", ["standard", "robust", "minmax", "pca_whiten"])
+def test_preprocessing_leaves_the_one_hot_columns_alone(method):
+    from metaclust_automl import preprocess
+
+    df = pd.DataFrame({"a": np.linspace(0, 5, 40), "b": np.sin(np.arange(40)),
+                       "c": ["x"] * 30 + ["y"] * 10})  # a majority level: robust scaling's trap
+    X = frame_to_table(df).X
+    Xp = preprocess.apply(X, method)
+    lay = layout_of(Xp)
+    assert lay is not None
+    np.testing.assert_array_equal(np.asarray(Xp[:, lay.n_numeric:]), np.asarray(X[:, 2:]))
+    np.testing.assert_array_equal(lay.codes(Xp), layout_of(X).codes(X))
