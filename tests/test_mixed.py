@@ -142,3 +142,14 @@ def test_preprocessing_leaves_the_one_hot_columns_alone(method):
     assert lay is not None
     np.testing.assert_array_equal(np.asarray(Xp[:, lay.n_numeric:]), np.asarray(X[:, 2:]))
     np.testing.assert_array_equal(lay.codes(Xp), layout_of(X).codes(X))
+
+
+def test_corpus_mixed_family_keeps_its_layout():
+    from metaclust_automl import metafeatures
+    from metaclust_automl.corpus import builtin_task_ids, load_builtin_task
+
+    ids = builtin_task_ids(families=["mixed-types"])
+    assert len(ids) >= 10
+    task = load_builtin_task(ids[0])
+    assert layout_of(task.X) is not None and set(np.unique(task.y)) == {0, 1, 2}
+    assert metafeatures.extract(task.X)["column_types.categorical_share"] > 0
