@@ -205,8 +205,9 @@ def column_kind(s: pd.Series, numeric_values: np.ndarray | None) -> str:
 
 
 def _mostly_numbers(s: pd.Series) -> bool:
-    """Whether most present values of a text column parse as numbers."""
-    present = s.dropna()
+    """Whether most present values of a text column parse as numbers once commas are taken
+    out (thousands separators, decimal commas): a misread numeric column, not categories."""
+    present = s.dropna().astype(str).str.replace(",", "", regex=False).str.strip()
     if not len(present):
         return False
     return bool(pd.to_numeric(present, errors="coerce").notna().mean() >= 0.5)
