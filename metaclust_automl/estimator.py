@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
+from .backend_estimator import BackendClusterer, check_X
 from .errors import DataError
-from .guard import check_time_limit
-from .isolation import DEFAULT_TIME_LIMIT
+from .running.worker import check_time_limit
+from .running.backend_runner import DEFAULT_TIME_LIMIT
 
 #: checks of scikit-learn's ``check_estimator`` that MetaClusterer is allowed to fail, and why.
 #: Empty: with the test knowledge base it passes every check, including check_clustering's
@@ -25,26 +26,10 @@ from .isolation import DEFAULT_TIME_LIMIT
 #: estimator contract; add it here with that reason if a knowledge base ever makes it fail).
 EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 
+__all__ = ["BackendClusterer", "EXPECTED_FAILED_CHECKS", "MetaClusterer"]
+
 _cache_lock = threading.Lock()
 _recommenders: dict[tuple[Any, ...], Any] = {}
-
-
-def _min_rows(X: np.ndarray, owner: str) -> None:
-    n = X.shape[0]
-    if n < 3:
-        # worded the way scikit-learn words it, so callers (and check_estimator) recognise it
-        raise DataError(f"{owner} needs at least 3 samples; got n_samples = {n}")
-
-
-def _check_X(est: BaseEstimator, X: Any) -> np.ndarray:
-    from sklearn.utils.validation import validate_data
-
-    try:
-        X = validate_data(est, X, dtype=np.float64, ensure_min_samples=1, reset=True)
-    except ValueError as exc:
-        raise DataError(str(exc)) from None
-    _min_rows(X, type(est).__name__)
-    return writable(X)
 
 
 def _mixed_frame(X: Any) -> Any:
@@ -63,11 +48,6 @@ def _mixed_frame(X: Any) -> Any:
     if not has_categorical(X, names, {c: i for i, c in enumerate(names)}):
         return None
     return frame_to_table(X, source="X")
-
-
-def writable(X: np.ndarray) -> np.ndarray:
-    """A writable array: some backends (the hdbscan package) fail on read-only memory maps."""
-    return X if X.flags.writeable else np.array(X)
 
 
 def _recommender(selector: str | None, kb: str | os.PathLike | None) -> Any:
@@ -152,7 +132,7 @@ class MetaClusterer(ClusterMixin, BaseEstimator):
             self.n_features_in_ = len(table.columns)
             X, columns, schema = table.X, table.columns, table.schema
         else:
-            X = _check_X(self, X)
+            X = check_X(self, X)
             names = getattr(self, "feature_names_in_", None)
             columns = [str(c) for c in names] if names is not None else [str(i) for i in range(X.shape[1])]
             schema = None
@@ -203,29 +183,3 @@ class MetaClusterer(ClusterMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
-
-
-class BackendClusterer(ClusterMixin, BaseEstimator):
-    """Runs one backend with fixed parameters (scale-free ones are resolved on the table
-    it is fitted on). ``Recommendation.to_estimator()`` returns one."""
-
-    def __init__(self, algorithm: str = "kmeans", params: dict[str, Any] | None = None,
-                 random_state: int = 0) -> None:
-        self.algorithm = algorithm
-        self.params = params
-        self.random_state = random_state
-
-    def fit(self, X: Any, y: Any = None) -> BackendClusterer:  # noqa: ARG002
-        from .plugins import get_registry
-
-        backend = get_registry().backend(self.algorithm)
-        backend.validate(self.params or {})
-        X = _check_X(self, X)
-        run = backend.run(X, dict(self.params or {}), seed=0 if self.random_state is None else int(self.random_state))
-        self.labels_ = run.labels
-        self.resolved_params_ = run.resolved
-        self.n_clusters_ = run.n_clusters
-        return self
-
-    def fit_predict(self, X: Any, y: Any = None, **kwargs: Any) -> np.ndarray:
-        return self.fit(X).labels_

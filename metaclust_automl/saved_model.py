@@ -72,7 +72,7 @@ class SavedModel:
                  resolved: dict[str, Any], columns: list[str], schema: Any = None, seed: int = 0
                  ) -> SavedModel:
         """The model of a finished run: ``X`` the (encoded) table it ran on, ``labels`` its labels."""
-        from .backends.base import stratified_pool
+        from .backends.assignment import stratified_pool
         from .encoding import keep_layout
 
         method = str(params.get("preprocess", "none"))
@@ -142,7 +142,7 @@ class SavedModel:
 
     def predict_encoded(self, X: np.ndarray) -> np.ndarray:
         """Labels of rows already in the fitted encoding (before the backend's preprocessing)."""
-        from .backends.base import gaussian_labels, nearest_labels
+        from .backends.assignment import gaussian_labels, nearest_labels
         from .encoding import keep_layout
 
         X = np.asarray(X, dtype=np.float64) if not hasattr(X, "layout") else X
@@ -233,13 +233,13 @@ class SavedModel:
 
 
 def _plain(obj: Any) -> Any:
-    from .recommend import _jsonable
+    from .backends.resolve import jsonable
 
-    return _jsonable(obj)
+    return jsonable(obj)
 
 
 def _nearest_index(X: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    from .backends.base import nearest_labels
+    from .backends.assignment import nearest_labels
 
     return nearest_labels(X, ref, np.arange(ref.shape[0]))
 

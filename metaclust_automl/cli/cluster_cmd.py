@@ -8,7 +8,7 @@ import numpy as np
 import typer
 from rich.table import Table as RichTable
 
-from ..isolation import DEFAULT_TIME_LIMIT
+from ..running.backend_runner import DEFAULT_TIME_LIMIT
 from .app import (CategoricalOpt, NumericOpt, ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, SeedOpt, TimeLimitOpt, app,
                   console, err_console, load_for_cli)
 
@@ -67,8 +67,8 @@ def cluster(
     """Cluster a table and write one label per input row (noise = -1)."""
     from ..atomic import check_distinct, check_output_path
     from ..errors import ConfigError
-    from ..guard import option_time_limit
-    from ..isolation import BackendRunner, validate_params
+    from ..running.backend_runner import BackendRunner, validate_params
+    from .app import option_time_limit
     from ..loading import write_labels_csv
     from ..params import parse_assignments
 

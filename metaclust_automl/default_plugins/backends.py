@@ -5,10 +5,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ..hookspecs import hookimpl
-from .density import DBSCANBackend, HDBSCANBackend, MeanShiftBackend, OPTICSBackend
-from .hierarchical import AgglomerativeBackend
-from .kprototypes import KPrototypesBackend
-from .partitional import BirchBackend, GMMBackend, KMeansBackend, SpectralBackend
+from ..backends.density import DBSCANBackend, HDBSCANBackend, MeanShiftBackend, OPTICSBackend
+from ..backends.hierarchical import AgglomerativeBackend
+from ..backends.kprototypes import KPrototypesBackend
+from ..backends.partitional import BirchBackend, GMMBackend, KMeansBackend, SpectralBackend
 
 BUILTIN_BACKENDS = (
     KMeansBackend, DBSCANBackend, HDBSCANBackend, AgglomerativeBackend, GMMBackend,
