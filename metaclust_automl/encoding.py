@@ -254,153 +254,6 @@ def gower_distances(X: np.ndarray, layout: Layout, Y: np.ndarray | None = None) 
     return D
 
 
-# -- from a frame to a table -------------------------------------------------------------
-
-def has_categorical(df: pd.DataFrame, keep: Sequence[str], position: dict[str, int]) -> bool:
-    """Whether any kept column is boolean, pandas categorical, or text that is not numbers
-    (a numeric table answers False after one dtype look per column and takes the float path)."""
-    from .loading import _numeric_column
-
-    for name in keep:
-        s = df.iloc[:, position[name]]
-        dtype = s.dtype
-        if pd.api.types.is_bool_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
-            return True
-        if _is_text(s) and _numeric_column(s)[0] is None:
-            return True
-    return False
-
-
-def _forced(names: Sequence[str], columns: list[str], option: str) -> list[str]:
-    from .loading import _resolve_names
-
-    return _resolve_names(list(names), columns, option)
-
-
-def mixed_table(df: pd.DataFrame, names: list[str], position: dict[str, int], keep: list[str], *,
-                source: str, impute: str | None, labels: np.ndarray | None, label_name: str | None,
-                categorical: Sequence[str] = (), numeric: Sequence[str] = ()) -> Any:
-    """A :class:`~metaclust_automl.loading.Table` of a frame with categorical columns: the
-    numeric ones go through the loader's checks (missing values, imputation, constant
-    columns), the categorical ones are one-hot encoded; ``X`` is a :class:`MixedMatrix`.
-
-    Identifier-like text columns (nearly one value per row) and text with too many
-    levels are refused, naming them, unless ``categorical`` names them."""
-    from .loading import _drop_flag, _finish, _non_numeric_message, _numeric_column
-
-    force_cat = set(_forced(categorical, names, "--categorical"))
-    force_num = set(_forced(numeric, names, "--numeric"))
-    both = force_cat & force_num
-    if both:
-        raise DataError(f"column {sorted(both)[0]!r} is named by both --categorical and --numeric")
-    n = df.shape[0]
-    num_names: list[str] = []
-    num_cols: list[np.ndarray] = []
-    cat_names: list[str] = []
-    bad: list[str] = []
-    example = ""
-    ids: list[tuple[str, int]] = []
-    for name in keep:
-        s = df.iloc[:, position[name]]
-        if name in force_cat:
-            cat_names.append(name)
-            continue
-        values, wrong = _numeric_column(s)
-        if name in force_num:
-            if values is None:
-                raise DataError(f"{source}: --numeric names column {name!r}, whose values are not "
-                                f"numbers (e.g. {wrong!r})")
-            num_names.append(name)
-            num_cols.append(values)
-            continue
-        kind = column_kind(s, None if pd.api.types.is_bool_dtype(s.dtype) else values)
-        if kind == "numeric":
-            num_names.append(name)
-            num_cols.append(values)
-        elif kind == "categorical" and _is_text(s) and _mostly_numbers(s):
-            bad.append(name)  # numbers with a stray word: a broken numeric column, not categories
-            example = example or wrong
-        elif kind == "categorical":
-            n_levels = int(s.nunique(dropna=True))
-            if _is_text(s) and (n_levels >= ID_SHARE * max(1, int(s.notna().sum())) and n_levels > 2
-                                or too_many_levels(n_levels, n)):
-                ids.append((name, n_levels))
-                example = example or str(s.dropna().iloc[0])[:30]
-            else:
-                cat_names.append(name)
-        else:
-            bad.append(name)
-            example = example or wrong
-    if bad:
-        raise DataError(_non_numeric_message(source, bad, example, names))
-    if ids:
-        plain = _non_numeric_message(source, [c for c, _ in ids], example, names)
-        if "(the whole line" in plain or "decimal commas" in plain:
-            raise DataError(plain)  # a misread file, not identifiers: say how to read it
-        shown = ", ".join(repr(c) for c, _ in ids[:5]) + (" ..." if len(ids) > 5 else "")
-        counts = ", ".join(f"{k:,}" for _, k in ids[:5])
-        flag = " ".join(_drop_flag(c, names) for c, _ in ids[:3])
-        many = len(ids) > 1
-        raise DataError(f"{source}: non-numeric column{'s' if many else ''} {shown} (e.g. {example!r}) "
-                        f"look{'' if many else 's'} like {'identifiers' if many else 'an identifier'}, "
-                        f"not {'categories' if many else 'a category'} ({counts} distinct values in {n:,} rows); remove with {flag} "
-                        f"(or force with --categorical NAME)")
-    warnings_out: list[str] = []
-    num = np.empty((n, 0))
-    dropped: list[str] = []
-    imputed = 0
-    if num_names:
-        block = np.column_stack(num_cols) if num_cols else np.empty((n, 0))
-        try:
-            part = _finish(block, num_names, source=source, impute=impute, labels=None, label_name=None)
-        except DataError as exc:
-            if "every feature column is constant" not in str(exc) or not cat_names:
-                raise
-            part = None
-            dropped = list(num_names)
-            warnings_out.append(f"dropped {len(num_names)} constant column"
-                                f"{'s' if len(num_names) > 1 else ''}: "
-                                + ", ".join(repr(c) for c in num_names[:5]))
-        if part is not None:
-            num, num_names = part.X, part.columns
-            dropped, imputed = part.dropped_constant, part.imputed
-            warnings_out.extend(part.warnings)
-        else:
-            num_names = []
-    frame = pd.DataFrame({c: df.iloc[:, position[c]] for c in cat_names})
-    constant = [c for c in cat_names if frame[c].nunique(dropna=False) < 2]
-    if constant:
-        cat_names = [c for c in cat_names if c not in constant]
-        dropped += constant
-        warnings_out.append(f"dropped {len(constant)} constant categorical column"
-                            f"{'s' if len(constant) > 1 else ''}: " + ", ".join(repr(c) for c in constant[:5]))
-    if not cat_names and not num_names:
-        raise DataError(f"{source}: every feature column is constant; there is nothing to cluster")
-    if labels is not None and len(labels) != n:
-        raise DataError(f"{source}: {len(labels)} labels for {n} rows")
-    if not cat_names:  # only constant categorical columns: a numeric table after all
-        from .loading import Table
-
-        return Table(X=np.ascontiguousarray(num), columns=num_names, labels=labels,
-                     label_column=label_name, dropped_constant=dropped, imputed=imputed,
-                     source=source, warnings=warnings_out)
-    schema = fit_schema(num, num_names, frame, cat_names)
-    X = schema.encode(num, frame)
-    from .loading import Table
-
-    return Table(X=X, columns=num_names + cat_names, labels=labels, label_column=label_name,
-                 dropped_constant=dropped, imputed=imputed, source=source, warnings=warnings_out,
-                 schema=schema, notes=[categorical_note(schema)])
-
-
-def categorical_note(schema: Schema) -> str:
-    """The one line that says which columns were taken as categorical."""
-    shown = ", ".join(f"{c} ({len(schema.levels[c])} levels)" for c in schema.categorical[:8])
-    more = " ..." if len(schema.categorical) > 8 else ""
-    return (f"categorical column{'s' if len(schema.categorical) > 1 else ''}: {shown}{more} "
-            "(one-hot encoded; --numeric NAME to treat one as numbers)")
-
-
 #: a backend that accepts precomputed distances clusters Gower distances up to this many
 #: rows (an n x n float32 matrix: 100 MB at 5,000); beyond, the scaled one-hot encoding
 GOWER_MAX_ROWS = 5000
@@ -413,3 +266,11 @@ def gower_for(X: np.ndarray) -> np.ndarray | None:
     if lay is None or X.shape[0] > GOWER_MAX_ROWS:
         return None
     return gower_distances(X, lay)
+
+
+def categorical_note(schema: Schema) -> str:
+    """The one line that says which columns were taken as categorical."""
+    shown = ", ".join(f"{c} ({len(schema.levels[c])} levels)" for c in schema.categorical[:8])
+    more = " ..." if len(schema.categorical) > 8 else ""
+    return (f"categorical column{'s' if len(schema.categorical) > 1 else ''}: {shown}{more} "
+            "(one-hot encoded; --numeric NAME to treat one as numbers)")

@@ -41,8 +41,7 @@ def _mixed_frame(X: Any) -> Any:
         return None
     if not isinstance(X, pd.DataFrame):
         return None
-    from .encoding import has_categorical
-    from .loading import _clean_names, frame_to_table
+    from .loading import _clean_names, frame_to_table, has_categorical
 
     names = _clean_names(X.columns)
     if not has_categorical(X, names, {c: i for i, c in enumerate(names)}):
