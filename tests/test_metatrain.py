@@ -59,7 +59,7 @@ def test_tiny_corpus_builds_a_valid_knowledge_base(built):
     info = loaded.info
     assert info["sampler"] == "qmc" and info["trials"] == 2 and info["seed"] == 0
     best = info["studies"]["blobs0"]["kmeans"]
-    assert best["trials"] == 2 and set(best["best_params"]) == {"n_clusters", "preprocess"}
+    assert best["trials"] == 2 and set(best["best_params"]) == {"k_rule", "preprocess"}  # k itself is not searched
     manifest = json.loads((root / "kb" / "manifest.json").read_text())
     assert manifest["schema_version"] == 1 and manifest["package_version"]
     assert loaded.content_digest() == kb.content_digest()

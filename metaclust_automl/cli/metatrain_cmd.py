@@ -55,7 +55,9 @@ def meta_train(
     time_limit: Annotated[float, typer.Option(
         "--time-limit", help="Seconds per configuration run; slower runs are recorded as timed out "
                              "(0: no limit).")] = 60.0,
-    portfolio_size: Annotated[int, typer.Option("--portfolio-size", help="Configurations in the portfolio.")] = 80,
+    portfolio_size: Annotated[Optional[int], typer.Option(
+        "--portfolio-size", help="Configurations in the portfolio (default 80; with --extend, default: "
+                                 "keep all, else cut greedily on measured ARI).")] = None,
     sampler: Annotated[str, typer.Option(
         "--sampler", help="tpe, or qmc (quasi-random by trial slot: the same result with any "
                           "number of workers).")] = "tpe",
@@ -67,6 +69,13 @@ def meta_train(
     exclude_families: Annotated[Optional[str], typer.Option(
         "--exclude-families", help="Built-in corpus only: comma-separated families to leave out "
                                    "(e.g. datasets you will evaluate on).")] = None,
+    extend: Annotated[Optional[str], typer.Option(
+        "--extend", help="Extend this knowledge base instead of searching from scratch: run the "
+                         "--add-configs configurations on its tasks and every configuration on the corpus "
+                         "tasks it lacks (--trials, --backends and --sampler are then not used).")] = None,
+    add_configs: Annotated[Optional[str], typer.Option(
+        "--add-configs", help="With --extend: 'k-rules' (the built-in grid of k-rule configurations) or a "
+                              "JSON file [{algorithm, params}, ...].")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show progress bars.")] = True,
     seed: SeedOpt = 0,
 ) -> None:
@@ -82,6 +91,9 @@ def meta_train(
     if sampler not in ("tpe", "qmc"):
         raise ConfigError(f"--sampler must be tpe or qmc, got {sampler!r}")
     limit_s = option_time_limit(time_limit)
+    portfolio_size_given = portfolio_size is not None
+    if portfolio_size is None:
+        portfolio_size = 80
     check_kb_output(out)  # before the corpus is read: nothing in OUT is ever deleted by mistake
     if corpus:
         if limit is not None or exclude_families is not None:
@@ -105,10 +117,22 @@ def meta_train(
         tasks = builtin_corpus(families=families, limit=limit, seed=seed)
         info = {"source": "builtin", "limit": limit, "excluded_families": excluded}
     try:
-        kb = build_knowledge_base(
-            tasks, out, trials=trials, backends=_backends(backends), storage=storage, jobs=jobs, seed=seed,
-            time_limit=limit_s, portfolio_size=portfolio_size, sampler=sampler,
-            progress=progress, max_rows=max_rows, corpus=info, verbose=True)
+        if extend is not None:
+            from ..knowledge_base import KnowledgeBase
+            from ..metatrain.extend import extend_knowledge_base, grid_candidates
+
+            base = KnowledgeBase.load(extend)
+            size = portfolio_size if portfolio_size_given else None
+            kb = extend_knowledge_base(base, tasks, out, add=grid_candidates(add_configs) if add_configs else (),
+                                       storage=storage, jobs=jobs, seed=seed, time_limit=limit_s,
+                                       max_rows=max_rows, portfolio_size=size, progress=progress, corpus=info)
+        else:
+            if add_configs is not None:
+                raise ConfigError("--add-configs needs --extend KB_DIR")
+            kb = build_knowledge_base(
+                tasks, out, trials=trials, backends=_backends(backends), storage=storage, jobs=jobs, seed=seed,
+                time_limit=limit_s, portfolio_size=portfolio_size, sampler=sampler,
+                progress=progress, max_rows=max_rows, corpus=info, verbose=True)
     except Exception as exc:
         _storage_error(exc)
         raise

@@ -91,16 +91,22 @@ def collect_portfolio(storage: Any, phase: Phase, n_configs: int, index_names: S
         row = t.user_attrs.get(RESULT, {}) if t is not None else {}
         if len(row.get("status", ())) != K:
             continue  # stays "skipped" (cannot happen after a complete phase)
-        for j in range(K):
-            seconds[ti, j] = float(row["seconds"][j] or 0.0)
-            st = row["status"][j]
-            status[ti, j] = STATUS["ok"] if st == "ok" else STATUS["timeout"] if st == "timeout" else STATUS["failed"]
-            if st == "ok":
-                for m in ("ari", "nmi", "acc"):
-                    P[m][ti, j] = float(row[m][j])
-                C[ti, j] = np.asarray(row["indices"][j], dtype=float)
+        fill_portfolio_row(row, ti, range(K), P, C, seconds, status)
     return {"P_ari": P["ari"], "P_nmi": P["nmi"], "P_acc": P["acc"], "C": C, "seconds": seconds,
             "status": status}
+
+
+def fill_portfolio_row(row: dict[str, Any], ti: int, cols: Sequence[int], P: dict[str, np.ndarray],
+                       C: np.ndarray, seconds: np.ndarray, status: np.ndarray) -> None:
+    """Write one stored portfolio row (its j-th run into column ``cols[j]``) into the arrays."""
+    for j, col in enumerate(cols):
+        seconds[ti, col] = float(row["seconds"][j] or 0.0)
+        st = row["status"][j]
+        status[ti, col] = STATUS["ok"] if st == "ok" else STATUS["timeout"] if st == "timeout" else STATUS["failed"]
+        if st == "ok":
+            for m in ("ari", "nmi", "acc"):
+                P[m][ti, col] = float(row[m][j])
+            C[ti, col] = np.asarray(row["indices"][j], dtype=float)
 
 
 # -- the whole build -----------------------------------------------------------------------

@@ -211,6 +211,10 @@ def rank(X: np.ndarray, kb: KnowledgeBase, selector: Any, runner: Any, *, top: i
     if scores.shape != (len(kb.configs),):
         raise KnowledgeBaseError(f"selector {name!r} returned {scores.shape} scores for "
                                  f"{len(kb.configs)} configurations")
+    if int(budget) > 0 and session.indices:  # probes judged by the learned validity index
+        from ..selectors.validity import rescore_probes
+
+        scores = rescore_probes(kb, scores, session.indices)
     if query.labels is not None and not getattr(selector, "adapts_to_labels", False):
         # selectors that do not learn from labels still profit from them: score the best few
         # configurations on the known rows and move their scores towards what was observed

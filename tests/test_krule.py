@@ -1,0 +1,137 @@
+"""k rules: k chosen on the table, a fixed n_clusters still wins; Genie; extending a knowledge base."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+
+from metaclust_automl.corpus import LabelledTask
+from metaclust_automl.errors import ConfigError, DataError
+from metaclust_automl.knowledge_base import KnowledgeBase
+from metaclust_automl.metrics import ari
+from metaclust_automl.plugins import get_registry
+
+K_BACKENDS = ("kmeans", "gmm", "agglomerative", "birch", "spectral", "genie")
+
+
+@pytest.mark.parametrize("true_k", [2, 5])
+@pytest.mark.parametrize("algorithm", K_BACKENDS)
+def test_k_rule_finds_the_number_of_separated_blobs(algorithm, true_k):
+    X, y = make_blobs(400, centers=true_k, n_features=3, cluster_std=0.5, center_box=(-20, 20), random_state=true_k)
+    run = get_registry().backend(algorithm).run(X, {"k_rule": "silhouette"}, seed=0)
+    key = "n_components" if algorithm == "gmm" else "n_clusters"
+    assert run.resolved[key] == true_k and "k_rule" not in run.resolved
+    assert ari(y, run.labels) > 0.95
+
+
+@pytest.mark.parametrize("rule", ["calinski_harabasz", "davies_bouldin", "eigengap"])
+def test_every_rule_finds_three_blobs(rule):
+    X, _ = make_blobs(600, centers=3, n_features=2, cluster_std=0.4, center_box=(-15, 15), random_state=1)
+    assert get_registry().backend("kmeans").run(X, {"k_rule": rule}).resolved["n_clusters"] == 3
+
+
+def test_bic_is_the_mixture_rule_only():
+    X, _ = make_blobs(300, centers=4, n_features=2, cluster_std=0.4, center_box=(-15, 15), random_state=2)
+    assert get_registry().backend("gmm").run(X, {"k_rule": "bic"}).resolved["n_components"] == 4
+    with pytest.raises(ConfigError):
+        get_registry().backend("kmeans").validate({"k_rule": "bic"})
+
+
+@pytest.mark.parametrize("algorithm", K_BACKENDS)
+def test_given_k_wins_over_the_rule(algorithm):
+    X, _ = make_blobs(300, centers=2, n_features=2, random_state=0)
+    key = "n_components" if algorithm == "gmm" else "n_clusters"
+    run = get_registry().backend(algorithm).run(X, {key: 5, "k_rule": "silhouette"}, seed=0)
+    assert run.resolved[key] == 5 and run.n_clusters == 5
+
+
+def test_k_rule_respects_k_max_and_is_searched_not_k():
+    X, _ = make_blobs(500, centers=8, n_features=2, cluster_std=0.3, center_box=(-30, 30), random_state=0)
+    backend = get_registry().backend("kmeans")
+    assert backend.run(X, {"k_max": 4}).resolved["n_clusters"] <= 4
+    searched = {p.name for p in backend.space.params if p.search}
+    assert "k_rule" in searched and "n_clusters" not in searched
+
+
+def test_rule_cost_is_bounded_by_a_sample():
+    """On a big table the rule sees at most K_SAMPLE rows, and still finds k."""
+    from metaclust_automl.backends.krule import K_SAMPLE, k_sample
+
+    X, _ = make_blobs(20_000, centers=3, n_features=2, cluster_std=0.5, center_box=(-15, 15), random_state=3)
+    assert k_sample(X).shape[0] == K_SAMPLE
+    assert get_registry().backend("kmeans").run(X, {}).resolved["n_clusters"] == 3
+
+
+def test_genie_gini_threshold_and_registry():
+    assert "genie" in get_registry().backends
+    X, y = make_blobs(300, centers=3, n_features=2, cluster_std=0.5, center_box=(-15, 15), random_state=4)
+    run = get_registry().backend("genie").run(X, {"n_clusters": 3, "gini_threshold": 0.3})
+    assert ari(y, run.labels) > 0.95
+    with pytest.raises(ConfigError):
+        get_registry().backend("genie").validate({"gini_threshold": 1.5})
+
+
+# -- extending a knowledge base ------------------------------------------------------------
+
+def _tasks(extra: bool = False) -> list[LabelledTask]:
+    out = []
+    for i in range(3):
+        X, y = make_blobs(n_samples=120, centers=2 + i, n_features=2, random_state=i)
+        out.append(LabelledTask(f"blobs{i}", X, y, group="blobs"))
+    if extra:
+        X, y = make_blobs(n_samples=150, centers=4, n_features=3, random_state=9)
+        out.append(LabelledTask("new4", X, y, group="new"))
+    return out
+
+
+def test_extend_adds_configurations_and_tasks_and_resumes(tmp_path):
+    from metaclust_automl.metatrain import build_knowledge_base
+    from metaclust_automl.metatrain.extend import extend_knowledge_base, grid_candidates
+
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    base = build_knowledge_base(_tasks(), tmp_path / "base", storage=url, trials=2, backends=["dbscan"],
+                                portfolio_size=2, time_limit=30, progress=False, sampler="qmc")
+    add = [c for c in grid_candidates("k-rules") if c.algorithm in ("kmeans", "genie")][:3]
+    kb = extend_knowledge_base(base, _tasks(extra=True), tmp_path / "kb", add=add, storage=url,
+                               time_limit=30, progress=False)
+    loaded = KnowledgeBase.load(tmp_path / "kb")
+    K0 = len(base.configs)
+    assert len(loaded.configs) == K0 + 3 and loaded.task_ids[-1] == "new4"
+    bi = [loaded.task_ids.index(t) for t in base.task_ids]
+    np.testing.assert_array_equal(loaded.P["ari"][bi, :K0], base.P["ari"])  # base rows unchanged
+    assert np.isfinite(loaded.P["ari"]).all() and np.isfinite(loaded.M).all()
+    assert loaded.P["ari"][:, K0:].max() > 0.9  # a k rule solves separated blobs
+    # resume: the same command against the same storage repeats nothing and gives the same matrix
+    again = extend_knowledge_base(base, _tasks(extra=True), tmp_path / "kb2", add=add, storage=url,
+                                  time_limit=30, progress=False)
+    np.testing.assert_array_equal(again.P["ari"], loaded.P["ari"])
+    cut = extend_knowledge_base(base, _tasks(extra=True), tmp_path / "kb3", add=add, storage=url,
+                                time_limit=30, progress=False, portfolio_size=2)
+    assert len(cut.configs) == 2
+    best = np.nanmax(loaded.P["ari"], axis=1)
+    assert np.nanmax(cut.P["ari"], axis=1).sum() >= 0.9 * best.sum()
+    # a base task no longer in the corpus is dropped; one whose table changed is run again whole
+    changed = _tasks()[:2]
+    changed[1] = LabelledTask("blobs1", changed[1].X * 2.0 + 1.0, changed[1].y, group="blobs")
+    kb4 = extend_knowledge_base(base, changed, tmp_path / "kb4", add=add, time_limit=30,
+                                progress=False)
+    assert kb4.task_ids == ["blobs0", "blobs1"]
+    assert kb4.info["extended"]["rerun_changed_tasks"] == ["blobs1"]
+    assert kb4.info["extended"]["dropped_tasks"] == ["blobs2"]
+    assert np.isfinite(kb4.P["ari"]).all()
+    other = [LabelledTask("other", *make_blobs(60, random_state=0))]
+    with pytest.raises(DataError):
+        extend_knowledge_base(base, other, tmp_path / "kb5", add=add, storage=url, progress=False)
+    # tasks only: the base's rows are kept whole, the new task gets every configuration
+    more = extend_knowledge_base(loaded, other, tmp_path / "kb6", time_limit=30, progress=False)
+    assert more.task_ids == ["other", *loaded.task_ids] and np.isfinite(more.P["ari"]).all()
+    np.testing.assert_array_equal(more.P["ari"][1:], loaded.P["ari"])
+
+
+def test_greedy_prune_keeps_the_best_cover():
+    from metaclust_automl.metatrain.extend import greedy_prune
+
+    P = np.array([[0.9, 0.1, 0.5], [0.1, 0.9, 0.5], [0.2, 0.2, 0.6]])
+    assert greedy_prune(P, 1) == [2]  # the best single cover
+    assert greedy_prune(P, 2) == [0, 2]  # then the biggest gain on top of it
+    assert greedy_prune(P, 5) == [0, 1, 2]
