@@ -17,6 +17,11 @@ class DataError(MetaclustError, ValueError):
     exit_code = 2
 
 
+class NonNumericError(DataError):
+    """Columns that are not numbers: the loader's fast route hands such a table to the
+    route that can encode categorical columns (``encoding.py``)."""
+
+
 class ConfigError(MetaclustError, ValueError):
     """An unknown algorithm, an unknown parameter or a value out of range."""
 

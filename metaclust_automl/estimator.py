@@ -16,6 +16,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from .backend_estimator import BackendClusterer, check_X
+from .errors import DataError
 from .running.worker import check_time_limit
 from .running.backend_runner import DEFAULT_TIME_LIMIT
 
@@ -29,6 +30,23 @@ __all__ = ["BackendClusterer", "EXPECTED_FAILED_CHECKS", "MetaClusterer"]
 
 _cache_lock = threading.Lock()
 _recommenders: dict[tuple[Any, ...], Any] = {}
+
+
+def _mixed_frame(X: Any) -> Any:
+    """The loaded table of a DataFrame that has categorical columns, None for anything else
+    (numeric input keeps scikit-learn's own validation, unchanged)."""
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        return None
+    if not isinstance(X, pd.DataFrame):
+        return None
+    from .loading import _clean_names, frame_to_table, has_categorical
+
+    names = _clean_names(X.columns)
+    if not has_categorical(X, names, {c: i for i, c in enumerate(names)}):
+        return None
+    return frame_to_table(X, source="X")
 
 
 def _recommender(selector: str | None, kb: str | os.PathLike | None) -> Any:
@@ -103,8 +121,20 @@ class MetaClusterer(ClusterMixin, BaseEstimator):
         self.time_limit = time_limit
 
     def fit(self, X: Any, y: Any = None) -> MetaClusterer:  # noqa: ARG002 - unsupervised
-        """Recommend a configuration for X and run it."""
-        X = check_X(self, X)
+        """Recommend a configuration for X and run it. A pandas DataFrame with text, boolean or
+        categorical columns is encoded as the CLI encodes a mixed table (``encoding.py``)."""
+        from .saved_model import SavedModel
+
+        table = _mixed_frame(X)
+        if table is not None:
+            self.feature_names_in_ = np.asarray(table.columns, dtype=object)
+            self.n_features_in_ = len(table.columns)
+            X, columns, schema = table.X, table.columns, table.schema
+        else:
+            X = check_X(self, X)
+            names = getattr(self, "feature_names_in_", None)
+            columns = [str(c) for c in names] if names is not None else [str(i) for i in range(X.shape[1])]
+            schema = None
         seed = 0 if self.random_state is None else int(self.random_state)
         rec = _recommender(self.selector, self.kb)
         rec.runner.time_limit = check_time_limit(self.time_limit)
@@ -114,7 +144,36 @@ class MetaClusterer(ClusterMixin, BaseEstimator):
         self.recommendation_ = chosen
         self.labels_ = run.labels
         self.n_clusters_ = run.n_clusters
+        self.model_ = SavedModel.from_run(X, run.labels, chosen.algorithm, run.params, run.resolved,
+                                          columns, schema, seed=seed)
         return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Labels of new rows by the fitted backend's rule (``saved_model.py`` lists them:
+        nearest centre for kmeans and birch, most likely Gaussian for gmm, nearest core row
+        for hdbscan and dbscan, nearest fitted row for the others); -1 = noise."""
+        from sklearn.utils.validation import check_is_fitted, validate_data
+
+        check_is_fitted(self, "model_")
+        if self.model_.schema is not None:
+            import pandas as pd
+
+            if not isinstance(X, pd.DataFrame):
+                raise DataError("this model was fitted on a DataFrame with categorical columns; "
+                                "pass a DataFrame with the same columns")
+            return self.model_.predict_frame(X)
+        try:
+            X = validate_data(self, X, dtype=np.float64, reset=False)
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
+        return self.model_.predict_encoded(X)
+
+    def save(self, directory: str | os.PathLike) -> Any:
+        """Write the fitted model as plain files; ``metaclust predict DIR NEW`` reads it."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "model_")
+        return self.model_.save(directory)
 
     def fit_predict(self, X: Any, y: Any = None, **kwargs: Any) -> np.ndarray:
         return self.fit(X).labels_

@@ -26,13 +26,17 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from .errors import DataError, NonNumericError
 from .sizes import check_npy, check_npz_members, gzip_declared_size, over_budget, shown_bytes, table_budget
 from .validation import MIN_ROWS
+
+if TYPE_CHECKING:
+    from .encoding import Schema
 
 TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
 WHITESPACE_SUFFIXES = {".data", ".txt", ".dat", ".mat"}
@@ -61,6 +65,15 @@ class Table:
     imputed: int = 0
     source: str = ""
     warnings: list[str] = field(default_factory=list)
+    #: how categorical columns were encoded (None: a numeric table); see ``encoding.py``
+    schema: Schema | None = None
+    #: what the user should know but need not act on (which columns are categorical)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Names of the columns of ``X`` (``colour=red`` for a one-hot column)."""
+        return self.schema.feature_names if self.schema is not None else list(self.columns)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -560,12 +573,10 @@ def _diagnose(p: Path, gz: bool, pa, pacsv, read_opts: dict, sep: str, newlines:
         bad.append(failed)  # numbers (or true/false) first, text further down
     if bad:
         bad = [c for c in keep if c in bad]
-        raise DataError(_non_numeric_message(str(p), bad, first_example or example, names))
-    if not booleans or all(types.get(c) == pa.bool_() for c in booleans):
-        return None
-    out = dict(types)
-    out.update({c: pa.bool_() for c in booleans})
-    return out
+        raise NonNumericError(_non_numeric_message(str(p), bad, first_example or example, names))
+    if booleans:  # true/false columns are categorical: the pandas route encodes them
+        raise NonNumericError(_non_numeric_message(str(p), booleans, "true", names))
+    return None
 
 
 # -- turning columns into a matrix ------------------------------------------------------
@@ -728,10 +739,13 @@ def _finish(X: np.ndarray, keep: list[str], *, source: str, impute: str | None,
 def frame_to_table(df: pd.DataFrame, *, source: str = "table", columns: Sequence[str] | None = None,
                    drop: Sequence[str] = (), label_column: str | None = None,
                    impute: str | None = None, labels: np.ndarray | None = None,
-                   min_rows: int = MIN_ROWS) -> Table:
+                   min_rows: int = MIN_ROWS, categorical: Sequence[str] = (),
+                   numeric: Sequence[str] = ()) -> Table:
     """Turn a DataFrame into a validated Table (shared by files and in-memory frames).
 
-    Columns are converted one at a time into a preallocated matrix: no copy of the frame."""
+    Columns are converted one at a time into a preallocated matrix: no copy of the frame.
+    A table with categorical columns (text, booleans, pandas categoricals, or those named in
+    ``categorical``) is encoded by :func:`encoding.mixed_table` instead."""
     _check_impute(impute)
     names = _clean_names(df.columns)
     position = {name: i for i, name in enumerate(names)}
@@ -741,6 +755,9 @@ def frame_to_table(df: pd.DataFrame, *, source: str = "table", columns: Sequence
     n = df.shape[0]
     if n < min_rows:
         raise DataError(_too_few_rows(source, n, min_rows))
+    if categorical or numeric or has_categorical(df, keep, position):
+        return mixed_table(df, names, position, keep, source=source, impute=impute, labels=labels,
+                           label_name=label_name, categorical=categorical, numeric=numeric)
     X = np.empty((n, len(keep)), dtype=np.float64)
     bad_cols: list[str] = []
     example = ""
@@ -752,7 +769,7 @@ def frame_to_table(df: pd.DataFrame, *, source: str = "table", columns: Sequence
         else:
             X[:, j] = values
     if bad_cols:
-        raise DataError(_non_numeric_message(source, bad_cols, example, names))
+        raise NonNumericError(_non_numeric_message(source, bad_cols, example, names))
     return _finish(X, keep, source=source, impute=impute, labels=labels, label_name=label_name)
 
 
@@ -829,18 +846,155 @@ def _numeric_header_warning(p: Path, gz: bool, default_sep: str | None) -> str |
             "header, give the columns names that are not numbers (e.g. c0, c1, ...)")
 
 
+# -- mixed tables: categorical columns (the encoding itself lives in encoding.py) -------------
+
+def has_categorical(df: pd.DataFrame, keep: Sequence[str], position: dict[str, int]) -> bool:
+    """Whether any kept column is boolean, pandas categorical, or text that is not numbers
+    (a numeric table answers False after one dtype look per column and takes the float path)."""
+    from .encoding import _is_text
+
+    for name in keep:
+        s = df.iloc[:, position[name]]
+        dtype = s.dtype
+        if pd.api.types.is_bool_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
+            return True
+        if _is_text(s) and _numeric_column(s)[0] is None:
+            return True
+    return False
+
+
+def _forced(names: Sequence[str], columns: list[str], option: str) -> list[str]:
+    return _resolve_names(list(names), columns, option)
+
+
+def mixed_table(df: pd.DataFrame, names: list[str], position: dict[str, int], keep: list[str], *,
+                source: str, impute: str | None, labels: np.ndarray | None, label_name: str | None,
+                categorical: Sequence[str] = (), numeric: Sequence[str] = ()) -> Table:
+    """A :class:`Table` of a frame with categorical columns: the
+    numeric ones go through the loader's checks (missing values, imputation, constant
+    columns), the categorical ones are one-hot encoded; ``X`` is a :class:`MixedMatrix`.
+
+    Identifier-like text columns (nearly one value per row) and text with too many
+    levels are refused, naming them, unless ``categorical`` names them."""
+    from .encoding import (ID_SHARE, _is_text, _mostly_numbers, categorical_note, column_kind, fit_schema,
+                           too_many_levels)
+
+    force_cat = set(_forced(categorical, names, "--categorical"))
+    force_num = set(_forced(numeric, names, "--numeric"))
+    both = force_cat & force_num
+    if both:
+        raise DataError(f"column {sorted(both)[0]!r} is named by both --categorical and --numeric")
+    n = df.shape[0]
+    num_names: list[str] = []
+    num_cols: list[np.ndarray] = []
+    cat_names: list[str] = []
+    bad: list[str] = []
+    example = ""
+    ids: list[tuple[str, int]] = []
+    for name in keep:
+        s = df.iloc[:, position[name]]
+        if name in force_cat:
+            cat_names.append(name)
+            continue
+        values, wrong = _numeric_column(s)
+        if name in force_num:
+            if values is None:
+                raise DataError(f"{source}: --numeric names column {name!r}, whose values are not "
+                                f"numbers (e.g. {wrong!r})")
+            num_names.append(name)
+            num_cols.append(values)
+            continue
+        kind = column_kind(s, None if pd.api.types.is_bool_dtype(s.dtype) else values)
+        if kind == "numeric":
+            num_names.append(name)
+            num_cols.append(values)
+        elif kind == "categorical" and _is_text(s) and _mostly_numbers(s):
+            bad.append(name)  # numbers with a stray word: a broken numeric column, not categories
+            example = example or wrong
+        elif kind == "categorical":
+            n_levels = int(s.nunique(dropna=True))
+            if _is_text(s) and (n_levels >= ID_SHARE * max(1, int(s.notna().sum())) and n_levels > 2
+                                or too_many_levels(n_levels, n)):
+                ids.append((name, n_levels))
+                example = example or str(s.dropna().iloc[0])[:30]
+            else:
+                cat_names.append(name)
+        else:
+            bad.append(name)
+            example = example or wrong
+    if bad:
+        raise DataError(_non_numeric_message(source, bad, example, names))
+    if ids:
+        plain = _non_numeric_message(source, [c for c, _ in ids], example, names)
+        if "(the whole line" in plain or "decimal commas" in plain:
+            raise DataError(plain)  # a misread file, not identifiers: say how to read it
+        shown = ", ".join(repr(c) for c, _ in ids[:5]) + (" ..." if len(ids) > 5 else "")
+        counts = ", ".join(f"{k:,}" for _, k in ids[:5])
+        flag = " ".join(_drop_flag(c, names) for c, _ in ids[:3])
+        many = len(ids) > 1
+        raise DataError(f"{source}: non-numeric column{'s' if many else ''} {shown} (e.g. {example!r}) "
+                        f"look{'' if many else 's'} like {'identifiers' if many else 'an identifier'}, "
+                        f"not {'categories' if many else 'a category'} ({counts} distinct values in {n:,} rows); remove with {flag} "
+                        f"(or force with --categorical NAME)")
+    warnings_out: list[str] = []
+    num = np.empty((n, 0))
+    dropped: list[str] = []
+    imputed = 0
+    if num_names:
+        block = np.column_stack(num_cols) if num_cols else np.empty((n, 0))
+        try:
+            part = _finish(block, num_names, source=source, impute=impute, labels=None, label_name=None)
+        except DataError as exc:
+            if "every feature column is constant" not in str(exc) or not cat_names:
+                raise
+            part = None
+            dropped = list(num_names)
+            warnings_out.append(f"dropped {len(num_names)} constant column"
+                                f"{'s' if len(num_names) > 1 else ''}: "
+                                + ", ".join(repr(c) for c in num_names[:5]))
+        if part is not None:
+            num, num_names = part.X, part.columns
+            dropped, imputed = part.dropped_constant, part.imputed
+            warnings_out.extend(part.warnings)
+        else:
+            num_names = []
+    frame = pd.DataFrame({c: df.iloc[:, position[c]] for c in cat_names})
+    constant = [c for c in cat_names if frame[c].nunique(dropna=False) < 2]
+    if constant:
+        cat_names = [c for c in cat_names if c not in constant]
+        dropped += constant
+        warnings_out.append(f"dropped {len(constant)} constant categorical column"
+                            f"{'s' if len(constant) > 1 else ''}: " + ", ".join(repr(c) for c in constant[:5]))
+    if not cat_names and not num_names:
+        raise DataError(f"{source}: every feature column is constant; there is nothing to cluster")
+    if labels is not None and len(labels) != n:
+        raise DataError(f"{source}: {len(labels)} labels for {n} rows")
+    if not cat_names:  # only constant categorical columns: a numeric table after all
+        return Table(X=np.ascontiguousarray(num), columns=num_names, labels=labels,
+                     label_column=label_name, dropped_constant=dropped, imputed=imputed,
+                     source=source, warnings=warnings_out)
+    schema = fit_schema(num, num_names, frame, cat_names)
+    X = schema.encode(num, frame)
+    return Table(X=X, columns=num_names + cat_names, labels=labels, label_column=label_name,
+                 dropped_constant=dropped, imputed=imputed, source=source, warnings=warnings_out,
+                 schema=schema, notes=[categorical_note(schema)])
+
+
 @_one_line_errors
 def load_table(path: str | os.PathLike, *, columns: Sequence[str] | None = None,
                drop: Sequence[str] = (), label_column: str | None = None,
-               impute: str | None = None, min_rows: int = MIN_ROWS) -> Table:
-    """Load a table file into a validated :class:`Table` (raises DataError). ``-`` reads
-    standard input (so does a pipe such as ``/dev/stdin``)."""
+               impute: str | None = None, min_rows: int = MIN_ROWS,
+               categorical: Sequence[str] = (), numeric: Sequence[str] = ()) -> Table:
+    """Load a table file into a validated :class:`Table` (raises DataError). Text, boolean
+    and categorical columns become categorical features (``categorical``/``numeric`` name
+    columns to force either way); see ``encoding.py``."""
     _check_impute(impute)
     if _is_stream(path):
         with _spooled(path) as (tmp, shown):
             try:
                 table = load_table(tmp, columns=columns, drop=drop, label_column=label_column,
-                                   impute=impute, min_rows=min_rows)
+                                   impute=impute, min_rows=min_rows, categorical=categorical,
+                                   numeric=numeric)
             except DataError as exc:
                 raise DataError(str(exc).replace(str(tmp), shown)) from None
         table.source = shown
@@ -851,13 +1005,15 @@ def load_table(path: str | os.PathLike, *, columns: Sequence[str] | None = None,
     if suffix not in {".parquet", ".pq", ".npy", ".npz"}:
         default_sep = None if suffix in WHITESPACE_SUFFIXES else TEXT_SUFFIXES.get(suffix, ",")
         try:
+            if categorical or numeric:
+                raise _Fallback  # a column's kind is forced: the pandas route encodes it
             table = _load_delimited(p, gz, default_sep, columns=columns, drop=drop,
                                     label_column=label_column, impute=impute, min_rows=min_rows)
-        except _Fallback:
+        except (_Fallback, NonNumericError):  # the pandas route (it encodes categorical columns)
             df, labels = read_frame(p)
             table = frame_to_table(df, source=str(path), columns=columns, drop=drop,
                                    label_column=label_column, impute=impute, labels=labels,
-                                   min_rows=min_rows)
+                                   min_rows=min_rows, categorical=categorical, numeric=numeric)
         table.source = str(path)
         warning = _numeric_header_warning(p, gz, default_sep)
         if warning:
@@ -866,7 +1022,7 @@ def load_table(path: str | os.PathLike, *, columns: Sequence[str] | None = None,
     df, labels = read_frame(p)
     return frame_to_table(df, source=str(path), columns=columns, drop=drop,
                           label_column=label_column, impute=impute, labels=labels,
-                          min_rows=min_rows)
+                          min_rows=min_rows, categorical=categorical, numeric=numeric)
 
 
 @_one_line_errors

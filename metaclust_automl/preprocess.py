@@ -35,6 +35,24 @@ def apply(X: np.ndarray, method: str, seed: int = 0, sample: int = 100_000) -> n
     written in place: one new matrix, never two."""
     if method == "none":
         return X
+    return transform(X, method, fit(X, method, seed=seed, sample=sample))
+
+
+def fit(X: np.ndarray, method: str, seed: int = 0, sample: int = 100_000) -> dict[str, np.ndarray]:
+    """The statistics of ``method`` on ``X`` (what :func:`transform` needs), so that a saved
+    model can transform new rows exactly as the fitted ones were. On an encoded mixed table
+    only the numeric columns are transformed: the one-hot columns keep their weight."""
+    if method == "none":
+        return {}
+    from .encoding import layout_of
+
+    lay = layout_of(X)
+    if lay is not None:
+        return fit(np.asarray(X[:, :lay.n_numeric]), method, seed, sample) if lay.n_numeric else {}
+    return _fit(X, method, seed, sample)
+
+
+def _fit(X: np.ndarray, method: str, seed: int, sample: int) -> dict[str, np.ndarray]:
     if method not in METHODS:
         raise ConfigError(f"unknown preprocessing {method!r}; choose one of: {', '.join(METHODS)}")
     rng = np.random.default_rng(seed)
@@ -49,12 +67,7 @@ def apply(X: np.ndarray, method: str, seed: int = 0, sample: int = 100_000) -> n
         keep = var > var.max() * 1e-9 if var.size and var.max() > 0 else np.ones_like(var, bool)
         keep[0] = True
         W = vt[keep].T / np.sqrt(np.maximum(var[keep], 1e-12))[None, :]
-        out = np.empty((X.shape[0], W.shape[1]), dtype=np.float64)
-        for start in range(0, X.shape[0], 100_000):  # bounded temporaries
-            block = X[start:start + 100_000] / g
-            block -= mean
-            out[start:start + 100_000] = block @ W
-        return out
+        return {"g": np.float64(g), "mean": np.asarray(mean), "W": W}
     if method == "standard":
         shift, scale = S.mean(axis=0), S.std(axis=0)
     elif method == "robust":
@@ -65,7 +78,35 @@ def apply(X: np.ndarray, method: str, seed: int = 0, sample: int = 100_000) -> n
     else:  # minmax
         shift = S.min(axis=0)
         scale = S.max(axis=0) - shift
+    return {"g": np.float64(g), "shift": np.asarray(shift), "scale": _safe_scale(scale)}
+
+
+def transform(X: np.ndarray, method: str, stats: dict[str, np.ndarray]) -> np.ndarray:
+    """``X`` transformed with statistics from :func:`fit` (``X`` itself for ``none``)."""
+    if method == "none":
+        return X
+    from .encoding import layout_of, with_numeric
+
+    lay = layout_of(X)
+    if lay is not None:
+        num = transform(np.asarray(X[:, :lay.n_numeric]), method, stats) if lay.n_numeric and stats else None
+        return with_numeric(X, lay, num)
+    return _transform(X, method, stats)
+
+
+def _transform(X: np.ndarray, method: str, stats: dict[str, np.ndarray]) -> np.ndarray:
+    if method not in METHODS:
+        raise ConfigError(f"unknown preprocessing {method!r}; choose one of: {', '.join(METHODS)}")
+    g = float(stats["g"])
+    if method == "pca_whiten":
+        mean, W = stats["mean"], stats["W"]
+        out = np.empty((X.shape[0], W.shape[1]), dtype=np.float64)
+        for start in range(0, X.shape[0], 100_000):  # bounded temporaries
+            block = X[start:start + 100_000] / g
+            block -= mean
+            out[start:start + 100_000] = block @ W
+        return out
     out = np.divide(X, g)
-    out -= shift
-    out /= _safe_scale(scale)
+    out -= stats["shift"]
+    out /= stats["scale"]
     return out

@@ -63,7 +63,12 @@ def check_matrix(X: Any, *, min_rows: int = MIN_ROWS, name: str = "X") -> np.nda
             f"(first at row {first}); impute or drop them first"
         )
     _check_small(arr, name)
-    return np.ascontiguousarray(arr)
+    out = np.ascontiguousarray(arr)
+    if getattr(X, "layout", None) is not None:  # an encoded mixed table keeps its layout
+        from .encoding import keep_layout
+
+        out = keep_layout(out, X)
+    return out
 
 
 #: below this largest |value| squared distances underflow (1e-155 squared is below the

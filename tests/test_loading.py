@@ -89,9 +89,11 @@ def test_duplicate_and_blank_headers_are_made_unique(tmp_path):
     np.testing.assert_array_equal(t.X, GOOD)
 
 
-def test_booleans_read_as_zero_one(tmp_path):
+def test_booleans_are_categorical(tmp_path):
     t = load_table(write(tmp_path / "b.csv", "a,b\n1,true\n2,false\n3,true\n"))
-    np.testing.assert_array_equal(t.X[:, 1], [1, 0, 1])
+    assert t.schema is not None and t.schema.categorical == ["b"]
+    assert t.feature_names == ["a", "b=false", "b=true"]
+    np.testing.assert_array_equal(t.X[:, 2], [1, 0, 1])
 
 
 def test_extreme_and_tiny_numbers(tmp_path):
@@ -199,8 +201,11 @@ def test_fast_and_pandas_routes_agree(tmp_path):
 def test_frame_to_table_handles_odd_frames():
     df = pd.DataFrame({"a": [1, 2, 3], "b": pd.array([1, None, 3], dtype="Int64"),
                        "c": [True, False, True], "d": ["1", "2", "3.5"]})
-    t = frame_to_table(df, impute="median")
-    np.testing.assert_array_equal(t.X, [[1, 1, 1, 1], [2, 2, 0, 2], [3, 3, 1, 3.5]])
+    t = frame_to_table(df.drop(columns="c"), impute="median")
+    np.testing.assert_array_equal(t.X, [[1, 1, 1], [2, 2, 2], [3, 3, 3.5]])
+    t = frame_to_table(df, impute="median")  # the boolean column is categorical
+    assert t.schema.categorical == ["c"] and t.columns == ["a", "b", "d", "c"]
+    np.testing.assert_array_equal(t.X[:, 3:], [[0, 1], [1, 0], [0, 1]])
     dup = pd.DataFrame([[1, 2], [3, 5], [4, 4]], columns=["x", "x"])
     assert frame_to_table(dup).columns == ["x", "x.1"]
     dates = pd.DataFrame({"a": [1.0, 2.0, 3.0], "t": pd.date_range("2020-01-01", periods=3)})

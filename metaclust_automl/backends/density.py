@@ -114,15 +114,19 @@ class HDBSCANBackend(Backend):
     def cluster(self, X: np.ndarray, params: dict[str, Any], seed: int) -> np.ndarray:
         import hdbscan  # imported here: it is slow to import
 
+        from ..encoding import gower_for
+
+        gower = gower_for(X)  # a mixed table: Gower distances (None for a numeric one)
         r = self.resolve(X, params)
         model = hdbscan.HDBSCAN(min_cluster_size=max(2, r["min_cluster_size"]),
                                 min_samples=max(1, r["min_samples"]),
                                 cluster_selection_method=r["cluster_selection_method"],
                                 allow_single_cluster=r["allow_single_cluster"],
-                                core_dist_n_jobs=1)
+                                core_dist_n_jobs=1,
+                                **({"metric": "precomputed"} if gower is not None else {}))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return model.fit_predict(X)
+            return model.fit_predict(X if gower is None else gower.astype(np.float64))
 
 
 class OPTICSBackend(Backend):

@@ -42,6 +42,13 @@ class AgglomerativeBackend(KRuleMixin, Backend):
     def cluster(self, X: np.ndarray, params: dict[str, Any], seed: int) -> np.ndarray:
         from sklearn.cluster import AgglomerativeClustering  # lazy: scikit-learn costs seconds to import
 
+        from ..encoding import gower_for
+
+        # a mixed table: Gower distances for the linkages that take any metric (not ward)
+        gower = gower_for(X) if params["linkage"] != "ward" else None
+        if gower is not None:
+            return AgglomerativeClustering(n_clusters=self.n_clusters_for(X, params), linkage=params["linkage"],
+                                           metric="precomputed").fit_predict(gower)
         return AgglomerativeClustering(n_clusters=self.n_clusters_for(X, params),
                                        linkage=params["linkage"]).fit_predict(X)
 

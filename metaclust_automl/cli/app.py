@@ -49,6 +49,10 @@ LabelColumnOpt = Annotated[Optional[str], typer.Option(
     "column named 'label', if any; 'none': keep every column as a feature).")]
 ImputeOpt = Annotated[Optional[str], typer.Option(
     "--impute", metavar="mean|median", help="Fill missing/NaN/inf values with the column mean or median.")]
+CategoricalOpt = Annotated[Optional[list[str]], typer.Option(
+    "--categorical", metavar="COL", help="Treat this column as categorical (name or 0-based index); repeatable.")]
+NumericOpt = Annotated[Optional[list[str]], typer.Option(
+    "--numeric", metavar="COL", help="Treat this column as numbers, never as categories; repeatable.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of tables.")]
 #: seeds numpy, scikit-learn and torch all accept
 MAX_SEED = 2**32 - 1
@@ -139,7 +143,8 @@ def shown(text: object) -> str:
     return escape(raw)
 
 
-def load_for_cli(path: str, columns, drop, label_column, impute):  # noqa: ANN001, ANN201
+def load_for_cli(path: str, columns, drop, label_column, impute, categorical=None,  # noqa: ANN001, ANN201
+                 numeric=None):  # noqa: ANN001
     """Load a table and report the loader's warnings on stderr.
 
     A column named ``label`` holds reference labels unless ``--label-column`` names another
@@ -155,14 +160,18 @@ def load_for_cli(path: str, columns, drop, label_column, impute):  # noqa: ANN00
     elif label_column.lower() == "none":
         label_column = None
     try:
-        table = load_table(path, columns=columns or None, drop=drop, label_column=label_column, impute=impute)
+        table = load_table(path, columns=columns or None, drop=drop, label_column=label_column, impute=impute,
+                           categorical=categorical or (), numeric=numeric or ())
     except DataError:
         if auto is None:
             raise
         auto = None  # the header was read wrong: load as the user asked
-        table = load_table(path, columns=columns or None, drop=drop, label_column=None, impute=impute)
+        table = load_table(path, columns=columns or None, drop=drop, label_column=None, impute=impute,
+                           categorical=categorical or (), numeric=numeric or ())
     for message in table.warnings:
         err_console.print(f"[yellow]warning:[/yellow] {shown(message)}", highlight=False, soft_wrap=True)
+    for message in table.notes:
+        err_console.print(f"note: {shown(message)}", highlight=False, soft_wrap=True)
     if auto is not None:
         err_console.print(f"note: column {auto!r} holds reference labels and is not used as a feature "
                           "(--label-column none keeps it)", highlight=False, soft_wrap=True)

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table as RichTable
 
 from ..running.backend_runner import DEFAULT_TIME_LIMIT
-from .app import (ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, OutAliasOpt, ProgressOpt, SeedOpt,
+from .app import (CategoricalOpt, NumericOpt, ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, OutAliasOpt, ProgressOpt, SeedOpt,
                   TimeLimitOpt, app, console, err_console, load_for_cli, pick_output, status)
 
 
@@ -103,6 +103,8 @@ def cluster(
     drop: DropOpt = None,
     label_column: LabelColumnOpt = None,
     impute: ImputeOpt = None,
+    categorical: CategoricalOpt = None,
+    numeric: NumericOpt = None,
     as_json: JsonOpt = False,
     budget: Annotated[int, typer.Option(
         "--budget", min=0, metavar="N", help="Without --algorithm: configurations the selector may run on a "
@@ -124,6 +126,7 @@ def cluster(
         "preprocessing; 2 principal components beyond two columns), coloured by cluster.")] = None,
     time_limit: TimeLimitOpt = DEFAULT_TIME_LIMIT,
     progress: ProgressOpt = True,
+    save_model: Annotated[Optional[str], typer.Option("--save-model", metavar="DIR", help="Also save the fitted model (plain files) to this directory, for `metaclust predict`.")] = None,
 ) -> None:
     """Cluster a table and write one label per input row (noise = -1).
 
@@ -142,16 +145,19 @@ def cluster(
         check_output_path(output)
     if plot:
         check_output_path(plot)
+    if save_model:
+        check_model_dir(save_model)
     check_distinct({"--output": output, "--plot": plot}, {"DATA": data, "--labels": labels})
     params = parse_assignments(set_ or [])
     if algorithm is None:
         if params:
             raise ConfigError("--set needs --algorithm; without it the recommended configuration runs")
         _cluster_recommended(data, output, seed, columns, drop, label_column, impute, as_json,
-                             budget, selector, kb, selectors_dir, labels, plot, time_limit, progress)
+                             budget, selector, kb, selectors_dir, labels, plot, time_limit, progress,
+                             categorical, numeric, save_model)
         return
     validate_params(algorithm, params, time_limit)  # a bad parameter fails before a big file is read
-    table = load_for_cli(data, columns, drop, label_column, impute)
+    table = load_for_cli(data, columns, drop, label_column, impute, categorical, numeric)
     with status(f"running {algorithm} on {table.X.shape[0]} x {table.X.shape[1]}", progress), \
             BackendRunner(time_limit) as runner:  # a plugin's backend runs guarded
         runner.new_table(table.X)
@@ -160,16 +166,45 @@ def cluster(
     _write_outputs(output, run, as_json, lambda: print_run(algorithm, run, as_json, scores=scores))
     if plot:
         write_plot(plot, table.X, run.labels, algorithm, run, data, seed)
+    if save_model:
+        write_model(save_model, table, algorithm, run, seed)
+
+
+def check_model_dir(path: str) -> None:
+    """Fail before any work when the model cannot be saved there."""
+    from pathlib import Path
+
+    from ..saved_model import MANIFEST_FILE, ModelError
+
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise ModelError(f"cannot save a model to {p}: directory {parent} does not exist")
+    if p.exists() and (not p.is_dir() or (any(p.iterdir()) and not (p / MANIFEST_FILE).is_file())):
+        raise ModelError(f"{p} exists and is not a metaclust model; choose a new or empty directory "
+                         "(nothing was overwritten)")
+
+
+def write_model(path: str, table, algorithm: str, run, seed: int) -> None:  # noqa: ANN001
+    """Save the fitted model of a run on a loaded table."""
+    from ..saved_model import SavedModel
+
+    model = SavedModel.from_run(table.X, run.labels, algorithm, run.params, run.resolved,
+                                table.columns, table.schema, seed=seed)
+    model.save(path)
+    err_console.print(f"saved the model to {path} (label new rows with `metaclust predict {path} NEW`)",
+                      highlight=False, soft_wrap=True)
 
 
 def _cluster_recommended(data, output, seed, columns, drop, label_column, impute, as_json,  # noqa: ANN001
-                         budget, selector, kb, selectors_dir, labels, plot, time_limit, progress) -> None:
+                         budget, selector, kb, selectors_dir, labels, plot, time_limit, progress,
+                         categorical=None, numeric=None, save_model=None) -> None:
     """The no-``--algorithm`` path: recommend (running up to ``budget`` configurations on a
     sample of the table first), then run the chosen configuration on every row."""
     from .recommend_cmd import build_recommender, check_choice, few_shot_labels, probe_lines
 
     base = check_choice(selector, kb)
-    table = load_for_cli(data, columns, drop, label_column, impute)
+    table = load_for_cli(data, columns, drop, label_column, impute, categorical, numeric)
     known = few_shot_labels(table, labels)
     rec = build_recommender(selector, base, time_limit, selectors_dir, progress)
     n, d = table.X.shape
@@ -191,6 +226,8 @@ def _cluster_recommended(data, output, seed, columns, drop, label_column, impute
     _write_outputs(output, run, as_json, report)
     if plot:
         write_plot(plot, table.X, run.labels, best.algorithm, run, data, seed)
+    if save_model:
+        write_model(save_model, table, best.algorithm, run, seed)
 
 
 def clustered_space(X: np.ndarray, algorithm: str, params: dict[str, Any], seed: int = 0) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 import typer
 from rich.table import Table as RichTable
 
-from .app import (ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, OutAliasOpt, ProgressOpt, SeedOpt,
+from .app import (CategoricalOpt, NumericOpt, ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, OutAliasOpt, ProgressOpt, SeedOpt,
                   app, console, err_console, load_for_cli, pick_output, status)
 
 #: a base detector "backs" a row in the printed table when the row is in its top 5%
@@ -43,6 +43,8 @@ def detect(
     drop: DropOpt = None,
     label_column: LabelColumnOpt = None,
     impute: ImputeOpt = None,
+    categorical: CategoricalOpt = None,
+    numeric: NumericOpt = None,
     as_json: JsonOpt = False,
     progress: ProgressOpt = True,
 ) -> None:
@@ -75,7 +77,7 @@ def detect(
         raise ConfigError(f"--contamination auto needs the meta-learned detector; give {detector!r} a fraction, "
                           "e.g. --contamination 0.05")
     estimator = factory(**params)
-    table = load_for_cli(data, columns, drop, label_column, impute)
+    table = load_for_cli(data, columns, drop, label_column, impute, categorical, numeric)
     started = time.perf_counter()
     with status(f"scoring {table.X.shape[0]} x {table.X.shape[1]} with {detector}", progress):
         estimator.fit(table.X)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table as RichTable
 
-from .app import (ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, ProgressOpt, SeedOpt, app, console,
+from .app import (CategoricalOpt, NumericOpt, ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, ProgressOpt, SeedOpt, app, console,
                   load_for_cli, status)
 
 SampleOpt = Annotated[int, typer.Option(
@@ -23,13 +23,15 @@ def metafeatures(
     drop: DropOpt = None,
     label_column: LabelColumnOpt = None,
     impute: ImputeOpt = None,
+    categorical: CategoricalOpt = None,
+    numeric: NumericOpt = None,
     as_json: JsonOpt = False,
     progress: ProgressOpt = True,
 ) -> None:
     """Print the meta-features of a table, grouped by kind (or a JSON object {name: value})."""
     from ..metafeatures import describe, extract
 
-    table = load_for_cli(data, columns, drop, label_column, impute)
+    table = load_for_cli(data, columns, drop, label_column, impute, categorical, numeric)
     n, d = table.X.shape
     with status(f"extracting meta-features of {n} x {d}", progress):
         values = extract(table.X, sample_size=sample_size, seed=seed)

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table as RichTable
 
 from ..running.backend_runner import DEFAULT_TIME_LIMIT
-from .app import (ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, OutAliasOpt, ProgressOpt, SeedOpt,
+from .app import (CategoricalOpt, NumericOpt, ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, OutAliasOpt, ProgressOpt, SeedOpt,
                   TimeLimitOpt, app, console, err_console, load_for_cli, pick_output, split_list, status)
 
 TopOpt = Annotated[int, typer.Option("--top", min=1, metavar="N", help="How many ranked configurations to show.")]
@@ -145,6 +145,8 @@ def recommend(
     drop: DropOpt = None,
     label_column: LabelColumnOpt = None,
     impute: ImputeOpt = None,
+    categorical: CategoricalOpt = None,
+    numeric: NumericOpt = None,
     as_json: JsonOpt = False,
     time_limit: TimeLimitOpt = DEFAULT_TIME_LIMIT,
     progress: ProgressOpt = True,
@@ -155,7 +157,7 @@ def recommend(
     start = time.perf_counter()
     time_limit = option_time_limit(time_limit)
     base = check_choice(selector, kb)
-    table = load_for_cli(data, columns, drop, label_column, impute)
+    table = load_for_cli(data, columns, drop, label_column, impute, categorical, numeric)
     known = few_shot_labels(table, labels)
     rec = build_recommender(selector, base, time_limit, selectors_dir, progress)
     with status(f"ranking {len(rec.kb.configs)} configurations for {table.X.shape[0]} x {table.X.shape[1]}",

@@ -333,6 +333,23 @@ def scene(rng: np.random.Generator, *, n: int, parts: int, jitter: float) -> tup
 
 _LAYOUTS = ("random", "grid", "ring")
 
+def mixed(rng: np.random.Generator, *, n: int, k: int, d: int, sep: float, cats: int, purity: float,
+          levels: int, noisecats: int) -> tuple[np.ndarray, np.ndarray]:
+    """A mixed-type table (``corpus/mixed.py``): d overlapping numeric columns and ``cats``
+    categorical columns naming the cluster with probability ``purity`` (plus ``noisecats``
+    unrelated ones), encoded as the loader encodes a mixed table (standardised numbers,
+    one-hot categories, layout carried)."""
+    from ..encoding import fit_schema
+    from .mixed import mixed_frame
+
+    df, y = mixed_frame(rng, n=n, k=k, d=d, sep=sep, cats=cats, purity=purity, levels=levels,
+                        noise_cats=noisecats)
+    numeric = [c for c in df.columns if c.startswith("x")]
+    categorical = [c for c in df.columns if c not in numeric]
+    num = df[numeric].to_numpy(dtype=np.float64)
+    return fit_schema(num, numeric, df, categorical).encode(num, df), y
+
+
 GENERATORS: dict[str, GeneratorSpec] = {
     g.name: g for g in (
         GeneratorSpec("blobs", blobs, (
@@ -353,6 +370,10 @@ GENERATORS: dict[str, GeneratorSpec] = {
         GeneratorSpec("stripes", stripes, (
             Param("n", 1000, int), Param("k", 3, int), Param("length", 10.0, float), Param("sep", 3.0, float),
             Param("bend", 0.0, float), Param("imb", 1.0, float)), stripes.__doc__ or ""),
+        GeneratorSpec("mixed", mixed, (
+            Param("n", 1000, int), Param("k", 3, int), Param("d", 2, int), Param("sep", 1.75, float),
+            Param("cats", 1, int), Param("purity", 0.9, float), Param("levels", 0, int),
+            Param("noisecats", 0, int)), mixed.__doc__ or ""),
         GeneratorSpec("scene", scene, (
             Param("n", 1000, int), Param("parts", 4, int), Param("jitter", 1.0, float)), scene.__doc__ or ""),
     )
@@ -440,7 +461,10 @@ def _finish(X: np.ndarray, y: np.ndarray, rng: np.random.Generator, n_noise: int
         factors = 10.0 ** (scale * (rng.permutation(np.linspace(0.0, 1.0, d)) - 0.5))
         X = (X + rng.uniform(-10.0, 10.0, d)) * factors
     order = rng.permutation(X.shape[0])
-    return np.ascontiguousarray(X[order], dtype=np.float64), np.ascontiguousarray(y[order], dtype=np.int64)
+    from ..encoding import keep_layout  # a mixed table keeps its layout (when its columns still match)
+
+    return (keep_layout(np.ascontiguousarray(X[order], dtype=np.float64), X),
+            np.ascontiguousarray(y[order], dtype=np.int64))
 
 
 def generate(generator: str, params: dict[str, Any], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

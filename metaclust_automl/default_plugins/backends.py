@@ -7,11 +7,13 @@ from typing import Any
 from ..hookspecs import hookimpl
 from ..backends.density import DBSCANBackend, HDBSCANBackend, MeanShiftBackend, OPTICSBackend
 from ..backends.hierarchical import AgglomerativeBackend, GenieBackend
+from ..backends.kprototypes import KPrototypesBackend
 from ..backends.partitional import BirchBackend, GMMBackend, KMeansBackend, SpectralBackend
 
 BUILTIN_BACKENDS = (
     KMeansBackend, DBSCANBackend, HDBSCANBackend, AgglomerativeBackend, GMMBackend,
     BirchBackend, SpectralBackend, OPTICSBackend, MeanShiftBackend, GenieBackend,
+    KPrototypesBackend,
 )
 
 

@@ -6,13 +6,14 @@ from collections.abc import Callable
 from typing import Any
 
 from ..hookspecs import hookimpl
+from ..metafeatures.column_types import COLUMN_TYPES
 from ..metafeatures.density import DENSITY
 from ..metafeatures.distance import DISTANCE
 from ..metafeatures.general import GENERAL
 from ..metafeatures.landmarkers import LANDMARKERS
 from ..metafeatures.statistical import STATISTICAL
 
-BUILTIN_GROUPS = (GENERAL, STATISTICAL, DISTANCE, DENSITY, LANDMARKERS)
+BUILTIN_GROUPS = (GENERAL, STATISTICAL, DISTANCE, DENSITY, LANDMARKERS, COLUMN_TYPES)
 
 
 @hookimpl
