@@ -230,6 +230,7 @@ class Recommender:
                       seed=seed, feasible=feasible,
                       run=(lambda c: self._run_for_labels(c, known)) if known is not None else None)
         self.labelled_scores: dict[int, float] = {}
+        self.last_metafeatures = query.metafeatures  # for the confidence (trust/) and the reasons
         scores = np.asarray(self.selector.predict_scores(query), dtype=np.float64)
         if scores.shape != (len(self.kb.configs),):
             raise KnowledgeBaseError(f"selector {self.selector.name!r} returned {scores.shape} scores for "

@@ -60,6 +60,8 @@ def cluster(
     labels: Annotated[Optional[str], typer.Option("--labels", help="Without --algorithm: a few known labels, one per row (empty or -1 = unknown), to adapt the choice.")] = None,
     plot: Annotated[Optional[str], typer.Option("--plot", help="Also write a 2-D projection coloured by cluster to this PNG file.")] = None,
     time_limit: TimeLimitOpt = DEFAULT_TIME_LIMIT,
+    force: Annotated[bool, typer.Option("--force", help="Cluster even when the structure test finds no cluster structure.")] = False,
+    explain_: Annotated[bool, typer.Option("--explain", help="Also print what sets each cluster apart (as metaclust explain).")] = False,
 ) -> None:
     """Cluster a table and write one label per input row (noise = -1)."""
     from ..atomic import check_output_path
@@ -80,7 +82,7 @@ def cluster(
         if params:
             raise ConfigError("--set needs --algorithm; without it the recommended configuration runs")
         _cluster_recommended(data, output, seed, columns, drop, label_column, impute, as_json,
-                             budget, selector, kb, labels, plot, time_limit)
+                             budget, selector, kb, labels, plot, time_limit, force, explain_)
         return
     backend = get_registry().backend(algorithm)
     backend.validate(params)  # fail on a bad parameter before reading a big file
@@ -98,10 +100,22 @@ def cluster(
             write_labels_csv(output, {"label": run.labels})
     if plot:
         write_plot(plot, table.X, run.labels, f"{algorithm}: {run.n_clusters} clusters")
+    if explain_ and output != "-":
+        print_explanation(table, run.labels, as_json)
+
+
+def print_explanation(table, labels: np.ndarray, as_json: bool) -> None:  # noqa: ANN001
+    """After clustering: what sets each cluster apart (stderr with --json, so stdout stays one object)."""
+    from ..trust.explain import explain
+
+    e = explain(table.X, labels, table.columns)
+    target = err_console if as_json else console
+    for line in e.lines():
+        target.print(line, highlight=False, soft_wrap=True)
 
 
 def _cluster_recommended(data, output, seed, columns, drop, label_column, impute, as_json,  # noqa: ANN001
-                         budget, selector, kb, labels, plot, time_limit) -> None:
+                         budget, selector, kb, labels, plot, time_limit, force=False, explain_=False) -> None:
     """The no-``--algorithm`` path: recommend (running up to ``budget`` configurations on a
     sample of the table first), then run the chosen configuration on every row."""
     from ..loading import write_labels_csv
@@ -112,22 +126,48 @@ def _cluster_recommended(data, output, seed, columns, drop, label_column, impute
     known = few_shot_labels(table, labels)
     rec = build_recommender(selector, base, time_limit)
     n, d = table.X.shape
-    with err_console.status(f"choosing a configuration for {n} x {d} and running it"):
-        best, run, _ = rec.cluster(table.X, budget=budget, labels=known, seed=seed)
-    extra = {"selector": best.selector, "predicted_score": round(best.predicted_score, 4),
-             "reason": best.reason, "config_id": best.config_id, "budget": budget}
+    from ..trust.confidence import Confidence
+    from ..trust.structure import structure_test
+    from ..trust.verdict import no_structure_run, recommendation_confidence
+
+    verdict = None
+    if not force and known is None:
+        with err_console.status(f"testing {n} x {d} for cluster structure"):
+            verdict = structure_test(table.X, seed=seed)
+    if verdict is not None and not verdict.has_structure:
+        run = no_structure_run(n, verdict)
+        conf = Confidence(verdict.certainty, verdict.certainty, 1.0, float("nan"))
+        extra = {"structure": verdict.to_dict(), "confidence": round(conf.value, 4), "confidence_parts": None}
+        algorithm = "none"
+    else:
+        with err_console.status(f"choosing a configuration for {n} x {d} and running it"):
+            best, run, _ = rec.cluster(table.X, budget=budget, labels=known, seed=seed)
+        with err_console.status("measuring the partition's confidence"):
+            conf = recommendation_confidence(rec, table.X, best, run, seed=seed)
+        extra = {"selector": best.selector, "predicted_score": round(best.predicted_score, 4),
+                 "reason": best.reason, "config_id": best.config_id, "budget": budget,
+                 "confidence": round(conf.value, 4), "confidence_parts": conf.to_dict(),
+                 "structure": verdict.to_dict() if verdict is not None else None}
+        algorithm = best.algorithm
     if output == "-":
         import sys
         sys.stdout.write("label\n" + "\n".join(map(str, run.labels.tolist())) + "\n")
     else:
-        if not as_json:
+        if not as_json and algorithm == "none":
+            err_console.print(verdict.message, highlight=False, soft_wrap=True)
+            run.notes.clear()
+        elif not as_json:
             err_console.print(f"chosen by the {best.selector} selector (predicted ARI {best.predicted_score:.2f}): "
                               f"{best.reason}", highlight=False, soft_wrap=True)
-        print_run(best.algorithm, run, as_json, extra=extra)
+            err_console.print(f"confidence {conf.value:.2f} (calibrated ARI {conf.calibrated:.2f}, stability over "
+                              f"re-runs {conf.stability:.2f}; see README, 'Confidence')", highlight=False)
+        print_run(algorithm, run, as_json, extra=extra)
         if output:
             write_labels_csv(output, {"label": run.labels})
     if plot:
-        write_plot(plot, table.X, run.labels, f"{best.algorithm}: {run.n_clusters} clusters")
+        write_plot(plot, table.X, run.labels, f"{algorithm}: {run.n_clusters} clusters")
+    if explain_ and output != "-":
+        print_explanation(table, run.labels, as_json)
 
 
 def write_plot(path: str, X: np.ndarray, labels: np.ndarray, title: str, max_points: int = 20_000) -> None:
