@@ -267,7 +267,9 @@ class Recommender:
             if key in seen:  # two scale-free configurations that mean the same here
                 continue
             seen.add(key)
-            reason = self.selector.explain(query, c)
+            from .trust.reasons import describe_choice
+
+            reason = f"{self.selector.explain(query, c)}; {describe_choice(self.kb, query.metafeatures, c)}"
             probed = self.session.indices.get(c)
             if probed:
                 reason += (f"; ran it on {self.session.sample.size} rows: {int(probed['n_clusters'])} clusters, "
