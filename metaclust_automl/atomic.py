@@ -21,17 +21,88 @@ def _umask() -> int:
     return mask
 
 
-def check_output_path(path: str | os.PathLike) -> Path:
-    """Fail early, before any work, when the output's directory does not exist."""
-    p = Path(path)
-    parent = p.parent if str(p.parent) else Path(".")
+def _shown(path: str | os.PathLike) -> str:
+    """A path as it may be printed: characters a terminal would act on (newline, ESC) escaped."""
+    text = str(path)
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _check_name(path: Path) -> None:
+    if not str(path).isprintable():
+        raise DataError(f"cannot write {_shown(path)}: the name holds a control character (a line break, "
+                        "ESC, ...); choose a plain name")
+
+
+def _check_writable_dir(parent: Path, target: Path) -> None:
     if not parent.exists():
-        raise DataError(f"cannot write {p}: directory {parent} does not exist")
+        raise DataError(f"cannot write {_shown(target)}: directory {_shown(parent)} does not exist")
     if not parent.is_dir():
-        raise DataError(f"cannot write {p}: {parent} is not a directory")
+        raise DataError(f"cannot write {_shown(target)}: {_shown(parent)} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DataError(f"cannot write {_shown(target)}: directory {_shown(parent)} is not writable")
+    try:  # a read-only file system passes os.access for root, so try it
+        fd, probe = tempfile.mkstemp(prefix=".metaclust-probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise DataError(f"cannot write {_shown(target)}: directory {_shown(parent)} is not writable "
+                        f"({exc.strerror or exc})") from None
+
+
+def check_output_path(path: str | os.PathLike) -> Path:
+    """Fail early, before any work, when the output cannot be written: its directory is
+    missing or read-only, it is a directory, or its name holds control characters."""
+    p = Path(path)
+    _check_name(p)
+    parent = p.parent if str(p.parent) else Path(".")
+    _check_writable_dir(parent, p)
     if p.is_dir():
-        raise DataError(f"cannot write {p}: it is a directory")
+        raise DataError(f"cannot write {_shown(p)}: it is a directory")
     return p
+
+
+def check_output_dir(path: str | os.PathLike) -> Path:
+    """Fail early when directory ``path`` cannot be created or written into: the parent is
+    missing or read-only, or ``path`` exists and is not a writable directory."""
+    p = Path(path)
+    _check_name(p)
+    if p.exists():
+        if not p.is_dir():
+            raise DataError(f"cannot write to {_shown(p)}: it is a file, not a directory")
+        _check_writable_dir(p, p)
+        return p
+    parent = p.parent if str(p.parent) else Path(".")
+    _check_writable_dir(parent, p)
+    return p
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return os.path.abspath(a) == os.path.abspath(b)
+
+
+def check_distinct(outputs: dict[str, str | os.PathLike | None],
+                   inputs: dict[str, str | os.PathLike | None] | None = None) -> None:
+    """Refuse, before any work, an output that is one of the inputs (it would replace the
+    user's data) or two outputs that are one path (one would overwrite the other).
+
+    Both map an option (``"-o"``) to a path; None and ``"-"`` (stdout/stdin) are skipped.
+    Paths are compared as files (hard and symbolic links included), not as spellings."""
+    outs = [(k, Path(v)) for k, v in outputs.items() if v is not None and str(v) != "-"]
+    ins = [(k, Path(v)) for k, v in (inputs or {}).items() if v is not None and str(v) != "-"]
+    for i, (name, out) in enumerate(outs):
+        for in_name, src in ins:
+            if _same_file(out, src):
+                raise DataError(f"{name} {_shown(out)} is the input {in_name} {_shown(src)}; writing it would "
+                                "replace your data: choose another output path")
+        for other_name, other in outs[i + 1:]:
+            if _same_file(out, other):
+                raise DataError(f"{name} and {other_name} are the same path ({_shown(out)}); give each output "
+                                "its own file")
 
 
 @contextlib.contextmanager
@@ -74,8 +145,7 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(path)
     parent = target.parent if str(target.parent) else Path(".")
-    if not parent.exists():
-        raise DataError(f"cannot write {target}: directory {parent} does not exist")
+    _check_writable_dir(parent, target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
     try:
         yield tmp

@@ -114,10 +114,24 @@ def _limit_threads(threads: int | None) -> Any:
         return None
 
 
+def _stdout_to_stderr() -> None:
+    """In the worker, whatever a job prints (Python or C code) goes to stderr: the caller's
+    stdout carries results (``cluster -o -`` writes labels there) and nothing else."""
+    import sys
+
+    try:
+        sys.stdout.flush()
+        os.dup2(2, 1)
+    except (OSError, ValueError):  # pragma: no cover - no usable fds: nothing to protect
+        pass
+    sys.stdout = sys.stderr
+
+
 def _worker_main(conn: Any, other_end: Any, threads: int | None) -> None:
     """Serve jobs until the caller closes the pipe or sends ``stop``."""
     if other_end is not None:
         other_end.close()  # so that the caller's death gives us EOF
+    _stdout_to_stderr()
     limiter = _limit_threads(threads)  # noqa: F841 - keeps the limits in force
     warnings.simplefilter("ignore")
     while True:
@@ -167,12 +181,26 @@ def check_time_limit(value: float | None) -> float | None:
     return limit
 
 
+#: seconds that plugin code run outside a backend (a backend's ``validate``, a meta-feature
+#: group) may take in this process; a command's ``--time-limit`` sets it
+_plugin_time_limit: list[float | None] = [300.0]
+
+
+def plugin_time_limit() -> float | None:
+    """The time limit for plugin code outside a backend run (see :func:`option_time_limit`)."""
+    return _plugin_time_limit[0]
+
+
 def option_time_limit(value: float) -> float | None:
-    """A command line's ``--time-limit``: seconds, 0 = no limit."""
+    """A command line's ``--time-limit``: seconds, 0 = no limit. It also becomes the limit of
+    every other piece of plugin code the command runs (``validate``, meta-feature groups), so
+    that a plugin that hangs there cannot hold the command past it either."""
     if value == 0:
+        _plugin_time_limit[0] = None
         return None
     if not (value > 0 and math.isfinite(value)):
         raise ConfigError(f"--time-limit must be a positive number of seconds (or 0 for none), got {value:g}")
+    _plugin_time_limit[0] = float(value)
     return float(value)
 
 
@@ -286,19 +314,43 @@ class Guard(Closing):
 
         A third-party backend that fails or times out is reported once (a PluginWarning
         naming its package); built-in ones are only recorded in the outcome."""
-        from .backends.base import ClusterRun
-
         outcome = self.call("metaclust_automl.guard:backend_job",
                             {"algorithm": algorithm, "params": dict(params or {}), "seed": int(seed)},
                             {"X": np.asarray(X, dtype=np.float64)}, time_limit=time_limit)
         if not outcome.ok:
             report_backend_problem(algorithm, outcome)
             return outcome, None
-        r = outcome.result
-        run = ClusterRun(labels=outcome.arrays["labels"], params=r["params"], resolved=r["resolved"],
-                         seconds=float(r["seconds"]), fitted_rows=int(r["fitted_rows"]),
-                         assigned_rows=int(r["assigned_rows"]), notes=list(r["notes"]))
+        try:
+            run = checked_run(algorithm, outcome, int(np.shape(X)[0]))
+        except BackendError as exc:
+            outcome = Outcome("failed", seconds=outcome.seconds, error=str(exc))
+            report_backend_problem(algorithm, outcome)
+            return outcome, None
         return outcome, run
+
+
+def checked_run(algorithm: str, outcome: Outcome, n: int) -> Any:
+    """A ``ClusterRun`` from a worker's reply, checked in the parent: the worker ran code that
+    is not ours (a plugin may override ``Backend.run``), so its labels are normalised here
+    (one integer per row, noise -1) and every field must have the right type; else BackendError."""
+    from .backends.base import ClusterRun, normalise_labels
+
+    labels = outcome.arrays.get("labels")
+    if labels is None:
+        raise BackendError(f"algorithm {algorithm!r} returned no labels")
+    labels = normalise_labels(labels, n, f"algorithm {algorithm!r}")
+    r = outcome.result
+    try:
+        params, resolved, notes = r["params"], r["resolved"], r.get("notes", [])
+        if not (isinstance(params, dict) and isinstance(resolved, dict) and isinstance(notes, list)):
+            raise TypeError("params, resolved and notes must be a dict, a dict and a list")
+        seconds, fitted, assigned = float(r["seconds"]), int(r["fitted_rows"]), int(r["assigned_rows"])
+        if not (math.isfinite(seconds) and 0 <= fitted <= n and 0 <= assigned <= n):
+            raise ValueError("seconds or row counts out of range")
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise BackendError(f"algorithm {algorithm!r} returned a malformed run ({exc})") from None
+    return ClusterRun(labels=labels, params=params, resolved=resolved, seconds=seconds, fitted_rows=fitted,
+                      assigned_rows=assigned, notes=[str(x)[:500] for x in notes])
 
 
 def backend_job(arrays: dict[str, np.ndarray], algorithm: str, params: dict[str, Any],

@@ -196,13 +196,19 @@ class BackendRunner(Closing):
         if not self.isolates(algorithm):
             Xr = X if rows is None else X[rows]
             return self.registry.backend(algorithm).run(Xr, dict(params or {}), seed=seed)
-        from .backends.base import ClusterRun
+        from .guard import Outcome, checked_run
 
         outcome = self._call("run_job", algorithm, X, params, seed, rows)
-        r = outcome.result
-        return ClusterRun(labels=outcome.arrays["labels"], params=r["params"], resolved=r["resolved"],
-                          seconds=float(r["seconds"]), fitted_rows=int(r["fitted_rows"]),
-                          assigned_rows=int(r["assigned_rows"]), notes=list(r["notes"]))
+        try:
+            return checked_run(algorithm, outcome, int(X.shape[0] if rows is None else len(rows)))
+        except BackendError as exc:  # wrong labels are a bug in the plugin: its other configurations too
+            self._fail(algorithm, params, Outcome("failed", seconds=outcome.seconds, error=str(exc)))
+            raise  # pragma: no cover - _fail raises
+
+    def validate(self, algorithm: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        """``backend.validate(params)``; a plugin's runs in a worker with the time limit (its code
+        may hang or exit), and its ConfigError comes back as a ConfigError."""
+        return validate_params(algorithm, params, self.time_limit, registry=self.registry)
 
     def resolve(self, algorithm: str, X: np.ndarray, params: Mapping[str, Any] | None, seed: int = 0) -> dict[str, Any]:
         """Concrete parameters of a plugin's backend for table ``X``, computed in the worker
@@ -222,7 +228,47 @@ class BackendRunner(Closing):
         return outcome
 
 
+def validate_params(algorithm: str, params: Mapping[str, Any] | None, time_limit: float | None = None, *,
+                    registry: Any = None) -> dict[str, Any]:
+    """A backend's validated parameters. A built-in validates here; a plugin's ``validate`` runs
+    in a guarded worker (default limit: the command's ``--time-limit``), because it is code
+    that is not ours: a ConfigError it raises is the user's to fix and comes back as one,
+    anything else (a hang, a crash, ``sys.exit``) is a BackendError naming the plugin."""
+    from .guard import Guard, backend_package, plugin_time_limit
+
+    if registry is None:
+        from .plugins import get_registry
+
+        registry = get_registry()
+    backend = registry.backend(algorithm)  # unknown: the usual ConfigError
+    if not is_plugin_backend(algorithm, registry):
+        return backend.validate(dict(params or {}))
+    limit = time_limit if time_limit is not None else plugin_time_limit()
+    with Guard(limit) as guard:
+        outcome = guard.call("metaclust_automl.isolation:validate_job",
+                             {"algorithm": algorithm, "params": dict(params or {})})
+    package = backend_package(algorithm)
+    if outcome.ok:
+        validated = outcome.result.get("params")
+        if isinstance(validated, dict):
+            return validated
+        raise BackendError(f"plugin {package}: backend {algorithm!r} validate() returned no parameters")
+    if outcome.status == "failed" and outcome.error.startswith("ConfigError: "):
+        raise ConfigError(outcome.error[len("ConfigError: "):])
+    what = "timed out" if outcome.status == "timeout" else "failed"
+    raise BackendError(f"plugin {package}: backend {algorithm!r} {what} checking its parameters "
+                       f"({outcome.error})")
+
+
 # -- jobs run in the guard worker --------------------------------------------------------
+
+def validate_job(arrays: dict[str, np.ndarray], algorithm: str, params: dict[str, Any]
+                 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Guarded job: a backend's ``validate`` (used by :func:`validate_params`)."""
+    from .plugins import get_registry
+
+    return {"params": get_registry().backend(algorithm).validate(params)}, {}
+
 
 def _job_table(arrays: dict[str, np.ndarray], table: int | None) -> np.ndarray:
     if "X" in arrays:

@@ -27,12 +27,18 @@ import numpy as np
 
 from .atomic import atomic_directory
 from .errors import KnowledgeBaseError
+from .plainjson import read_json
+from .sizes import check_npz_members
 
 FORMAT = "metaclust-knowledge-base"
 SCHEMA_VERSION = 1
 METRICS = ("ari", "nmi", "acc")
 STATUS = {"ok": 0, "failed": 1, "timeout": 2, "skipped": 3}
 MANIFEST = "manifest.json"
+#: the manifest field holding the sha256 of the rest of the manifest
+MANIFEST_DIGEST = "manifest_sha256"
+#: a manifest is a few hundred kB for thousands of tasks; a bigger one is not ours
+MAX_MANIFEST_BYTES = 64 << 20
 ARRAYS = "arrays.npz"
 
 
@@ -111,6 +117,42 @@ class KnowledgeBase:
             raise KnowledgeBaseError(f"knowledge base{where} has duplicate configuration ids")
         if not np.all(np.isfinite(self.M)):
             raise KnowledgeBaseError(f"knowledge base{where}: meta-features contain NaN or inf")
+        self._validate_values(where)
+
+    def _validate_values(self, where: str) -> None:
+        """Values a meta-training run can produce, and nothing else: status codes, scores in
+        [-1, 1] wherever a run succeeded (NaN only where it did not), no infinities."""
+        codes = np.asarray(sorted(STATUS.values()))
+        status = self.status
+        if status.dtype.kind == "f" and not np.all(np.isfinite(status) & (status == np.round(status))):
+            raise KnowledgeBaseError(f"knowledge base{where}: status holds values that are not codes")
+        if not np.all(np.isin(status, codes)):
+            raise KnowledgeBaseError(f"knowledge base{where}: status holds unknown codes "
+                                     f"(known: {', '.join(f'{v} {k}' for k, v in STATUS.items())})")
+        ok = status == STATUS["ok"]
+        for m in METRICS:
+            P = np.asarray(self.P[m], dtype=np.float64)
+            if np.isinf(P).any():
+                raise KnowledgeBaseError(f"knowledge base{where}: the {m} matrix holds infinite values")
+            if np.isnan(P[ok]).any():
+                raise KnowledgeBaseError(f"knowledge base{where}: the {m} matrix holds NaN for runs "
+                                         "marked as successful")
+            if (np.abs(P[ok]) > 1.0 + 1e-9).any():
+                raise KnowledgeBaseError(f"knowledge base{where}: the {m} matrix holds scores outside [-1, 1]")
+        if np.isinf(np.asarray(self.C, dtype=np.float64)).any():
+            raise KnowledgeBaseError(f"knowledge base{where}: the internal indices hold infinite values")
+        sec = np.asarray(self.seconds, dtype=np.float64)
+        if np.isinf(sec).any() or (sec < 0).any():
+            raise KnowledgeBaseError(f"knowledge base{where}: run times must be finite and non-negative")
+        for t in self.tasks:
+            if not isinstance(t.id, str) or not all(isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= 0
+                                                    for v in (t.n, t.d)):
+                raise KnowledgeBaseError(f"knowledge base{where}: task {str(t.id)[:60]!r} has a bad id or size")
+        for c in self.configs:
+            if not isinstance(c.params, dict) or not all(
+                    v is None or isinstance(v, str | bool | int | float) for v in c.params.values()):
+                raise KnowledgeBaseError(f"knowledge base{where}: configuration {c.id!r} has parameters "
+                                         "that are not plain values")
 
     # -- views ----------------------------------------------------------------
     @property
@@ -176,7 +218,9 @@ class KnowledgeBase:
                 "info": self.info,
                 "files": {ARRAYS: sha256_file(tmp / ARRAYS)},
             }
-            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str), encoding="utf-8")
+            manifest = json.loads(json.dumps(manifest, default=str))  # what a reader will see
+            manifest[MANIFEST_DIGEST] = manifest_digest(manifest)
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         self.path = target
         return target
 
@@ -189,10 +233,7 @@ class KnowledgeBase:
         mpath = d / MANIFEST
         if not mpath.is_file():
             raise KnowledgeBaseError(f"{d} is not a metaclust knowledge base: {MANIFEST} is missing")
-        try:
-            manifest = json.loads(mpath.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise KnowledgeBaseError(f"{mpath} is corrupt: {exc}") from None
+        manifest = read_json(mpath, max_bytes=MAX_MANIFEST_BYTES)
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise KnowledgeBaseError(f"{d} is not a metaclust knowledge base (format field missing or foreign)")
         version = manifest.get("schema_version")
@@ -213,13 +254,14 @@ class KnowledgeBase:
                                          "(truncated or modified)")
         try:
             with np.load(d / ARRAYS, allow_pickle=False) as z:
+                check_npz_members(z, d / ARRAYS, KnowledgeBaseError)
                 arrays = {k: z[k] for k in z.files}
         except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
             raise KnowledgeBaseError(f"knowledge base {d}: cannot read {ARRAYS}: {exc}") from None
         try:
-            tasks = [Task(**t) for t in manifest["tasks"]]
+            tasks = [Task(**t) for t in _records(manifest, "tasks")]
             configs = [Config(id=str(c["id"]), algorithm=str(c["algorithm"]), params=dict(c["params"]))
-                       for c in manifest["configs"]]
+                       for c in _records(manifest, "configs")]
             missing = [k for k in ("M", "C", "seconds", "status", *(f"P_{m}" for m in METRICS))
                        if k not in arrays]
             if missing:
@@ -232,10 +274,53 @@ class KnowledgeBase:
                      info=dict(manifest.get("info", {})), path=d)
         except KnowledgeBaseError:
             raise
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise KnowledgeBaseError(f"knowledge base {d}: malformed manifest ({type(exc).__name__}: {exc})") from None
+        check_manifest_digest(manifest, mpath)  # last: the checks above name what is wrong
         kb.path = d
         return kb
+
+
+def _records(manifest: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    items = manifest[key]
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise TypeError(f"{key} must be a list of records")
+    return items
+
+
+def manifest_digest(manifest: dict[str, Any]) -> str:
+    """sha256 of the manifest's content (every field but the digest itself), in a canonical
+    JSON form, so that reformatting the file does not matter and any change of a value does."""
+    body = {k: v for k, v in manifest.items() if k != MANIFEST_DIGEST}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def check_manifest_digest(manifest: dict[str, Any], mpath: Path) -> None:
+    """Verify the manifest's own checksum. A manifest written before it had one (no
+    ``manifest_sha256``) still loads, with a warning: rebuilding the knowledge base adds it."""
+    digest = manifest.get(MANIFEST_DIGEST)
+    if digest is None:
+        import warnings
+
+        warnings.warn(f"{mpath} has no checksum of its own (written by an older metaclust); its "
+                      "tasks, configurations and names are not verified: rebuild it with `metaclust meta-train`",
+                      stacklevel=3)
+        return
+    if digest != manifest_digest(manifest):
+        raise KnowledgeBaseError(f"{mpath} does not match its checksum (modified after it was written); "
+                                 "rebuild the knowledge base with `metaclust meta-train`")
+
+
+def is_knowledge_base(directory: str | os.PathLike) -> bool:
+    """Whether ``directory`` holds a knowledge base (its manifest names the format); says
+    nothing about whether it is intact (``KnowledgeBase.load`` checks that)."""
+    mpath = Path(directory) / MANIFEST
+    try:
+        manifest = read_json(mpath, max_bytes=MAX_MANIFEST_BYTES) if mpath.is_file() else None
+    except KnowledgeBaseError:
+        return False
+    return isinstance(manifest, dict) and manifest.get("format") == FORMAT
 
 
 def default_kb_path() -> Path:

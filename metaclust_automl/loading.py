@@ -13,6 +13,7 @@ Both routes end in the same checks, so they fail with the same messages.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import gzip
@@ -20,6 +21,7 @@ import io
 import os
 import re
 import shlex
+import stat
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
+from .sizes import check_npy, check_npz_members, gzip_declared_size, over_budget, shown_bytes, table_budget
 from .validation import MIN_ROWS
 
 TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
@@ -141,9 +144,13 @@ def _read_head_bytes(path: Path, gz: bool) -> bytes:
                 if not more:
                     break
                 raw += more
+            more_follows = b"\n" not in raw and len(raw) >= _MAX_HEAD_BYTES and bool(fh.read(1))
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise DataError(f"cannot read {path}: {reason}") from None
+    if more_follows:
+        raise DataError(f"{path}: the first line is longer than {_MAX_HEAD_BYTES // 1_000_000} MB without a "
+                        "line break; this is not a table metaclust can read")
     return raw
 
 
@@ -251,12 +258,44 @@ def _first_line(exc: BaseException) -> str:
     return (text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
+#: pandas holds the parsed text several times over before it makes the frame
+_PANDAS_TEXT_FACTOR = 3
+
+
+def _check_text_size(path: Path, gz: bool) -> None:
+    """Refuse text that pandas could not parse within the table budget: for a gzip file the
+    decompressed bytes are counted as a stream (nothing kept), stopping at the budget, so a
+    few-MB gzip of gigabytes is refused after reading only what the budget allows."""
+    limit = table_budget() // _PANDAS_TEXT_FACTOR
+    if not gz:
+        size = path.stat().st_size
+        if size > limit:
+            raise over_budget(path, f"parsing {shown_bytes(size)} of text", size * _PANDAS_TEXT_FACTOR,
+                              limit * _PANDAS_TEXT_FACTOR)
+        return
+    declared = gzip_declared_size(path)
+    if declared > limit:
+        raise over_budget(path, f"parsing {shown_bytes(declared)} of decompressed text",
+                          declared * _PANDAS_TEXT_FACTOR, limit * _PANDAS_TEXT_FACTOR)
+    total = 0
+    try:
+        with gzip.open(path, "rb") as fh:
+            while block := fh.read(_BLOCK_BYTES):
+                total += len(block)
+                if total > limit:
+                    raise over_budget(path, f"parsing more than {shown_bytes(total)} of decompressed text",
+                                      total * _PANDAS_TEXT_FACTOR, limit * _PANDAS_TEXT_FACTOR)
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"cannot read {path}: {_first_line(exc)}") from None
+
+
 def _read_text(path: Path, gz: bool, default_sep: str | None) -> pd.DataFrame:
     """The forgiving reader: pandas' C parser (whitespace text, odd quoting, any encoding)."""
     head, _ = _decode_head(_read_head_bytes(path, gz), path)
     if not head.strip():
         raise DataError(f"{path} is empty")
     sep, header = _sniff(head, default_sep)
+    _check_text_size(path, gz)
     kwargs = dict(header=0 if header else None, compression="gzip" if gz else None,
                   skipinitialspace=True, na_values=list(NA_TOKENS),
                   keep_default_na=True, encoding="utf-8", encoding_errors="replace")
@@ -282,6 +321,7 @@ def _read_text(path: Path, gz: bool, default_sep: str | None) -> pd.DataFrame:
 def _read_npz(path: Path) -> tuple[pd.DataFrame, np.ndarray | None]:
     try:
         with np.load(path, allow_pickle=False) as z:
+            check_npz_members(z, path)
             keys = list(z.keys())
             if not keys:
                 raise DataError(f"{path} holds no arrays")
@@ -324,6 +364,7 @@ def read_frame(path: str | os.PathLike) -> tuple[pd.DataFrame, np.ndarray | None
         except Exception as exc:  # noqa: BLE001 - pyarrow raises many types
             raise DataError(f"cannot read {p} as parquet: {_first_line(exc)}") from None
     if suffix == ".npy":
+        check_npy(p)
         try:
             return _frame_from_array(np.load(p, allow_pickle=False), p), None
         except (OSError, ValueError, EOFError) as exc:
@@ -397,6 +438,11 @@ def _load_delimited(p: Path, gz: bool, default_sep: str, *, columns: Sequence[st
     read_opts = dict(column_names=names, skip_rows=1 if header else 0,
                      block_size=_BLOCK_BYTES, encoding=encoding)
     types: dict[str, object] = {c: pa.float64() for c in keep}
+    if gz:  # the gzip trailer's size (a lower bound) can refuse a bomb before it is inflated
+        rows = gzip_declared_size(p) / max(len(raw) / max(raw.count(b"\n"), 1), 1.0)
+        need, budget = 8.0 * rows * len(keep), table_budget()
+        if need > budget:
+            raise over_budget(p, f"about {rows:,.0f} rows x {len(keep)} columns", need, budget)
     newlines = False
     for _attempt in range(3):
         try:
@@ -448,8 +494,10 @@ def _stream(p: Path, gz: bool, pa, pacsv, read_opts: dict, sep: str, newlines: b
     include = keep + ([label_name] if label_name else [])
     stream, reader = _open(p, gz, pa, pacsv, read_opts, sep, newlines, types, include)
     d = len(keep)
+    budget = table_budget()
+    max_rows = max(budget // (8 * max(d, 1)), 1)
     try:
-        X = np.empty((max(estimate, 1), d), dtype=np.float64)
+        X = np.empty((min(max(estimate, 1), max_rows), d), dtype=np.float64)
     except MemoryError:  # a wild guess: start small and grow
         X = np.empty((65_536, d), dtype=np.float64)
     n = 0
@@ -460,7 +508,9 @@ def _stream(p: Path, gz: bool, pa, pacsv, read_opts: dict, sep: str, newlines: b
             if m == 0:
                 continue
             if n + m > X.shape[0]:
-                X.resize((max(int(X.shape[0] * 1.5), n + m), d), refcheck=False)
+                if n + m > max_rows:
+                    raise over_budget(p, f"more than {n + m:,} rows x {d} columns", 8.0 * (n + m) * d, budget)
+                X.resize((min(max(int(X.shape[0] * 1.5), n + m), max_rows), d), refcheck=False)
             for j, name in enumerate(keep):
                 col = batch.column(name)
                 if not pa.types.is_floating(col.type):
@@ -572,6 +622,11 @@ def _non_numeric_message(source: str, bad_cols: list[str], example: str, names: 
     hint = ""
     if n_columns == 1 and re.search(r"\S[\s;,:|/]+\S", example):
         hint = " (the whole line was read as one column: is the delimiter right?)"
+    elif re.fullmatch(r"\s*[-+]?\d{1,3}(,\d{3})+(\.\d*)?\s*", example):
+        hint = (" (thousands separators are not read: write 1234567.5, not 1,234,567.5)"
+                if example.count(",") > 1 or "." in example else
+                " (a comma in a number is not read, whether a thousands separator or a decimal comma: "
+                "write 1234 or 1.234)")
     elif re.fullmatch(r"\s*[-+]?\d+,\d+\s*", example):
         hint = " (decimal commas are not read: use '.')"
     return (f"{source}: non-numeric column{'s' if len(bad_cols) > 1 else ''} {shown} "
@@ -706,12 +761,96 @@ def frame_to_table(df: pd.DataFrame, *, source: str = "table", columns: Sequence
     return _finish(X, keep, source=source, impute=impute, labels=labels, label_name=label_name)
 
 
+STDIN = "-"
+
+
+def _is_stream(path: str | os.PathLike) -> bool:
+    """``-`` (standard input) or a pipe, terminal or device (``/dev/stdin`` fed by ``|``),
+    whose size says nothing about what it holds."""
+    if str(path) == STDIN:
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
+
+
+@contextlib.contextmanager
+def _spooled(path: str | os.PathLike):  # noqa: ANN202
+    """A regular temporary copy of a stream, counted against the table budget as it is read
+    (a pipe can be read once only, and its size is unknown until it ends)."""
+    import sys
+    import tempfile
+
+    budget = table_budget()
+    shown = "standard input" if str(path) == STDIN else str(path)
+    fd, tmp = tempfile.mkstemp(prefix="metaclust-stdin-", suffix="".join(Path(str(path)).suffixes[-2:]))
+    try:
+        with os.fdopen(fd, "wb") as out:
+            src = sys.stdin.buffer if str(path) == STDIN else open(path, "rb")  # noqa: SIM115
+            try:
+                total = 0
+                while block := src.read(_BLOCK_BYTES):
+                    total += len(block)
+                    if total > budget:
+                        raise over_budget(shown, f"more than {shown_bytes(total)} of input", total, budget)
+                    out.write(block)
+            finally:
+                if src is not sys.stdin.buffer:
+                    src.close()
+        if total == 0:
+            raise DataError(f"{shown} is empty: nothing was piped in")
+        yield Path(tmp), shown
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _numeric_header_warning(p: Path, gz: bool, default_sep: str | None) -> str | None:
+    """A warning when the first line, read as data because it holds only numbers, looks like
+    a header of numeric names: whole numbers, all different, above columns of fractions (or
+    exactly 0..d-1 or 1..d)."""
+    try:
+        head, _ = _decode_head(_read_head_bytes(p, gz), p)
+    except DataError:
+        return None
+    sep, header = _sniff(head, default_sep)
+    lines = _complete_lines(head.lstrip("\ufeff"))[:51]
+    if header or len(lines) < 2:
+        return None
+    rows = [ln.split() if sep is None else ln.split(sep) for ln in lines]
+    first = [c.strip().strip('"') for c in rows[0]]
+    if not all(re.fullmatch(r"[-+]?\d+", c) for c in first) or len(set(first)) != len(first):
+        return None
+    values = [int(c) for c in first]
+    d = len(values)
+    indices = values in (list(range(d)), list(range(1, d + 1)))
+    fractions = any(not re.fullmatch(r"\s*\"?[-+]?\d+\"?\s*", c) for r in rows[1:] for c in r)
+    if not (indices or (fractions and d > 1)):
+        return None
+    shown = ", ".join(first[:5]) + (", ..." if d > 5 else "")
+    return (f"the first line of {p} ({shown}) holds only numbers and was read as a data row; if it is a "
+            "header, give the columns names that are not numbers (e.g. c0, c1, ...)")
+
+
 @_one_line_errors
 def load_table(path: str | os.PathLike, *, columns: Sequence[str] | None = None,
                drop: Sequence[str] = (), label_column: str | None = None,
                impute: str | None = None, min_rows: int = MIN_ROWS) -> Table:
-    """Load a table file into a validated :class:`Table` (raises DataError)."""
+    """Load a table file into a validated :class:`Table` (raises DataError). ``-`` reads
+    standard input (so does a pipe such as ``/dev/stdin``)."""
     _check_impute(impute)
+    if _is_stream(path):
+        with _spooled(path) as (tmp, shown):
+            try:
+                table = load_table(tmp, columns=columns, drop=drop, label_column=label_column,
+                                   impute=impute, min_rows=min_rows)
+            except DataError as exc:
+                raise DataError(str(exc).replace(str(tmp), shown)) from None
+        table.source = shown
+        table.warnings = [w.replace(str(tmp), shown) for w in table.warnings]
+        return table
     p = _check_path(path)
     suffix, gz = _suffixes(p)
     if suffix not in {".parquet", ".pq", ".npy", ".npz"}:
@@ -720,10 +859,15 @@ def load_table(path: str | os.PathLike, *, columns: Sequence[str] | None = None,
             table = _load_delimited(p, gz, default_sep, columns=columns, drop=drop,
                                     label_column=label_column, impute=impute, min_rows=min_rows)
         except _Fallback:
-            pass
-        else:
-            table.source = str(path)
-            return table
+            df, labels = read_frame(p)
+            table = frame_to_table(df, source=str(path), columns=columns, drop=drop,
+                                   label_column=label_column, impute=impute, labels=labels,
+                                   min_rows=min_rows)
+        table.source = str(path)
+        warning = _numeric_header_warning(p, gz, default_sep)
+        if warning:
+            table.warnings.insert(0, warning)
+        return table
     df, labels = read_frame(p)
     return frame_to_table(df, source=str(path), columns=columns, drop=drop,
                           label_column=label_column, impute=impute, labels=labels,

@@ -46,6 +46,8 @@ class Param:
                 if isinstance(raw, bool):
                     raise ValueError
                 value: Any = float(raw) if isinstance(raw, str) else raw
+                if not math.isfinite(float(value)):  # 1e400 reads as inf
+                    raise ValueError
                 if float(value) != int(float(value)):
                     raise ValueError
                 value = int(float(value))
@@ -76,7 +78,7 @@ class Param:
                 return value
             else:  # pragma: no cover - programming error in a backend
                 raise ConfigError(f"parameter {self.name} has unknown kind {self.kind!r}")
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             if isinstance(exc, ConfigError):
                 raise
             raise ConfigError(f"parameter {self.name}={raw!r} is not a valid {self.kind}") from None

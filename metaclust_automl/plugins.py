@@ -8,11 +8,14 @@ reported once as a warning naming it, and everything else keeps working.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
+import json
+import sys
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +38,63 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
 
 class PluginWarning(UserWarning):
     """A plugin could not be loaded or one of its hooks raised; it was skipped."""
+
+
+#: the distribution name of what this package registers itself
+BUILTIN = "metaclust-automl"
+#: what a plugin's code may raise and still cost only a warning: anything but Ctrl-C (a
+#: plugin's ``sys.exit(7)`` must not end the command with 7)
+CONTAINED = (Exception, SystemExit)
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"it called sys.exit({exc.code!r})"
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:200]}" if text else type(exc).__name__
+
+
+@contextlib.contextmanager
+def contained_stdout() -> Iterator[None]:
+    """Plugin code runs with ``print`` going to stderr: the CLI's stdout carries results
+    (``cluster -o -`` writes labels there) and nothing else."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
+def _plain_name(name: str) -> bool:
+    """A name that is safe wherever it is shown or typed: printable, no spaces, no brackets
+    (rich would read ``[/red]`` as markup), at most 64 characters."""
+    return (0 < len(name) <= 64 and name.isprintable() and not any(c.isspace() for c in name)
+            and "[" not in name and "]" not in name)
+
+
+def _backend_problem(backend: Any, name: str) -> str:
+    """Why a plugin's backend cannot be listed or run, checked once in the parent: a name
+    that is not a plain word, or a ``describe()`` that raises or returns something else."""
+    if not _plain_name(name):
+        return "has a name that is not a plain word"
+    try:
+        with contained_stdout():
+            info = backend.describe()
+        if not isinstance(info, dict) or not isinstance(info.get("parameters", []), list):
+            return "describe() did not return a description"
+        json.dumps(info, default=str)
+    except CONTAINED as exc:
+        return f"raised in describe() ({_why(exc)})"
+    return ""
+
+
+def _group_problem(group: Any) -> str:
+    name = getattr(group, "name", None)
+    if not isinstance(name, str) or not _plain_name(name):
+        return "has no plain name"
+    features = getattr(group, "features", None)
+    if not isinstance(features, dict) or not all(isinstance(f, str) and _plain_name(f) for f in features):
+        return "does not name its features"
+    if not callable(getattr(group, "compute", None)):
+        return "has no compute function"
+    return ""
 
 
 @dataclass
@@ -93,13 +153,13 @@ _distributions: dict[str, str] = {}
 
 
 def _package_of(pm: pluggy.PluginManager, plugin: object) -> str:
-    return _distributions.get(pm.get_name(plugin) or "", "metaclust-automl")
+    return _distributions.get(pm.get_name(plugin) or "", BUILTIN)
 
 
 def _plugin_label(pm: pluggy.PluginManager, plugin: object) -> str:
     name = pm.get_name(plugin) or getattr(plugin, "__name__", repr(plugin))
     package = _package_of(pm, plugin)
-    return name if package == "metaclust-automl" else f"{package} ({name})"
+    return name if package == BUILTIN else f"{package} ({name})"
 
 
 def _load_entry_points(pm: pluggy.PluginManager, failures: list[str]) -> None:
@@ -109,11 +169,12 @@ def _load_entry_points(pm: pluggy.PluginManager, failures: list[str]) -> None:
         if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
             continue
         try:
-            plugin = ep.load()
+            with contained_stdout():
+                plugin = ep.load()
             pm.register(plugin, name=ep.name)
-        except Exception as exc:  # noqa: BLE001 - a plugin may raise anything
+        except CONTAINED as exc:  # a plugin may raise anything, sys.exit() included
             dist = f"{ep.dist.name}: " if ep.dist is not None else ""
-            msg = f"plugin {dist}{ep.name!r} ({ep.value}) failed to load and was skipped: {exc}"
+            msg = f"plugin {dist}{ep.name!r} ({ep.value}) failed to load and was skipped: {_why(exc)}"
             failures.append(msg)
             _warn_once(msg)
             continue
@@ -149,11 +210,16 @@ def _collect(pm: pluggy.PluginManager, hook_name: str, kind: str, add: Callable[
             add(*args, package=_package)
 
         try:
-            impl.function(register=register)
+            with contained_stdout():
+                impl.function(register=register)
         except PluginError:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            msg = f"plugin {_plugin_label(pm, plugin)} raised in {hook_name} and was skipped: {exc}"
+            if package == BUILTIN:
+                raise
+            msg = f"plugin {_plugin_label(pm, plugin)} broke the registry contract in {hook_name}; skipped"
+            registry.failures.append(msg)
+            _warn_once(msg)
+        except CONTAINED as exc:
+            msg = f"plugin {_plugin_label(pm, plugin)} raised in {hook_name} and was skipped: {_why(exc)}"
             registry.failures.append(msg)
             _warn_once(msg)
 
@@ -166,7 +232,15 @@ def build_registry(pm: pluggy.PluginManager | None = None) -> Registry:
     def add_backend(backend: Any, package: str) -> None:
         name = getattr(backend, "name", None)
         if not isinstance(name, str) or not name:
-            raise PluginError(f"{package} registered a backend without a name")
+            if package == BUILTIN:
+                raise PluginError(f"{package} registered a backend without a name")
+            skip(f"plugin {package} registered a backend without a name; it was skipped")
+            return
+        if package != BUILTIN:
+            problem = _backend_problem(backend, name)
+            if problem:
+                skip(f"plugin {package}: backend {name!r} {problem}; it was skipped")
+                return
         if name in reg.backends:
             msg = (f"backend {name!r} from {package} ignored: already registered by "
                    f"{reg.source('backend', name)}")
@@ -176,8 +250,15 @@ def build_registry(pm: pluggy.PluginManager | None = None) -> Registry:
         reg.backends[name] = backend
         reg.sources[("backend", name)] = package
 
+    def skip(msg: str) -> None:
+        reg.failures.append(msg)
+        _warn_once(msg)
+
     def add_named(kind: str, table: dict[str, Any]) -> Callable[..., None]:
         def add(name: str, factory: Any, package: str) -> None:
+            if not isinstance(name, str) or not name.isidentifier() and not _plain_name(name):
+                skip(f"plugin {package} registered a {kind} entry with a bad name ({str(name)[:40]!r}); skipped")
+                return
             if name in table:
                 msg = f"{kind} {name!r} from {package} ignored: already registered by {reg.source(kind, name)}"
                 reg.failures.append(msg)
@@ -188,6 +269,12 @@ def build_registry(pm: pluggy.PluginManager | None = None) -> Registry:
         return add
 
     def add_group(group: Any, package: str) -> None:
+        if package != BUILTIN:
+            problem = _group_problem(group)
+            if problem:
+                skip(f"plugin {package}: meta-feature group {str(getattr(group, 'name', '?'))[:40]!r} {problem}; "
+                     "it was skipped")
+                return
         add_named("metafeatures", reg.metafeature_groups)(group.name, group, package)
 
     _collect(pm, "register_backends", "backend", add_backend, reg)

@@ -62,4 +62,21 @@ def check_matrix(X: Any, *, min_rows: int = MIN_ROWS, name: str = "X") -> np.nda
             f"{name} has {count} NaN or infinite values in {rows} rows "
             f"(first at row {first}); impute or drop them first"
         )
+    _check_small(arr, name)
     return np.ascontiguousarray(arr)
+
+
+#: below this largest |value| squared distances underflow (1e-155 squared is below the
+#: smallest normal double): every row looks as close to every other, and clear groups merge
+MIN_MAGNITUDE = 1e-150
+
+
+def _check_small(arr: np.ndarray, name: str) -> None:
+    """The small-magnitude partner of the backends' overflow guard (``MAX_MAGNITUDE``)."""
+    if not arr.size:
+        return
+    top = max(float(arr.max()), -float(arr.min()))
+    if 0.0 < top < MIN_MAGNITUDE:
+        raise DataError(f"{name}: every value is smaller than {MIN_MAGNITUDE:g} in magnitude (largest "
+                        f"{top:.3g}), so squared distances underflow to zero and groups cannot be told "
+                        "apart; rescale the table (e.g. multiply it by 1e300)")

@@ -228,14 +228,22 @@ def parse_bytes(text: str) -> int:
     return int(float(m.group(1)) * scale)
 
 
+def env_bytes(variable: str) -> int | None:
+    """A positive memory size from environment ``variable`` (``2G``, ``512M``), None if unset."""
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return None
+    value = parse_bytes(raw)
+    if value <= 0:
+        raise ConfigError(f"{variable} must be positive")
+    return value
+
+
 def memory_budget() -> int:
     """Bytes a backend's largest structure may take: METACLUST_MEMORY_BUDGET if set, else
     2 GiB or half the memory available now, whichever is smaller."""
-    raw = os.environ.get("METACLUST_MEMORY_BUDGET", "").strip()
-    if raw:
-        value = parse_bytes(raw)
-        if value <= 0:
-            raise ConfigError("METACLUST_MEMORY_BUDGET must be positive")
+    value = env_bytes("METACLUST_MEMORY_BUDGET")
+    if value is not None:
         return value
     available = _available_memory()
     return int(min(DEFAULT_MEMORY_BUDGET, 0.5 * available)) if available else DEFAULT_MEMORY_BUDGET

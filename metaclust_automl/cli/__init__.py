@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 import warnings
 
 import typer
-from rich.markup import escape
 
 from .. import __version__
 from ..errors import MetaclustError
-from .app import app, err_console
+from .app import app, err_console, shown
 
 #: modules that add commands to ``app`` (imported for their side effect)
 COMMAND_MODULES = (
@@ -35,7 +35,39 @@ for _name in COMMAND_MODULES:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
-    err_console.print(f"[yellow]warning:[/yellow] {escape(str(message))}", highlight=False, soft_wrap=True)
+    err_console.print(f"[yellow]warning:[/yellow] {shown(message)}", highlight=False, soft_wrap=True)
+
+
+def _error(message: object, label: str = "error") -> None:
+    err_console.print(f"[red]{label}:[/red] {shown(message)}", highlight=False, soft_wrap=True)
+
+
+#: exit code of a command stopped by Ctrl-C (128 + SIGINT), as shells report it
+INTERRUPTED = 130
+
+
+class _InterruptFlag:
+    """Remembers that SIGINT arrived. Typer turns a KeyboardInterrupt into ``Exit(130)``, which
+    a non-standalone call returns like any exit code; the flag tells the two apart."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        self._previous = None
+
+    def _handler(self, signum, frame):  # noqa: ANN001, ANN202
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> "_InterruptFlag":
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        except ValueError:  # not the main thread: Python's own handler stays
+            self._previous = None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 def _is_usage_error(exc: BaseException) -> bool:
@@ -47,32 +79,47 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     warnings.showwarning = _show_warning
     debug = bool(os.environ.get("METACLUST_DEBUG"))
-    try:
-        app(args=argv, prog_name="metaclust", standalone_mode=False)
-    except MetaclustError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        code = exc.exit_code
-    except typer.Exit as exc:
-        code = exc.exit_code
-    except typer.Abort:
-        err_console.print("[red]error:[/red] aborted", highlight=False)
-        code = 130
-    except KeyboardInterrupt:
-        err_console.print("[red]error:[/red] interrupted", highlight=False)
-        code = 130
-    except Exception as exc:  # noqa: BLE001 - last line of defence: never a traceback
-        if _is_usage_error(exc):
-            message = " ".join(exc.format_message().split())
-            err_console.print(f"[red]error:[/red] {escape(message)} (see metaclust --help)",
-                              highlight=False, soft_wrap=True)
-            return int(getattr(exc, "exit_code", 2) or 2)
-        if debug:
-            raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        err_console.print(f"[red]internal error:[/red] {type(exc).__name__}: {escape(first)} "
-                          "(set METACLUST_DEBUG=1 for the traceback)", highlight=False, soft_wrap=True)
-        code = 1
-    else:
+    with _InterruptFlag() as interrupt:
+        try:
+            try:
+                code = app(args=argv, prog_name="metaclust", standalone_mode=False)
+            except KeyboardInterrupt:  # raised outside the command (typer catches it inside)
+                interrupt.seen = True
+                code = INTERRUPTED
+            if interrupt.seen or code == INTERRUPTED:
+                _error("interrupted")
+                code = INTERRUPTED
+        except MetaclustError as exc:
+            if interrupt.seen:  # Ctrl-C surfaced as another error (a worker stopped by it)
+                _error("interrupted")
+                return INTERRUPTED
+            _error(exc)
+            code = exc.exit_code
+        except typer.Exit as exc:
+            code = exc.exit_code
+        except typer.Abort:
+            _error("aborted")
+            code = INTERRUPTED
+        except KeyboardInterrupt:
+            _error("interrupted")
+            code = INTERRUPTED
+        except SystemExit as exc:  # a plugin that called sys.exit in the parent
+            _error(f"a plugin stopped the command (SystemExit {exc.code!r}); it was not allowed to")
+            code = 1
+        except Exception as exc:  # noqa: BLE001 - last line of defence: never a traceback
+            if _is_usage_error(exc):
+                message = " ".join(exc.format_message().split())
+                _error(f"{message} (see metaclust --help)")
+                return int(getattr(exc, "exit_code", 2) or 2)
+            if interrupt.seen:
+                _error("interrupted")
+                return INTERRUPTED
+            if debug:
+                raise
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            _error(f"{type(exc).__name__}: {first} (set METACLUST_DEBUG=1 for the traceback)", "internal error")
+            code = 1
+    if not isinstance(code, int):
         code = 0
     return int(code or 0)
 

@@ -44,11 +44,23 @@ LabelColumnOpt = Annotated[Optional[str], typer.Option(
 ImputeOpt = Annotated[Optional[str], typer.Option(
     "--impute", help="Fill missing/NaN/inf values with the column 'mean' or 'median'.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of tables.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed; the same seed gives the same result.")]
+#: seeds numpy, scikit-learn and torch all accept
+MAX_SEED = 2**32 - 1
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="Random seed; the same seed gives the same result.")]
 TimeLimitOpt = Annotated[float, typer.Option(
     "--time-limit", metavar="SECONDS", help="Seconds each run of a plugin's (third-party) backend may take; "
     "one that raises, crashes or runs longer is reported once and the next candidate runs (0 = no "
     "limit). Built-in backends are not limited.")]
+
+
+def shown(text: object) -> str:
+    """``text`` as one line a terminal prints as is: rich markup escaped (a plugin named
+    ``[/red]`` is text, not markup), control characters (a line break or ESC in a file name
+    or a plugin's message) written as escapes."""
+    raw = str(text)
+    if not raw.isprintable():
+        raw = "".join(c if c.isprintable() else repr(c)[1:-1] for c in raw)
+    return escape(raw)
 
 
 def load_for_cli(path: str, columns, drop, label_column, impute):  # noqa: ANN001, ANN201
@@ -58,5 +70,5 @@ def load_for_cli(path: str, columns, drop, label_column, impute):  # noqa: ANN00
     table = load_table(path, columns=columns or None, drop=drop or (), label_column=label_column,
                        impute=impute)
     for message in table.warnings:
-        err_console.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/yellow] {shown(message)}", highlight=False, soft_wrap=True)
     return table

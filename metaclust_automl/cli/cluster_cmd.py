@@ -64,19 +64,19 @@ def cluster(
     explain_: Annotated[bool, typer.Option("--explain", help="Also print what sets each cluster apart (as metaclust explain).")] = False,
 ) -> None:
     """Cluster a table and write one label per input row (noise = -1)."""
-    from ..atomic import check_output_path
+    from ..atomic import check_distinct, check_output_path
     from ..errors import ConfigError
     from ..guard import option_time_limit
-    from ..isolation import BackendRunner
+    from ..isolation import BackendRunner, validate_params
     from ..loading import write_labels_csv
     from ..params import parse_assignments
-    from ..plugins import get_registry
 
     time_limit = option_time_limit(time_limit)
     if output and output != "-":
         check_output_path(output)
     if plot:
         check_output_path(plot)
+    check_distinct({"--output": output, "--plot": plot}, {"DATA": data, "--labels": labels})
     params = parse_assignments(set_ or [])
     if algorithm is None:
         if params:
@@ -84,8 +84,7 @@ def cluster(
         _cluster_recommended(data, output, seed, columns, drop, label_column, impute, as_json,
                              budget, selector, kb, labels, plot, time_limit, force, explain_)
         return
-    backend = get_registry().backend(algorithm)
-    backend.validate(params)  # fail on a bad parameter before reading a big file
+    validate_params(algorithm, params, time_limit)  # a bad parameter fails before a big file is read
     table = load_for_cli(data, columns, drop, label_column, impute)
     with err_console.status(f"running {algorithm} on {table.X.shape[0]} x {table.X.shape[1]}"), \
             BackendRunner(time_limit) as runner:  # a plugin's backend runs guarded

@@ -50,7 +50,7 @@ def detect(
     """
     from ..anomaly.builtin import META_DETECTOR
     from ..anomaly.estimator import check_contamination
-    from ..atomic import check_output_path
+    from ..atomic import check_distinct, check_output_path
     from ..errors import ConfigError
     from ..loading import write_labels_csv
     from ..plugins import get_registry
@@ -61,6 +61,7 @@ def detect(
         raise ConfigError(f"--top must be 0 or more, got {top}")
     if output and output != "-":
         check_output_path(output)
+    check_distinct({"--output": output}, {"DATA": data})
     factory = get_registry().detector(detector)
     params: dict = {"random_state": seed}
     if share != "auto":

@@ -48,6 +48,7 @@ def evaluate(
     time_limit: TimeLimitOpt = DEFAULT_TIME_LIMIT,
 ) -> None:
     """Score selectors (top-1, and with --budget) and blind baselines on every task of a labelled corpus."""
+    from ..atomic import check_output_dir
     from ..corpus import load_corpus
     from ..errors import ConfigError, KnowledgeBaseError
     from ..evaluation.baselines import BASELINES
@@ -69,9 +70,7 @@ def evaluate(
     if not names and not baselines:
         raise ConfigError("nothing to evaluate: no selector is installed or named; add --baselines "
                           "or --selectors NAME (see `metaclust plugins`)")
-    out_dir = Path(out)
-    if not out_dir.parent.exists():
-        raise ConfigError(f"cannot write to {out_dir}: directory {out_dir.parent} does not exist")
+    out_dir = check_output_dir(out)  # a file, a read-only or a missing parent fail before any work
     tasks = load_corpus(corpus, label_column=label_column)
     by_group = leave_one_out and not no_group and corpus_has_groups([t.group for t in tasks])
     notes: list[str] = []

@@ -24,6 +24,18 @@ def _backends(raw: Optional[str]) -> Optional[list[str]]:
     return names
 
 
+def _storage_error(exc: Exception) -> None:
+    """A database error half-way through (a damaged page, a full disk) as one DataError."""
+    import sqlite3
+
+    from ..errors import DataError
+
+    if isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith("sqlalchemy"):
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"the meta-training storage failed: {first}; if it is damaged, move it away and "
+                        "rerun (finished work in it is lost)") from None
+
+
 @app.command("meta-train")
 def meta_train(
     corpus: Annotated[Optional[list[str]], typer.Argument(
@@ -65,10 +77,12 @@ def meta_train(
     from ..errors import ConfigError
     from ..guard import option_time_limit
     from ..metatrain import build_knowledge_base
+    from ..metatrain.build import check_kb_output
 
     if sampler not in ("tpe", "qmc"):
         raise ConfigError(f"--sampler must be tpe or qmc, got {sampler!r}")
     limit_s = option_time_limit(time_limit)
+    check_kb_output(out)  # before the corpus is read: nothing in OUT is ever deleted by mistake
     if corpus:
         if limit is not None or exclude_families is not None:
             raise ConfigError("--limit and --exclude-families apply to the built-in corpus only; "
@@ -90,9 +104,13 @@ def meta_train(
             families = [f for f in known if f not in excluded]
         tasks = builtin_corpus(families=families, limit=limit, seed=seed)
         info = {"source": "builtin", "limit": limit, "excluded_families": excluded}
-    kb = build_knowledge_base(
-        tasks, out, trials=trials, backends=_backends(backends), storage=storage, jobs=jobs, seed=seed,
-        time_limit=limit_s, portfolio_size=portfolio_size, sampler=sampler,
-        progress=progress, max_rows=max_rows, corpus=info, verbose=True)
+    try:
+        kb = build_knowledge_base(
+            tasks, out, trials=trials, backends=_backends(backends), storage=storage, jobs=jobs, seed=seed,
+            time_limit=limit_s, portfolio_size=portfolio_size, sampler=sampler,
+            progress=progress, max_rows=max_rows, corpus=info, verbose=True)
+    except Exception as exc:
+        _storage_error(exc)
+        raise
     console.print(f"{out}: {len(kb.tasks)} tasks, {len(kb.configs)} configurations, "
                   f"{len(kb.metafeature_names)} meta-features", highlight=False)

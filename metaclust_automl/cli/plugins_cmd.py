@@ -5,10 +5,17 @@ import json
 
 from rich.table import Table as RichTable
 
-from .app import JsonOpt, app, console, err_console
+from .app import JsonOpt, app, console, err_console, shown
 
 
 def _param_summary(p: dict) -> str:
+    try:
+        return _describe_param(p)
+    except (KeyError, TypeError, ValueError):  # a plugin's odd description
+        return f"{p.get('name', '?') if isinstance(p, dict) else '?'}=?"
+
+
+def _describe_param(p: dict) -> str:
     if p["type"] == "categorical":
         rng = "|".join(str(c) for c in p["choices"])
     elif p["type"] == "bool":
@@ -45,7 +52,8 @@ def plugins(as_json: JsonOpt = False) -> None:
     for col in ("name", "package", "cost", "parameters"):
         t.add_column(col)
     for b in data["backends"]:
-        t.add_row(b["name"], b["package"], b["cost"], ", ".join(_param_summary(p) for p in b["parameters"]))
+        t.add_row(shown(b["name"]), shown(b["package"]), shown(b.get("cost", "?")),
+                  shown(", ".join(_param_summary(p) for p in b.get("parameters", []))))
     console.print(t)
     for kind, key in (("Selectors", "selectors"), ("Meta-feature groups", "metafeature_groups"),
                       ("Anomaly detectors", "detectors")):
@@ -53,7 +61,7 @@ def plugins(as_json: JsonOpt = False) -> None:
         t.add_column("name")
         t.add_column("package")
         for item in data[key]:
-            t.add_row(item["name"], item["package"])
+            t.add_row(shown(item["name"]), shown(item["package"]))
         console.print(t)
     for message in data["failures"]:
-        err_console.print(f"[yellow]warning:[/yellow] {message}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/yellow] {shown(message)}", highlight=False, soft_wrap=True)

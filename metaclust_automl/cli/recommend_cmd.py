@@ -136,18 +136,21 @@ def train_selectors(
     as_json: JsonOpt = False,
 ) -> None:
     """Fit selectors on a knowledge base and save them as plain files (JSON + safetensors)."""
-    from pathlib import Path
 
-    from ..atomic import check_output_path
+    from ..atomic import check_output_dir
+    from ..errors import DataError
     from ..knowledge_base import KnowledgeBase
     from ..plugins import get_registry
 
     names = list(selector or ["knn", "maml", "rl2"])
     reg = get_registry()
     factories = {n: reg.selector(n) for n in names}  # unknown names fail before any work
-    out_dir = Path(out)
-    if not out_dir.is_dir():
-        check_output_path(out_dir)  # its parent must exist; OUT itself is created
+    out_dir = check_output_dir(out)  # its parent must exist and be writable; OUT itself is created
+    for name in names:  # OUT/NAME is replaced whole: only a new, empty or selector directory
+        sub = out_dir / name
+        if sub.is_dir() and any(sub.iterdir()) and not (sub / "selector.json").is_file():
+            raise DataError(f"cannot write the {name} selector to {sub}: the directory holds other files, "
+                            "which writing it would delete; choose another --out")
     base = KnowledgeBase.load(kb)
     report = []
     for name in names:

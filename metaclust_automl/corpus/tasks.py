@@ -73,6 +73,26 @@ def _group(path: Path, root: Path) -> str:
     return "/".join(rel.parts) or root.name
 
 
+def _load_file(path: Path, base: Path, label_column: str) -> LabelledTask | None:
+    """The task file ``path`` holds, or None when it is not a task file."""
+    low = path.name.lower()
+    if low.endswith(".data.gz"):
+        return _data_gz_task(path, base)
+    if low.endswith(".npz"):
+        table = load_table(path)
+        if table.labels is None:
+            raise DataError(f"{path} has no label array (expected arrays X and y)")
+        return LabelledTask(id=_task_id(path, base, path.name[:-4]), X=table.X,
+                            y=encode_labels(table.labels), group=_group(path, base), source=str(path))
+    if low.endswith(TABLE_SUFFIXES):
+        table = load_table(path, label_column=label_column)
+        suffix = next(s for s in TABLE_SUFFIXES if low.endswith(s))
+        name = path.name[: -len(suffix)]  # "run.v2.csv" -> "run.v2"
+        return LabelledTask(id=_task_id(path, base, name), X=table.X, y=encode_labels(table.labels),
+                            group=_group(path, base), source=str(path))
+    return None
+
+
 def load_directory(root: str | os.PathLike, *, label_column: str = "label") -> list[LabelledTask]:
     """Every labelled task under ``root``, sorted by id."""
     root = Path(root)
@@ -83,21 +103,17 @@ def load_directory(root: str | os.PathLike, *, label_column: str = "label") -> l
     base = root.parent if root.is_file() else root
     tasks: list[LabelledTask] = []
     for path in files:
-        low = path.name.lower()
-        if low.endswith(".data.gz"):
-            tasks.append(_data_gz_task(path, base))
-        elif low.endswith(".npz"):
-            table = load_table(path)
-            if table.labels is None:
-                raise DataError(f"{path} has no label array (expected arrays X and y)")
-            tasks.append(LabelledTask(id=_task_id(path, base, path.name[:-4]), X=table.X,
-                                      y=encode_labels(table.labels), group=_group(path, base), source=str(path)))
-        elif low.endswith(TABLE_SUFFIXES):
-            table = load_table(path, label_column=label_column)
-            suffix = next(s for s in TABLE_SUFFIXES if low.endswith(s))
-            name = path.name[: -len(suffix)]  # "run.v2.csv" -> "run.v2"
-            tasks.append(LabelledTask(id=_task_id(path, base, name), X=table.X, y=encode_labels(table.labels),
-                                      group=_group(path, base), source=str(path)))
+        try:
+            task = _load_file(path, base, label_column)
+        except DataError as exc:  # a corpus has many files: the message must name this one
+            text = str(exc)
+            if str(path) in text:
+                raise
+            hint = (" (every table of a corpus needs a label column; name it with --label-column)"
+                    if "--label-column" in text else "")
+            raise DataError(f"{path}: {text}{hint}") from None
+        if task is not None:
+            tasks.append(task)
     if not tasks:
         raise DataError(f"no labelled tasks found in {root} (expected .data.gz + .labels0.gz, "
                         f"CSV/parquet with a {label_column!r} column, or .npz with X and y)")

@@ -261,16 +261,82 @@ def extract(X: np.ndarray, *, sample_size: int = DEFAULT_SAMPLE, seed: int = 0) 
         return _extract(ctx)
 
 
+#: contexts being extracted, by token: a forked guard worker inherits them
+_CONTEXTS: dict[int, Context] = {}
+
+
+def _is_plugin_group(name: str) -> bool:
+    from ..plugins import BUILTIN, get_registry
+
+    return get_registry().source("metafeatures", name) != BUILTIN
+
+
+def _fork_available() -> bool:
+    from ..guard import _context
+
+    return _context().get_start_method() == "fork"
+
+
+def _fell_back(group: MetaFeatureGroup, why: str) -> dict[str, float]:
+    warnings.warn(f"meta-feature group {group.name!r} failed on this table and took its "
+                  f"fallback values: {why}", MetaFeatureWarning, stacklevel=3)
+    return {}
+
+
+def _guarded_values(groups: list[MetaFeatureGroup], ctx: Context) -> dict[str, dict[str, float]]:
+    """The values of plugins' groups, each computed in a guarded worker that inherits ``ctx``
+    (fork: no copy) and stopped after the command's ``--time-limit``: a plugin's group that
+    hangs, crashes or calls ``sys.exit`` costs its fallback values, never the command."""
+    from ..guard import Guard, plugin_time_limit
+
+    token = id(ctx)
+    _CONTEXTS[token] = ctx
+    out: dict[str, dict[str, float]] = {}
+    try:
+        with Guard(plugin_time_limit()) as guard:
+            for group in groups:
+                outcome = guard.call("metaclust_automl.metafeatures.base:group_job",
+                                     {"group": group.name, "token": token})
+                values = outcome.result.get("values") if outcome.ok else None
+                out[group.name] = (values if isinstance(values, dict) else
+                                   _fell_back(group, outcome.error or "it returned no values"))
+    finally:
+        _CONTEXTS.pop(token, None)
+    return out
+
+
+def group_job(arrays: dict[str, np.ndarray], group: str, token: int) -> tuple[dict, dict]:
+    """Guarded job: one registered group's values on the inherited context."""
+    from ..plugins import get_registry
+
+    values = get_registry().metafeature_groups[group].compute(_CONTEXTS[int(token)])
+    if not isinstance(values, dict):
+        raise TypeError(f"compute returned {type(values).__name__}, not a dict")
+    return {"values": {str(k): _as_float(v) for k, v in values.items()}}, {}
+
+
+def _as_float(value: object) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return float("nan")
+
+
 def _extract(ctx: Context) -> dict[str, float]:
     out: dict[str, float] = {}
-    for group in _groups():
-        try:
-            values = group.compute(ctx)
-        except Exception as exc:  # noqa: BLE001 - a plugin group may raise anything
-            warnings.warn(f"meta-feature group {group.name!r} failed on this table and took its "
-                          f"fallback values: {type(exc).__name__}: {exc}", MetaFeatureWarning,
-                          stacklevel=2)
-            values = {}
+    groups = _groups()
+    guarded = [g for g in groups if _is_plugin_group(g.name)] if _fork_available() else []
+    plugin_values = _guarded_values(guarded, ctx) if guarded else {}
+    for group in groups:
+        if group.name in plugin_values:
+            values = plugin_values[group.name]
+        else:
+            try:
+                values = group.compute(ctx)
+            except Exception as exc:  # noqa: BLE001 - a plugin group may raise anything
+                values = _fell_back(group, f"{type(exc).__name__}: {exc}")
+            if not isinstance(values, dict):
+                values = _fell_back(group, "it returned no values")
         for name in group.features:
             try:
                 v = float(values.get(name, np.nan))

@@ -146,6 +146,26 @@ def _warm_imports(backends: Sequence[str]) -> None:
             pass
 
 
+def check_kb_output(out_dir: str | os.PathLike) -> Path:
+    """The directory a knowledge base may be written to: a new one (its parent writable), an
+    empty one, or an existing knowledge base (replaced whole when the new one is complete).
+
+    Anything else is refused before any work, because the atomic swap that writes the
+    knowledge base replaces the directory whole: the files in it would be deleted."""
+    from ..atomic import check_output_dir
+    from ..knowledge_base import is_knowledge_base
+
+    out = Path(out_dir)
+    try:
+        check_output_dir(out)
+    except DataError as exc:
+        raise DataError(str(exc).replace("cannot write to ", "cannot write the knowledge base to ", 1)) from None
+    if out.is_dir() and not is_knowledge_base(out) and any(out.iterdir()):
+        raise DataError(f"cannot write the knowledge base to {out}: the directory holds other files, which "
+                        "writing it would delete; give a new or empty directory (or an existing knowledge base)")
+    return out
+
+
 def build_knowledge_base(
     tasks: Sequence[Any],
     out_dir: str | os.PathLike,
@@ -183,12 +203,7 @@ def build_knowledge_base(
 
     started = time.perf_counter()
     _check_args(trials, jobs, portfolio_size, time_limit, sampler, max_rows)
-    out = Path(out_dir)
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise DataError(f"cannot write the knowledge base to {out}: directory {parent} does not exist")
-    if out.exists() and not out.is_dir():
-        raise DataError(f"cannot write the knowledge base to {out}: it is a file")
+    out = check_kb_output(out_dir)
     names = _resolve_backends(backends)
     settings = Settings(trials=trials, backends=names, sampler=sampler, seed=int(seed),
                         time_limit=None if time_limit is None else float(time_limit),

@@ -68,17 +68,53 @@ def _sqlite_path(url: str) -> Path | None:
     return None if rest in ("", ":memory:") else Path(rest.split("?")[0])
 
 
+#: the first bytes of every SQLite database file
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
 def _prepare_sqlite(path: Path) -> None:
+    """Check an existing file is an intact SQLite database before Optuna touches it (a
+    notes file given by mistake is refused, not written into; a damaged page is found
+    here, not half-way through the run), then switch it to WAL."""
     if not path.parent.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and path.stat().st_size > 0:
+        with open(path, "rb") as fh:
+            if fh.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
+                raise DataError(f"cannot use {path} as meta-training storage: it exists and is not a SQLite "
+                                "database; give a new file name or the storage of an earlier run")
     try:
         con = sqlite3.connect(str(path), timeout=60)
         try:
+            row = con.execute("PRAGMA quick_check").fetchone()
+            if not row or row[0] != "ok":
+                raise sqlite3.DatabaseError(f"integrity check failed ({row[0] if row else 'no answer'})")
             con.execute("PRAGMA journal_mode=WAL")
         finally:
             con.close()
     except sqlite3.Error as exc:
-        raise DataError(f"cannot use {path} as meta-training storage: {exc}") from None
+        raise DataError(f"cannot use {path} as meta-training storage: {exc}; it is damaged: move it away "
+                        "to start afresh") from None
+
+
+def _check_journal(path: Path) -> None:
+    """An existing journal file must be one Optuna wrote (JSON lines with an ``op_code``):
+    journal storage appends to the file, so a user's ``notes.log`` must never be taken for one."""
+    import json
+
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    if not path.is_file():
+        raise DataError(f"cannot use {path} as a meta-training journal: it is not a file")
+    with open(path, "rb") as fh:
+        first = fh.readline(1 << 20)
+    try:
+        record = json.loads(first.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        record = None
+    if not isinstance(record, dict) or "op_code" not in record:
+        raise DataError(f"cannot use {path} as a meta-training journal: it exists and is not an Optuna journal "
+                        "(metaclust would append to it); give a new file name or the journal of an earlier run")
 
 
 def open_storage(url: str, *, retries: int = 4) -> Any:
@@ -98,10 +134,11 @@ def open_storage(url: str, *, retries: int = 4) -> Any:
             rest = rest[2:]
         path = Path(rest).expanduser()
         path.parent.mkdir(parents=True, exist_ok=True)
+        _check_journal(path)
         try:
             return JournalStorage(JournalFileBackend(str(path)))
-        except OSError as exc:
-            raise DataError(f"cannot use journal file {path}: {exc}") from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise DataError(f"cannot use journal file {path}: {type(exc).__name__}: {exc}") from None
     url = _postgres_driver(url)
     sqlite_path = _sqlite_path(url)
     engine_kwargs: dict[str, Any] = {}

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import KnowledgeBaseError
 from ..knowledge_base import KnowledgeBase
+from ..plainjson import finite_number, read_json
 
 #: version of the selector state format written by ``save_state``
 STATE_FORMAT = "metaclust-selector"
@@ -217,10 +218,7 @@ def load_state(directory: str | os.PathLike, name: str, kb: KnowledgeBase | None
     if not mpath.is_file():
         raise KnowledgeBaseError(f"no fitted {name} selector in {d} ({META_FILE} is missing); "
                                  "train one with `metaclust train-selectors --kb DIR --out DIR`")
-    try:
-        meta = json.loads(mpath.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise KnowledgeBaseError(f"{mpath} is corrupt: {exc}") from None
+    meta = read_json(mpath, allow_nan=True)  # a history entry may hold NaN; checked below
     if not isinstance(meta, dict) or meta.get("format") != STATE_FORMAT:
         raise KnowledgeBaseError(f"{mpath} is not a metaclust selector state")
     if meta.get("version") != STATE_VERSION:
@@ -235,6 +233,7 @@ def load_state(directory: str | os.PathLike, name: str, kb: KnowledgeBase | None
                 f"the {name} selector in {d} was fitted on a different knowledge base "
                 f"(checksum {str(meta.get('kb_fingerprint'))[:12]} != {want[:12]}); retrain it with "
                 "`metaclust train-selectors --kb DIR --out DIR`")
+    check_state(meta, kb, mpath)
     tensors: dict[str, np.ndarray] = {}
     if "weights_sha256" in meta:
         wpath = d / WEIGHTS_FILE
@@ -248,7 +247,60 @@ def load_state(directory: str | os.PathLike, name: str, kb: KnowledgeBase | None
             tensors = {k: np.asarray(v, dtype=np.float64) for k, v in load_file(str(wpath)).items()}
         except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
             raise KnowledgeBaseError(f"cannot read {wpath}: {exc}") from None
+        bad = [k for k, v in tensors.items() if not np.all(np.isfinite(v))]
+        if bad:
+            raise KnowledgeBaseError(f"{wpath}: weights {', '.join(bad[:3])} hold NaN or inf; retrain the selector")
     return meta, tensors
+
+
+#: what every selector's hyper-parameters may be: (kind, low, high); a value outside its
+#: range would hang loading (n_bags = 1e8) or ranking, so it is refused when a state is read
+HYPER_LIMITS: dict[str, tuple[str, float, float]] = {
+    "n_bags": ("int", 1, 64), "k": ("int", 1, 100_000), "hidden": ("int", 1, 4096), "emb": ("int", 1, 1024),
+    "steps": ("int", 0, 10_000_000), "meta_batch": ("int", 1, 100_000), "inner_steps": ("int", 0, 100),
+    "batch": ("int", 1, 1_000_000), "max_budget": ("int", 0, 10_000), "adapt_configs": ("int", 1, 100_000),
+    "temperature": ("float", 1e-6, 1e3), "lr": ("float", 0.0, 10.0), "val_share": ("float", 0.0, 0.9),
+    "probe_share": ("float", 0.0, 1.0), "list_weight": ("float", 0.0, 1e3), "weight_decay": ("float", 0.0, 1.0),
+    "input_noise": ("float", 0.0, 100.0), "entropy": ("float", 0.0, 100.0), "index_weight": ("float", 0.0, 1e3),
+    "probe_blend": ("float", 0.0, 1.0), "metric": ("metric", 0, 0), "table_input": ("bool", 0, 0),
+}
+
+
+def check_state(meta: dict[str, Any], kb: KnowledgeBase | None, where: Path) -> None:
+    """Every value a selector state hands a constructor or an array: hyper-parameters known,
+    typed and in range; scalers of the knowledge base's widths, finite, with positive scales."""
+    from ..knowledge_base import METRICS
+
+    hyper = meta.get("hyper")
+    if not isinstance(hyper, dict):
+        raise KnowledgeBaseError(f"{where}: 'hyper' must be an object of hyper-parameters")
+    for key, value in hyper.items():
+        if key not in HYPER_LIMITS:
+            raise KnowledgeBaseError(f"{where}: unknown hyper-parameter {str(key)[:40]!r}; retrain the selector")
+        kind, low, high = HYPER_LIMITS[key]
+        if kind == "metric":
+            if value not in METRICS:
+                raise KnowledgeBaseError(f"{where}: metric must be one of {', '.join(METRICS)}, got {value!r}")
+        elif kind == "bool":
+            if not isinstance(value, bool):
+                raise KnowledgeBaseError(f"{where}: {key} must be true or false, got {value!r}")
+        else:
+            finite_number(value, f"{where}: {key}", low=low, high=high, integer=kind == "int")
+    widths = {"metafeature_scaler": len(kb.metafeature_names) if kb is not None else None,
+              "index_scaler": int(kb.C.shape[2]) if kb is not None else None}
+    for name, width in widths.items():
+        scaler = meta.get(name)
+        if not isinstance(scaler, dict) or not isinstance(scaler.get("center"), list) \
+                or not isinstance(scaler.get("scale"), list):
+            raise KnowledgeBaseError(f"{where}: {name} must hold 'center' and 'scale' lists")
+        center, scale = scaler["center"], scaler["scale"]
+        if len(center) != len(scale) or (width is not None and len(center) != width):
+            raise KnowledgeBaseError(f"{where}: {name} has {len(center)} centres and {len(scale)} scales; "
+                                     f"the knowledge base needs {width}")
+        for i, (c, sc) in enumerate(zip(center, scale)):
+            finite_number(c, f"{where}: {name} centre {i}")
+            finite_number(sc, f"{where}: {name} scale {i}", low=1e-300)
+        finite_number(scaler.get("clip", 5.0), f"{where}: {name} clip", low=1e-6, high=1e6)
 
 
 class StaleWeightsError(KnowledgeBaseError):

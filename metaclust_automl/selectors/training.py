@@ -130,7 +130,22 @@ class BaggedNetworkSelector(Selector):
         self.bags = bags
         self.params = bags[0]
         self.val_top1 = meta.get("validation_top1")
+        self._check_weights(directory)
         return self
+
+    def _check_weights(self, directory: str | os.PathLike) -> None:
+        """One zero-shot ranking of a known task: weights of the wrong shapes fail here, with
+        a KnowledgeBaseError, instead of on the user's table as an internal error."""
+        from .base import Query
+
+        kb = self._check()
+        try:
+            scores = np.asarray(self.predict_scores(Query(metafeatures=kb.M[0].copy())), dtype=np.float64)
+        except (ValueError, IndexError, KeyError, TypeError, RuntimeError) as exc:
+            raise KnowledgeBaseError(f"{directory}: the weights do not fit the network ({type(exc).__name__}: "
+                                     f"{str(exc)[:120]}); retrain the selector") from None
+        if scores.shape != (len(kb.configs),) or not np.all(np.isfinite(scores)):
+            raise KnowledgeBaseError(f"{directory}: the weights give no usable scores; retrain the selector")
 
     def get_info(self) -> dict[str, Any]:
         return {"name": self.name, **self._hyper(), "validation_top1": getattr(self, "val_top1", None)}

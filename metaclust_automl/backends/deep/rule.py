@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from ... import plainjson
 from ...errors import KnowledgeBaseError
 
 FORMAT = "metaclust-prototype-rule"
@@ -142,10 +143,10 @@ def load_rule(path: str | Path) -> UpdateRule:
     if not all(np.all(np.isfinite(v)) for v in logs.values()):
         raise KnowledgeBaseError(f"{p} holds non-finite schedule values")
     try:
-        meta = json.loads(header.get("meta", "{}"))
-    except json.JSONDecodeError:
+        meta = plainjson.loads(header.get("meta", "{}"), str(p), allow_nan=True)
+    except KnowledgeBaseError:
         meta = {}
-    return UpdateRule(logs, meta=meta, learned=True)
+    return UpdateRule(logs, meta=meta if isinstance(meta, dict) else {}, learned=True)
 
 
 def _metadata(raw: bytes) -> dict[str, str]:
@@ -153,7 +154,12 @@ def _metadata(raw: bytes) -> dict[str, str]:
     n = int.from_bytes(raw[:8], "little")
     if n <= 0 or n > len(raw) - 8:
         raise ValueError("bad header length")
-    return dict(json.loads(raw[8:8 + n]).get("__metadata__") or {})
+    try:
+        header = plainjson.loads(raw[8:8 + n].decode("utf-8"), "the safetensors header")
+    except (KnowledgeBaseError, UnicodeDecodeError) as exc:
+        raise ValueError(str(exc)) from None
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    return {str(k): str(v) for k, v in meta.items()} if isinstance(meta, dict) else {}
 
 
 def rule_for(name: str, path: str | Path | None = None) -> UpdateRule:
