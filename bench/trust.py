@@ -58,6 +58,7 @@ def one(rec, X: np.ndarray, y: np.ndarray | None, seed: int = 0) -> dict:  # noq
     conf = recommendation_confidence(rec, X, best, run, seed=seed)
     t_conf = time.perf_counter() - start
     out = {"n": int(X.shape[0]), "d": int(X.shape[1]), "has_structure": v.has_structure,
+           "certainty": v.certainty,
            "structure_z": v.z, "algorithm": best.algorithm, "n_clusters": run.n_clusters,
            "confidence": conf.to_dict(), "seconds_structure": round(t_structure, 2),
            "seconds_confidence": round(t_conf, 2)}
@@ -137,10 +138,15 @@ def main(argv: list[str] | None = None) -> int:
         reliability_plot(out / "trust_reliability.png", corpus_report["reliability"], rows)
     lines = ["# trust: structure test and confidence", "",
              "Shared 2-core machine under load (times are 2-5x an idle machine's).", "",
-             "| generated table | structure found | n_clusters | ARI | confidence |", "|---|---|---:|---:|---:|"]
+             "Generated tables: what `metaclust cluster` answers (a table without structure: one cluster, "
+             "the verdict's certainty as confidence), and what `--force` gives.", "",
+             "| generated table | structure found | n_clusters | confidence | --force: n_clusters | --force: ARI "
+             "| --force: confidence |", "|---|---|---:|---:|---:|---:|---:|"]
     for name, r in gen.items():
         a = f"{r['ari']:.3f}" if "ari" in r else "-"
-        lines.append(f"| {name} | {r['has_structure']} | {r['n_clusters']} | {a} | {r['confidence']['value']:.3f} |")
+        k, c = (r["n_clusters"], r["confidence"]["value"]) if r["has_structure"] else (1, r["certainty"])
+        lines.append(f"| {name} | {r['has_structure']} | {k} | {c:.3f} | {r['n_clusters']} | {a} | "
+                     f"{r['confidence']['value']:.3f} |")
     if rows:
         lines += ["", f"Dev datasets: {summary['datasets']}; the no-structure verdict fired on "
                       f"{summary['verdict_fired']}; mean ARI of the default choice {summary['mean_ari']:.3f}.", "",
