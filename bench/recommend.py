@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     from metaclust_automl.corpus import load_directory
     from metaclust_automl.knowledge_base import KnowledgeBase, load_default
     from metaclust_automl.recommend import DEFAULT_SELECTOR, Recommender, load_selector
-    from metaclust_automl.selectors.common import kb_fingerprint
+    from metaclust_automl.selectors.state import kb_fingerprint
 
     kb = KnowledgeBase.load(args.kb) if args.kb else load_default()
     excluded = {g for g in args.exclude_groups.split(",") if g}

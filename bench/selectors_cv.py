@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from metaclust_automl.knowledge_base import KnowledgeBase
-    from metaclust_automl.selectors.base import Query
-    from metaclust_automl.selectors.common import performance
+    from metaclust_automl.selectors.base import Query, fit_seeded
+    from metaclust_automl.selectors.features import performance
 
     kb = KnowledgeBase.load(args.kb)
     P = performance(kb)
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         sbs[test] = P[test, int(np.argmax(P[train].mean(0)))]
         for name in args.selectors.split(","):
             start = time.perf_counter()
-            sel = make_selector(name, overrides).fit(sub, seed=args.seed)
+            sel = fit_seeded(make_selector(name, overrides), sub, args.seed)
             seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - start
             for b in budgets:
                 key = f"{name} (budget {b})"

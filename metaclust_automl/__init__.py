@@ -6,6 +6,8 @@ Heavy modules (torch, optuna, the selectors) are imported lazily so that
 from __future__ import annotations
 
 __version__ = "0.1.0"
+#: the distribution this package installs as (plugins name theirs; built-ins report this one)
+DISTRIBUTION = "metaclust-automl"
 
 from .errors import (  # noqa: F401  (re-exported)
     BackendError,

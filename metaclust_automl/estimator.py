@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
-from .errors import DataError
-from .guard import check_time_limit
-from .isolation import DEFAULT_TIME_LIMIT
+from .backend_estimator import BackendClusterer, check_X
+from .running.worker import check_time_limit
+from .running.backend_runner import DEFAULT_TIME_LIMIT
 
 #: checks of scikit-learn's ``check_estimator`` that MetaClusterer is allowed to fail, and why.
 #: Empty: with the test knowledge base it passes every check, including check_clustering's
@@ -25,31 +25,10 @@ from .isolation import DEFAULT_TIME_LIMIT
 #: estimator contract; add it here with that reason if a knowledge base ever makes it fail).
 EXPECTED_FAILED_CHECKS: dict[str, str] = {}
 
+__all__ = ["BackendClusterer", "EXPECTED_FAILED_CHECKS", "MetaClusterer"]
+
 _cache_lock = threading.Lock()
 _recommenders: dict[tuple[Any, ...], Any] = {}
-
-
-def _min_rows(X: np.ndarray, owner: str) -> None:
-    n = X.shape[0]
-    if n < 3:
-        # worded the way scikit-learn words it, so callers (and check_estimator) recognise it
-        raise DataError(f"{owner} needs at least 3 samples; got n_samples = {n}")
-
-
-def _check_X(est: BaseEstimator, X: Any) -> np.ndarray:
-    from sklearn.utils.validation import validate_data
-
-    try:
-        X = validate_data(est, X, dtype=np.float64, ensure_min_samples=1, reset=True)
-    except ValueError as exc:
-        raise DataError(str(exc)) from None
-    _min_rows(X, type(est).__name__)
-    return writable(X)
-
-
-def writable(X: np.ndarray) -> np.ndarray:
-    """A writable array: some backends (the hdbscan package) fail on read-only memory maps."""
-    return X if X.flags.writeable else np.array(X)
 
 
 def _recommender(selector: str | None, kb: str | os.PathLike | None) -> Any:
@@ -125,7 +104,7 @@ class MetaClusterer(ClusterMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any = None) -> MetaClusterer:  # noqa: ARG002 - unsupervised
         """Recommend a configuration for X and run it."""
-        X = _check_X(self, X)
+        X = check_X(self, X)
         seed = 0 if self.random_state is None else int(self.random_state)
         rec = _recommender(self.selector, self.kb)
         rec.runner.time_limit = check_time_limit(self.time_limit)
@@ -144,29 +123,3 @@ class MetaClusterer(ClusterMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
-
-
-class BackendClusterer(ClusterMixin, BaseEstimator):
-    """Runs one backend with fixed parameters (scale-free ones are resolved on the table
-    it is fitted on). ``Recommendation.to_estimator()`` returns one."""
-
-    def __init__(self, algorithm: str = "kmeans", params: dict[str, Any] | None = None,
-                 random_state: int = 0) -> None:
-        self.algorithm = algorithm
-        self.params = params
-        self.random_state = random_state
-
-    def fit(self, X: Any, y: Any = None) -> BackendClusterer:  # noqa: ARG002
-        from .plugins import get_registry
-
-        backend = get_registry().backend(self.algorithm)
-        backend.validate(self.params or {})
-        X = _check_X(self, X)
-        run = backend.run(X, dict(self.params or {}), seed=0 if self.random_state is None else int(self.random_state))
-        self.labels_ = run.labels
-        self.resolved_params_ = run.resolved
-        self.n_clusters_ = run.n_clusters
-        return self
-
-    def fit_predict(self, X: Any, y: Any = None, **kwargs: Any) -> np.ndarray:
-        return self.fit(X).labels_

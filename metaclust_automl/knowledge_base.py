@@ -26,7 +26,9 @@ from typing import Any
 import numpy as np
 
 from .atomic import atomic_directory
+from .checksums import sha256_file
 from .errors import KnowledgeBaseError
+from .paths import data_path
 from .plainjson import read_json
 from .sizes import check_npz_members
 
@@ -40,14 +42,6 @@ MANIFEST_DIGEST = "manifest_sha256"
 #: a manifest is a few hundred kB for thousands of tasks; a bigger one is not ours
 MAX_MANIFEST_BYTES = 64 << 20
 ARRAYS = "arrays.npz"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass
@@ -325,7 +319,7 @@ def is_knowledge_base(directory: str | os.PathLike) -> bool:
 
 def default_kb_path() -> Path:
     """Where the knowledge base shipped with the package lives."""
-    return Path(__file__).resolve().parent / "data" / "kb"
+    return data_path("kb")
 
 
 def load_default() -> KnowledgeBase:

@@ -174,11 +174,6 @@ def _decode_head(raw: bytes, path: Path) -> tuple[str, str]:
     return raw.decode("latin-1"), "latin-1"
 
 
-def _read_head(path: Path, gz: bool, size: int = _HEAD_BYTES) -> str:
-    """The decoded head of a text file (kept for callers of the old helper)."""
-    return _decode_head(_read_head_bytes(path, gz), path)[0]
-
-
 def _is_number(cell: str) -> bool:
     cell = cell.strip()
     if cell.lower() in _NA_LOWER:

@@ -21,18 +21,18 @@ from typing import Any
 
 import pluggy
 
-from . import hookspecs
+from . import DISTRIBUTION, hookspecs
 from .errors import ConfigError, PluginError
 
 ENTRY_POINT_GROUP = "metaclust"
 
 #: Modules holding the built-in hook implementations.
 DEFAULT_PLUGINS: tuple[str, ...] = (
-    "metaclust_automl.backends.builtin",
-    "metaclust_automl.backends.deep_builtin",
-    "metaclust_automl.metafeatures.builtin",
-    "metaclust_automl.selectors.builtin",
-    "metaclust_automl.anomaly.builtin",
+    "metaclust_automl.default_plugins.backends",
+    "metaclust_automl.default_plugins.deep_backends",
+    "metaclust_automl.default_plugins.metafeatures",
+    "metaclust_automl.default_plugins.selectors",
+    "metaclust_automl.default_plugins.detectors",
 )
 
 
@@ -41,7 +41,7 @@ class PluginWarning(UserWarning):
 
 
 #: the distribution name of what this package registers itself
-BUILTIN = "metaclust-automl"
+BUILTIN = DISTRIBUTION
 #: what a plugin's code may raise and still cost only a warning: anything but Ctrl-C (a
 #: plugin's ``sys.exit(7)`` must not end the command with 7)
 CONTAINED = (Exception, SystemExit)

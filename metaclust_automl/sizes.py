@@ -30,7 +30,7 @@ FALLBACK_BUDGET = 8 * 2**30
 
 def table_budget() -> int:
     """Bytes a table being loaded may take (see the module docstring)."""
-    from .backends.base import _available_memory, env_bytes
+    from .backends.memory import _available_memory, env_bytes
 
     value = env_bytes("METACLUST_TABLE_MEMORY")
     if value is not None:
@@ -40,7 +40,7 @@ def table_budget() -> int:
 
 
 def shown_bytes(value: float) -> str:
-    from .backends.base import format_bytes
+    from .backends.memory import format_bytes
 
     return format_bytes(value)
 

@@ -133,7 +133,7 @@ def test_corpus_is_deterministic_and_labelled() -> None:
     for ta, tb in zip(a, b):
         np.testing.assert_array_equal(ta.X, tb.X)
         assert 0 < ta.y.sum() < ta.y.size and ta.X.shape[0] <= 300
-    assert {t.family for t in a} == {"synthetic", "manifold", "injected", "rare_class"}
+    assert {t.group for t in a} == {"synthetic", "manifold", "injected", "rare_class"}
 
 
 @pytest.mark.parametrize("bad", [

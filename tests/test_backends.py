@@ -12,9 +12,10 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
-from metaclust_automl.backends.base import (Backend, gaussian_labels, memory_budget, nearest_labels,
-                                            parse_bytes, stratified_pool)
-from metaclust_automl.backends.builtin import BUILTIN_BACKENDS
+from metaclust_automl.backends.assignment import gaussian_labels, nearest_labels, stratified_pool
+from metaclust_automl.backends.base import Backend
+from metaclust_automl.backends.memory import memory_budget, parse_bytes
+from metaclust_automl.default_plugins.backends import BUILTIN_BACKENDS
 from metaclust_automl.errors import BackendError, ConfigError
 
 BACKENDS = [cls() for cls in BUILTIN_BACKENDS]

@@ -430,11 +430,11 @@ def test_meta_task_pool_leaves_out_the_benchmark_and_mixes_both_sources():
     from metaclust_automl.backends.deep import meta_tasks
 
     pool = meta_tasks.task_pool(corpus_share=0.5)
-    names = [t.family for t in pool.train + pool.held_out]
+    names = [t.group for t in pool.train + pool.held_out]
     assert not any(f"/{fam}/" in name for name in names for fam in meta_tasks.EXCLUDED_FAMILIES)
     assert pool.held_out and not {id(t) for t in pool.train} & {id(t) for t in pool.held_out}
     assert max(t.X.shape[0] for t in pool.train + pool.held_out) <= meta_tasks.MAX_ROWS
-    assert all(t.k >= 2 and t.k == np.unique(t.y[t.y >= 0]).size for t in pool.train)
+    assert all(t.n_classes >= 2 and t.n_classes == np.unique(t.y[t.y >= 0]).size for t in pool.train)
     rng = np.random.default_rng(0)
     drawn = [pool.sample(rng) for _ in range(40)]
     from_corpus = sum(any(t is c for c in pool.train) for t in drawn)

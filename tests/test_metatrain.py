@@ -241,13 +241,13 @@ def test_hanging_backend_is_stopped_and_recorded_as_timed_out(tmp_path, sleepy_p
 
 
 def test_guard_survives_hangs_crashes_and_exceptions():
-    from metaclust_automl.guard import Guard
+    from metaclust_automl.running.worker import Guard
 
     X, _ = make_blobs(n_samples=60, centers=2, random_state=0)
     with Guard(time_limit=1.0) as guard:
-        out = guard.call("metaclust_automl.guard:sleep_job", {"seconds": 60})
+        out = guard.call("metaclust_automl.running.worker:sleep_job", {"seconds": 60})
         assert out.status == "timeout" and "1 s" in out.error
-        out = guard.call("metaclust_automl.guard:exit_job", {"code": 3})
+        out = guard.call("metaclust_automl.running.worker:exit_job", {"code": 3})
         assert out.status == "failed" and "died" in out.error
         out, run = guard.run_backend("kmeans", X, {"n_clusters": 0})
         assert out.status == "failed" and "n_clusters" in out.error and run is None

@@ -16,7 +16,8 @@ import warnings
 import numpy as np
 import pytest
 
-from metaclust_automl import guard, plugins
+from metaclust_automl import plugins
+from metaclust_automl.running import worker as guard
 from metaclust_automl.errors import BackendError
 from metaclust_automl.knowledge_base import STATUS, Config, KnowledgeBase
 from metaclust_automl.selectors.tinykb import make_task
@@ -195,7 +196,7 @@ def test_estimator_survives_a_hanging_plugin(installed, table):
 
 @pytest.mark.parametrize("inherit", [True, False])
 def test_a_working_plugin_run_comes_back_from_the_worker(installed, table, monkeypatch, inherit):
-    from metaclust_automl import isolation
+    from metaclust_automl.running import backend_runner as isolation
 
     _, X, _ = table
     monkeypatch.setattr(isolation, "_fork_available", lambda: inherit)  # False: the table is sent
@@ -213,7 +214,7 @@ def test_a_working_plugin_run_comes_back_from_the_worker(installed, table, monke
 
 
 def test_plugins_run_guarded_and_builtins_in_process(installed, table):
-    from metaclust_automl.isolation import BackendRunner
+    from metaclust_automl.running.backend_runner import BackendRunner
 
     _, X, _ = table
     with BackendRunner(LIMIT) as runner:

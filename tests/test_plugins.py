@@ -44,7 +44,7 @@ def test_builtin_backends_come_through_the_hooks(fresh_registry):
         assert name in reg.backends
         assert reg.source("backend", name) == "metaclust-automl"
     pm = plugins.get_plugin_manager()
-    assert "metaclust_automl.backends.builtin" in {pm.get_name(p) for p in pm.get_plugins()}
+    assert "metaclust_automl.default_plugins.backends" in {pm.get_name(p) for p in pm.get_plugins()}
 
 
 def test_unknown_backend_lists_known_ones(fresh_registry):

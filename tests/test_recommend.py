@@ -96,14 +96,14 @@ def test_few_labels_flow_through_the_recommender(kb_dir, table):
     labels = np.full(X.shape[0], -1)
     labels[::8] = y[::8]
     recs = rec.recommend(X, top=3, labels=labels)
-    assert rec.selector.last_adaptation["labels"] == int((labels >= 0).sum())
-    assert len(rec.selector.last_adaptation["observed"]) >= 3
+    assert rec.selector.last_adaptation_["labels"] == int((labels >= 0).sum())
+    assert len(rec.selector.last_adaptation_["observed"]) >= 3
     assert recs[0].predicted_score >= recs[-1].predicted_score
 
 
 def test_stale_weights_are_refitted_with_a_note(kb_dir, tmp_path):
     from metaclust_automl.knowledge_base import KnowledgeBase
-    from metaclust_automl.selectors.common import kb_fingerprint
+    from metaclust_automl.selectors.state import kb_fingerprint
 
     kb = KnowledgeBase.load(kb_dir)
     changed = kb.subset(np.arange(len(kb.tasks) - 1))
@@ -113,13 +113,13 @@ def test_stale_weights_are_refitted_with_a_note(kb_dir, tmp_path):
     shutil.copytree(kb_dir / "selectors", tmp_path / "kb2" / "selectors")  # weights of the old KB
     kb2 = KnowledgeBase.load(tmp_path / "kb2")
     sel = load_selector("knn", kb2)  # cheap: refitted silently
-    assert sel.fingerprint == kb_fingerprint(kb2)
+    assert sel.fingerprint_ == kb_fingerprint(kb2)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         from metaclust_automl.selectors.maml import MAMLSelector
 
         MAMLSelector(steps=5, meta_batch=2, n_bags=1).fit(kb).save(tmp_path / "kb2" / "selectors" / "maml")
-        import metaclust_automl.selectors.builtin as builtin
+        import metaclust_automl.default_plugins.selectors as builtin
 
         orig = builtin._maml
         builtin._maml = lambda: MAMLSelector(steps=5, meta_batch=2, n_bags=1)
@@ -291,14 +291,16 @@ def test_cluster_falls_back_when_the_best_configuration_fails(rec, table, monkey
 
 
 def test_metafeatures_beyond_the_kb_range_are_moved_to_its_edge(rec, table):
-    from metaclust_automl.recommend import clip_to_kb_range
+    from metaclust_automl import metafeatures
+    from metaclust_automl.recommend import clip_to_kb_range, metafeature_vector
 
     M = np.array([[0.0, 1.0, np.nan], [2.0, 3.0, np.nan]])
     out = clip_to_kb_range(np.array([5.0, 2.0, 7.0]), M)
     np.testing.assert_array_equal(out, [2.0, 2.0, 7.0])  # above the range, inside it, no range known
     _, X, _ = table
     big = np.vstack([X] * 40) + np.random.default_rng(0).normal(scale=1e-3, size=(40 * X.shape[0], X.shape[1]))
-    vec = rec.metafeature_vector(big)
+    vec, missing = metafeature_vector(rec.kb, metafeatures.extract(big, seed=0))
+    assert not missing
     lo, hi = np.nanmin(rec.kb.M, axis=0), np.nanmax(rec.kb.M, axis=0)
     finite = np.isfinite(vec) & np.isfinite(lo)
     assert np.all(vec[finite] >= lo[finite]) and np.all(vec[finite] <= hi[finite])

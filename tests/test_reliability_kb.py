@@ -199,7 +199,7 @@ def misshapen_weight(tensors):
 def test_bad_weights(tmp_path, shipped, cls, change, why):
     from safetensors.numpy import load_file, save_file
 
-    from metaclust_automl.selectors.common import _sha256
+    from metaclust_automl.checksums import sha256_file as _sha256
 
     d = selector_copy(tmp_path, cls.name)
     tensors = dict(load_file(str(d / "weights.safetensors")))

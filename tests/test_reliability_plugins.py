@@ -16,9 +16,10 @@ import warnings
 import numpy as np
 import pytest
 
-from metaclust_automl import guard, plugins
+from metaclust_automl import plugins
+from metaclust_automl.running import worker as guard
 from metaclust_automl.errors import BackendError, ConfigError
-from metaclust_automl.isolation import BackendRunner, validate_params
+from metaclust_automl.running.backend_runner import BackendRunner, validate_params
 
 from tables import blobs_csv
 from test_plugins import fake_distribution
@@ -169,7 +170,7 @@ def installed(tmp_path, monkeypatch):
         reg = plugins.get_registry()
     yield reg
     plugins.reset()
-    guard.option_time_limit(300)
+    guard.set_plugin_time_limit(300)
 
 
 @pytest.fixture
@@ -243,7 +244,7 @@ def test_metafeature_groups_that_hang_or_exit_take_their_fallbacks(installed, bl
     from metaclust_automl.metafeatures import extract
 
     X, _ = blobs
-    guard.option_time_limit(1)
+    guard.set_plugin_time_limit(1)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         values = extract(X)

@@ -9,8 +9,9 @@ import pytest
 
 from metaclust_automl.errors import KnowledgeBaseError
 from metaclust_automl.selectors.base import Query
-from metaclust_automl.selectors.common import (Standardiser, StaleWeightsError, config_descriptors,
-                                               group_split, kb_fingerprint)
+from metaclust_automl.selectors.features import Standardiser, config_descriptors
+from metaclust_automl.selectors.fitting import group_split
+from metaclust_automl.selectors.state import StaleWeightsError, kb_fingerprint
 from metaclust_automl.selectors.knn import KNNSelector
 from metaclust_automl.selectors.maml import MAMLSelector
 from metaclust_automl.selectors.rl2 import RL2Selector
@@ -31,7 +32,7 @@ def kb():
 
 def fitted(name, kb):
     if name not in _fitted:
-        _fitted[name] = FAST[name]().fit(kb, seed=0)
+        _fitted[name] = FAST[name]().fit(kb)
     return _fitted[name]
 
 
@@ -161,20 +162,20 @@ def test_numpy_forward_matches_torch(kb):
     obs = np.random.default_rng(0).normal(size=(K, I))
     mask = np.array([1, 0, 1, 0, 0, 1], float)
     base = np.linspace(0.1, 0.9, K)
-    p = nets.to_torch(sel.params)
+    p = nets.to_torch(sel.params_)
     f32 = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
-    want = nets.quality_torch(p, f32(z[None]), f32(sel.desc), f32(obs[None]), f32(mask[None]),
+    want = nets.quality_torch(p, f32(z[None]), f32(sel.desc_), f32(obs[None]), f32(mask[None]),
                               f32(base[None]))[0].detach().numpy()
-    np.testing.assert_allclose(nets.quality_numpy(sel.params, z, sel.desc, obs, mask, base), want, atol=1e-4)
+    np.testing.assert_allclose(nets.quality_numpy(sel.params_, z, sel.desc_, obs, mask, base), want, atol=1e-4)
 
     pol = fitted("rl2", kb)
-    pt = nets.to_torch(pol.params)
-    desc = torch.tensor(pol.desc, dtype=torch.float32)
+    pt = nets.to_torch(pol.params_)
+    desc = torch.tensor(pol.desc_, dtype=torch.float32)
     h = nets.policy_h0_torch(pt, torch.tensor(z[None], dtype=torch.float32))
     x = torch.randn(1, pt["gru.wi"].shape[1], generator=torch.Generator().manual_seed(0))
     h1 = nets.policy_step_torch(pt, h, x)
     q, logits = nets.policy_heads_torch(pt, h1, *nets.policy_config_torch(pt, desc), f32(base[None]))
-    npol = nets.PolicyNumpy(pol.params, pol.desc)
+    npol = nets.PolicyNumpy(pol.params_, pol.desc_)
     h1n = npol.step(npol.h0(z), x[0].numpy().astype(float))
     qn, ln = npol.heads(h1n, base)
     np.testing.assert_allclose(h1n, h1[0].detach().numpy(), atol=1e-4)
@@ -183,10 +184,10 @@ def test_numpy_forward_matches_torch(kb):
 
 
 def test_same_seed_same_weights(kb):
-    a = MAMLSelector(steps=20, meta_batch=4, n_bags=1).fit(kb, seed=3)
-    b = MAMLSelector(steps=20, meta_batch=4, n_bags=1).fit(kb, seed=3)
-    for k in a.params:
-        np.testing.assert_array_equal(a.params[k], b.params[k])
+    a = MAMLSelector(steps=20, meta_batch=4, n_bags=1, random_state=3).fit(kb)
+    b = MAMLSelector(steps=20, meta_batch=4, n_bags=1, random_state=3).fit(kb)
+    for k in a.params_:
+        np.testing.assert_array_equal(a.params_[k], b.params_[k])
 
 
 def test_unfitted_selector_says_so():
@@ -216,3 +217,46 @@ def test_helpers(kb):
     groups_t = {kb.tasks[i].group for i in train}
     assert val.size > 0 and not groups_t & {kb.tasks[i].group for i in val}
     assert sorted(np.concatenate([train, val]).tolist()) == list(range(len(kb.tasks)))
+
+
+# -- scikit-learn's conventions ------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["knn", "maml", "rl2"])
+def test_selectors_follow_scikit_learn_conventions(name, kb):
+    """__init__ stores its parameters unchanged (a string stays a string: nothing is converted
+    there), get_params/set_params read them back, and what fit learns ends in '_'."""
+    from metaclust_automl.errors import ConfigError
+    from metaclust_automl.selectors.base import Selector
+
+    sel = FAST[name]()
+    assert isinstance(sel, Selector)
+    params = sel.get_params()
+    assert set(vars(sel)) == set(params)  # nothing but parameters before fit
+    sel.set_params(metric="nmi")
+    assert sel.get_params()["metric"] == "nmi"
+    with pytest.raises(ConfigError, match="no parameter"):
+        sel.set_params(not_a_parameter=1)
+    if name != "knn":  # the randomised ones take random_state; knn is deterministic
+        assert params["random_state"] == 0
+    learned = set(vars(fitted(name, kb))) - set(params)
+    assert learned and all(a.endswith("_") for a in learned), sorted(learned)
+
+
+def test_the_selector_base_class_is_abstract():
+    from metaclust_automl.selectors.base import Selector
+
+    with pytest.raises(TypeError):
+        Selector()  # type: ignore[abstract]
+
+    class NoScores(Selector):
+        def fit(self, kb):
+            return self
+
+    with pytest.raises(TypeError):
+        NoScores()  # type: ignore[abstract]
+
+
+def test_random_state_sets_the_seed(kb):
+    a = MAMLSelector(steps=20, meta_batch=4, n_bags=1, random_state=3).fit(kb)
+    b = MAMLSelector(steps=20, meta_batch=4, n_bags=1, random_state=4).fit(kb)
+    assert any(not np.array_equal(a.params_[k], b.params_[k]) for k in a.params_)

@@ -94,7 +94,7 @@ def test_confidence_higher_for_separated_blobs_than_overlapping_gaussians():
 
 def test_shipped_calibration_loads_matches_kb_and_rejects_bad_files(tmp_path):
     from metaclust_automl.knowledge_base import load_default
-    from metaclust_automl.selectors.common import kb_fingerprint
+    from metaclust_automl.selectors.state import kb_fingerprint
     from metaclust_automl.trust.confidence import Calibration
 
     cal = Calibration.load()

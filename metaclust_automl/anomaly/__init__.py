@@ -5,7 +5,8 @@
 - ``policy``, ``train``: the policy network, REINFORCE training and its plain files;
 - ``corpus``: the generated training tasks (``meta_datasets/anomaly/corpus.json``);
 - ``estimator``: ``MetaAnomalyDetector``, the scikit-learn style estimator;
-- ``builtin``: registers the detectors through the ``register_detectors`` hook.
+- ``default_plugins.detectors`` (outside this package) registers the detectors through the
+  ``register_detectors`` hook.
 
 Torch is imported only when a policy is trained or used.
 """

@@ -39,27 +39,13 @@ from typing import Any
 
 import numpy as np
 
+from ..corpus.tasks import LabelledTask
 from ..errors import ConfigError
 
 SPEC_FORMAT = "metaclust-anomaly-corpus"
 KINDS = ("local", "global", "dependency", "clustered", "subspace")
 SOURCES = ("digits", "wine", "breast_cancer", "iris", "diabetes")
 FAMILIES = ("synthetic", "manifold", "injected", "rare_class")
-
-
-@dataclass
-class AnomalyTask:
-    """One labelled anomaly task."""
-
-    id: str
-    family: str
-    X: np.ndarray
-    y: np.ndarray
-    info: dict[str, Any]
-
-    @property
-    def contamination(self) -> float:
-        return float(self.y.mean())
 
 
 def default_spec_path() -> Path:
@@ -363,7 +349,7 @@ _FAMILY_FUNCS = {"synthetic": _synthetic, "manifold": _synthetic, "injected": _i
                  "rare_class": _rare_class}
 
 
-def generate(spec: dict[str, Any], *, limit_per_family: int | None = None) -> Iterator[AnomalyTask]:
+def generate(spec: dict[str, Any], *, limit_per_family: int | None = None) -> Iterator[LabelledTask]:
     """Yield the spec's tasks, deterministically (each task seeded by the spec seed and its index)."""
     spec = check_spec(spec)
     seed = int(spec.get("seed", 0))
@@ -385,5 +371,5 @@ def generate(spec: dict[str, Any], *, limit_per_family: int | None = None) -> It
             X, y = X[order], y[order]
             if y.sum() < 2 or (y == 0).sum() < 10:
                 continue
-            yield AnomalyTask(id=f"{name}-{ti:04d}", family=name, X=np.ascontiguousarray(X, dtype=np.float64),
-                              y=y, info=info)
+            yield LabelledTask(id=f"{name}-{ti:04d}", group=name, X=np.ascontiguousarray(X, dtype=np.float64),
+                               y=y, info=info)

@@ -15,8 +15,6 @@ Loading checks every one of these, so a foreign, tampered or stale file is refus
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +23,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import KnowledgeBaseError
+from ..paths import data_path
+from ..torch_device import resolve_device
 
 FORMAT = "metaclust-anomaly-policy"
 FORMAT_VERSION = 1
@@ -34,13 +34,12 @@ META_FILE = "policy.json"
 
 def default_directory() -> Path:
     """Where the shipped policy lives (package data)."""
-    return Path(__file__).resolve().parent.parent / "data" / "anomaly"
+    return data_path("anomaly")
 
 
 def device() -> Any:
-    import torch
-
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """Where the policy runs (the package's one device choice: CUDA when present)."""
+    return resolve_device("auto")
 
 
 #: knots of the monotone basis: a detector's rank r enters as relu(r - k) for each k, its
@@ -182,12 +181,8 @@ class Policy:
     # --- plain files ------------------------------------------------------------------------
     def save(self, directory: str | os.PathLike) -> Path:
         """Write the policy as a directory of plain files, atomically."""
-        from safetensors.torch import save as save_tensors
+        from ..state_files import write_state
 
-        from ..atomic import atomic_directory
-
-        tensors = {k: v.detach().cpu().float().contiguous() for k, v in self.net.state_dict().items()}
-        blob = save_tensors(tensors)
         meta = {
             "format": FORMAT, "format_version": FORMAT_VERSION,
             "hidden": list(self.hidden), "dropout": float(self.dropout), "modulation": float(self.modulation), "feature_names": list(self.feature_names),
@@ -196,20 +191,17 @@ class Policy:
             "input_std": [float(v) for v in self.input_std],
             "input_low": None if self.input_low is None else [float(v) for v in self.input_low],
             "input_high": None if self.input_high is None else [float(v) for v in self.input_high],
-            "weights_sha256": hashlib.sha256(blob).hexdigest(),
             "info": self.info,
         }
-        with atomic_directory(directory) as tmp:
-            (tmp / WEIGHTS_FILE).write_bytes(blob)
-            (tmp / META_FILE).write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        return Path(directory)
+        return write_state(directory, meta, self.net.state_dict(), meta_file=META_FILE, weights_file=WEIGHTS_FILE,
+                           sort_keys=True, final_newline=True)
 
     @classmethod
     def load(cls, directory: str | os.PathLike | None = None) -> Policy:
         """Read a policy written by :meth:`save` (the shipped one by default)."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load as load_tensors
+        import torch
 
+        from ..state_files import read_meta, read_tensors
         from .detectors import DETECTOR_NAMES
         from .features import feature_names
 
@@ -219,19 +211,10 @@ class Policy:
             raise KnowledgeBaseError(
                 f"no anomaly policy in {root} (needs {META_FILE} and {WEIGHTS_FILE}); train one with "
                 "`python -m metaclust_automl.anomaly.train --out DIR`")
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise KnowledgeBaseError(f"{meta_path} is not valid JSON: {exc}") from None
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            raise KnowledgeBaseError(f"{meta_path} is not a metaclust anomaly policy")
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise KnowledgeBaseError(f"{meta_path} has format version {meta.get('format_version')}; "
-                                     f"this metaclust reads version {FORMAT_VERSION}: retrain the policy")
-        blob = weights_path.read_bytes()
-        if hashlib.sha256(blob).hexdigest() != meta.get("weights_sha256"):
-            raise KnowledgeBaseError(f"{weights_path} does not match the checksum in {meta_path}: "
-                                     "the files were changed or mixed up; retrain or reinstall them")
+        meta = read_meta(root, meta_file=META_FILE, fmt=FORMAT, version_key="format_version", version=FORMAT_VERSION,
+                         what="anomaly policy", missing_hint="train one with `python -m metaclust_automl.anomaly.train`",
+                         retrain_hint="retrain the policy")
+        arrays = read_tensors(root, meta, weights_file=WEIGHTS_FILE, meta_file=META_FILE, required=True)
         try:
             detectors = [str(d) for d in meta["detectors"]]
             names = [str(f) for f in meta["feature_names"]]
@@ -253,10 +236,7 @@ class Policy:
         for bound in (low, high):
             if bound is not None and bound.shape != (len(names),):
                 raise KnowledgeBaseError(f"{meta_path} has malformed input bounds")
-        try:
-            tensors = load_tensors(blob)
-        except (SafetensorError, ValueError) as exc:
-            raise KnowledgeBaseError(f"{weights_path} is not a valid safetensors file: {exc}") from None
+        tensors = {k: torch.from_numpy(v.astype(np.float32)) for k, v in arrays.items()}
         net = build_network(len(detectors), len(names), hidden, dropout, modulation)
         try:
             net.load_state_dict(tensors, strict=True)

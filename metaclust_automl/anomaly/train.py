@@ -49,7 +49,8 @@ from typing import Any
 
 import numpy as np
 
-from .corpus import AnomalyTask, generate, load_spec
+from ..corpus.tasks import LabelledTask
+from .corpus import generate, load_spec
 from .detectors import DETECTOR_NAMES
 from .features import feature_names
 from .observe import observe
@@ -94,13 +95,13 @@ class TaskStates:
     y: np.ndarray  # int (n,)
 
 
-def task_states(tasks: list[AnomalyTask], *, seed: int = 0, progress: bool = False) -> list[TaskStates]:
+def task_states(tasks: list[LabelledTask], *, seed: int = 0, progress: bool = False) -> list[TaskStates]:
     """Fit the detector bank on every task and keep its in-sample state."""
     out = []
     start = time.time()
     for i, task in enumerate(tasks):
         obs = observe(task.X, detectors=DETECTOR_NAMES, seed=seed)
-        out.append(TaskStates(task.id, task.family, obs.state, task.y.astype(np.int64)))
+        out.append(TaskStates(task.id, task.group, obs.state, task.y.astype(np.int64)))
         if progress and (i + 1) % 25 == 0:
             print(f"  states: {i + 1}/{len(tasks)} tasks, {time.time() - start:.0f} s", file=sys.stderr)
     return out

@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from ..corpus.tasks import LabelledTask
 from .deep import merge, meta_tasks, prototypes, rule, space, synthetic
 
 #: meta-training uses the backend's own defaults, so the learned rule fits what runs
@@ -55,14 +56,14 @@ META_DEFAULTS = {"hidden": 128, "neighbours": 10, "batch_size": 256, "prototypes
 EVAL_TAU = 0.05
 
 
-def prepare(task: synthetic.Task, seed: int) -> tuple[Any, Any, Any, Any]:
+def prepare(task: LabelledTask, seed: int) -> tuple[Any, Any, Any, Any]:
     """The task in the normalised space with its neighbour graph (as the backend does)."""
     import torch
 
     g = torch.Generator().manual_seed(seed)
     sp = space.fit_space(task.X, seed=seed)
     Z = torch.from_numpy(space.transform(sp, task.X))
-    nb = space.mine_neighbours(Z, space.neighbour_count(META_DEFAULTS["neighbours"], Z.shape[0], task.k), g)
+    nb = space.mine_neighbours(Z, space.neighbour_count(META_DEFAULTS["neighbours"], Z.shape[0], task.n_classes), g)
     return Z, nb, torch.from_numpy(task.y), g
 
 
@@ -85,7 +86,7 @@ def pairwise_loss(params: dict[str, Any], Z: Any, y: Any, groups: Any, tau: floa
     return 0.5 * (lp + ln)
 
 
-def run_rule(logs: dict[str, Any], task: synthetic.Task, seed: int, steps: int,
+def run_rule(logs: dict[str, Any], task: LabelledTask, seed: int, steps: int,
              differentiable: bool = False) -> tuple[dict[str, Any], Any, Any, Any, np.ndarray, Any]:
     """Train as the backend does (one start) and group the tiles; returns the trained
     parameters, the rows, labels, generator, final row labels and the 0/1 matrix that
@@ -93,18 +94,18 @@ def run_rule(logs: dict[str, Any], task: synthetic.Task, seed: int, steps: int,
     import torch
 
     Z, nb, y, g = prepare(task, seed)
-    n_proto = prototypes.prototype_count(task.k, META_DEFAULTS["prototypes_per_cluster"], Z.shape[0])
+    n_proto = prototypes.prototype_count(task.n_classes, META_DEFAULTS["prototypes_per_cluster"], Z.shape[0])
     p0 = prototypes.init_params(Z, n_proto, META_DEFAULTS["hidden"], g, nb)
     p = prototypes.train(p0, Z, nb, logs, steps=steps, batch_size=META_DEFAULTS["batch_size"],
                          generator=g, differentiable=differentiable)
     tiles = prototypes.assign(p, Z).numpy()
-    labels = merge.group_tiles(tiles, rule.final_links(logs, nb).numpy(), task.k, seed) if n_proto > task.k else tiles
+    labels = merge.group_tiles(tiles, rule.final_links(logs, nb).numpy(), task.n_classes, seed) if n_proto > task.n_classes else tiles
     groups = torch.zeros((n_proto, int(labels.max()) + 1))
     groups[torch.from_numpy(tiles), torch.from_numpy(labels)] = 1.0
     return p, Z, y, g, labels, groups
 
 
-def evaluate(logs: dict[str, Any], tasks: list[synthetic.Task], steps: int) -> float:
+def evaluate(logs: dict[str, Any], tasks: list[LabelledTask], steps: int) -> float:
     """Mean ARI over ``tasks`` of the backend's labels (one start, before switching off;
     noise rows not scored)."""
     from ..metrics import ari
@@ -176,7 +177,7 @@ def meta_train_es(iters: int, steps: int, seed: int, meta_lr: float, pool: meta_
     history: list[float] = []
     start = time.perf_counter()
 
-    def score(vec: np.ndarray, task: synthetic.Task, task_seed: int) -> float:
+    def score(vec: np.ndarray, task: LabelledTask, task_seed: int) -> float:
         logs = {k: torch.tensor(vec[i * rule.KNOTS:(i + 1) * rule.KNOTS], dtype=torch.float32)
                 for i, k in enumerate(names)}
         return ari(task.y, run_rule(logs, task, seed=task_seed, steps=steps)[4], ignore_label=-1)

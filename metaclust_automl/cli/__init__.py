@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "metaclust_automl.cli.evaluate_cmd",
     "metaclust_automl.cli.recommend_cmd",
     "metaclust_automl.cli.detect_cmd",
+    "metaclust_automl.cli.train_cmd",
     "metaclust_automl.cli.trust_cmd",
 )
 

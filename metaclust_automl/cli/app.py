@@ -1,6 +1,7 @@
 """The typer application object and options shared by several commands."""
 from __future__ import annotations
 
+import math as _math
 from typing import Annotated, Optional
 
 import typer
@@ -72,3 +73,18 @@ def load_for_cli(path: str, columns, drop, label_column, impute):  # noqa: ANN00
     for message in table.warnings:
         err_console.print(f"[yellow]warning:[/yellow] {shown(message)}", highlight=False, soft_wrap=True)
     return table
+
+
+def option_time_limit(value: float) -> float | None:
+    """A command line's ``--time-limit``: seconds, 0 = no limit. It also becomes the limit of
+    every other piece of plugin code the command runs (``running.worker.set_plugin_time_limit``)."""
+    from ..errors import ConfigError
+    from ..running.worker import set_plugin_time_limit
+
+    if value == 0:
+        set_plugin_time_limit(None)
+        return None
+    if not (value > 0 and _math.isfinite(value)):
+        raise ConfigError(f"--time-limit must be a positive number of seconds (or 0 for none), got {value:g}")
+    set_plugin_time_limit(float(value))
+    return float(value)

@@ -8,7 +8,7 @@ import numpy as np
 import typer
 from rich.table import Table as RichTable
 
-from ..isolation import DEFAULT_TIME_LIMIT
+from ..running.backend_runner import DEFAULT_TIME_LIMIT
 from .app import (ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, SeedOpt, TimeLimitOpt, app,
                   console, err_console, load_for_cli)
 
@@ -66,8 +66,8 @@ def cluster(
     """Cluster a table and write one label per input row (noise = -1)."""
     from ..atomic import check_distinct, check_output_path
     from ..errors import ConfigError
-    from ..guard import option_time_limit
-    from ..isolation import BackendRunner, validate_params
+    from ..running.backend_runner import BackendRunner, validate_params
+    from .app import option_time_limit
     from ..loading import write_labels_csv
     from ..params import parse_assignments
 
@@ -159,7 +159,7 @@ def _cluster_recommended(data, output, seed, columns, drop, label_column, impute
             err_console.print(f"chosen by the {best.selector} selector (predicted ARI {best.predicted_score:.2f}): "
                               f"{best.reason}", highlight=False, soft_wrap=True)
             err_console.print(f"confidence {conf.value:.2f} (calibrated ARI {conf.calibrated:.2f}, stability over "
-                              f"re-runs {conf.stability:.2f}; see README, 'Confidence')", highlight=False)
+                              f"re-runs {conf.stability:.2f}; see README, 'Can I trust the answer?')", highlight=False)
         print_run(algorithm, run, as_json, extra=extra)
         if output:
             write_labels_csv(output, {"label": run.labels})

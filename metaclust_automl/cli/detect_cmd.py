@@ -48,7 +48,7 @@ def detect(
     Rows are numbered from 1 in the printed table (data rows, header excluded); the output
     file has one line per input row, in input order.
     """
-    from ..anomaly.builtin import META_DETECTOR
+    from ..default_plugins.detectors import META_DETECTOR
     from ..anomaly.estimator import check_contamination
     from ..atomic import check_distinct, check_output_path
     from ..errors import ConfigError

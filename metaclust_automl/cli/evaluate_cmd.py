@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..isolation import DEFAULT_TIME_LIMIT
+from ..running.backend_runner import DEFAULT_TIME_LIMIT
 from .app import SeedOpt, TimeLimitOpt, app, console, err_console
 
 
@@ -54,9 +54,9 @@ def evaluate(
     from ..evaluation.baselines import BASELINES
     from ..evaluation.leave_one_out import corpus_has_groups
     from ..evaluation.report import write_outputs
-    from ..evaluation.runner import Plan, evaluate_corpus, shipped_weights_dir
+    from ..evaluation.runner import Plan, evaluate_corpus
     from ..knowledge_base import KnowledgeBase, load_default
-    from ..guard import option_time_limit
+    from .app import option_time_limit
     from ..plugins import get_registry
 
     limit = option_time_limit(time_limit)
@@ -105,7 +105,7 @@ def evaluate(
             "unseen tasks: selectors fitted on the knowledge base, minus any task of the same id")
     plan = Plan(selectors=names, baselines=list(BASELINES) if baselines else [], kb=base, by_group=by_group,
                 budget=budget, trials=trials, seed=seed, max_rows=max_rows, notes=notes,
-                weights_dirs=[shipped_weights_dir()], time_limit=limit)
+                time_limit=limit)
     results = evaluate_corpus(tasks, plan, progress=True)
     setup = {
         "corpus": ", ".join(corpus) + f" ({len(tasks)} tasks" +

@@ -75,7 +75,7 @@ def meta_train(
     Resumable; worker processes and machines may share one storage.
     """
     from ..errors import ConfigError
-    from ..guard import option_time_limit
+    from .app import option_time_limit
     from ..metatrain import build_knowledge_base
     from ..metatrain.build import check_kb_output
 

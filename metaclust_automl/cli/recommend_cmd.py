@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.table import Table as RichTable
 
-from ..isolation import DEFAULT_TIME_LIMIT
+from ..running.backend_runner import DEFAULT_TIME_LIMIT
 from .app import (ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, SeedOpt, TimeLimitOpt, app,
                   console, err_console, load_for_cli)
 
@@ -31,7 +31,7 @@ def few_shot_labels(table: Any, labels_file: Optional[str]) -> Any:
     aside and not used to choose."""
     from ..errors import DataError
     from ..loading import load_labels
-    from ..recommend import _labels_to_codes
+    from ..recommend import labels_to_codes
 
     if labels_file is not None:
         if table.labels is not None:
@@ -39,7 +39,7 @@ def few_shot_labels(table: Any, labels_file: Optional[str]) -> Any:
         return load_labels(labels_file)
     if table.labels is None:
         return None
-    codes = _labels_to_codes(table.labels, table.X.shape[0])
+    codes = labels_to_codes(table.labels, table.X.shape[0])
     return codes if (codes < 0).any() else None
 
 
@@ -85,7 +85,7 @@ def recommend(
     force: Annotated[bool, typer.Option("--force", help="Skip the structure test (rank as if the table had clusters).")] = False,
 ) -> None:
     """Rank clustering configurations for a table: algorithm, parameters, predicted quality, why."""
-    from ..guard import option_time_limit
+    from .app import option_time_limit
 
     start = time.perf_counter()
     time_limit = option_time_limit(time_limit)
@@ -141,6 +141,7 @@ def train_selectors(
     from ..errors import DataError
     from ..knowledge_base import KnowledgeBase
     from ..plugins import get_registry
+    from ..selectors.base import fit_seeded
 
     names = list(selector or ["knn", "maml", "rl2"])
     reg = get_registry()
@@ -156,10 +157,10 @@ def train_selectors(
     for name in names:
         start = time.perf_counter()
         with err_console.status(f"training {name} on {len(base.tasks)} tasks x {len(base.configs)} configurations"):
-            sel = factories[name]().fit(base, seed=seed)
+            sel = fit_seeded(factories[name](), base, seed)
             sel.save(out_dir / name)
         info = {"selector": name, "seconds": round(time.perf_counter() - start, 1),
-                "validation_top1": getattr(sel, "val_top1", None), "path": str(out_dir / name)}
+                "validation_top1": getattr(sel, "val_top1_", None), "path": str(out_dir / name)}
         report.append(info)
         if not as_json:
             val = info["validation_top1"]

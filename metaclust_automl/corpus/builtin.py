@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..paths import data_path
 from . import augment, synthetic
 from .tasks import LabelledTask
 
@@ -73,8 +74,7 @@ def spec_path(spec: str | os.PathLike | None = None) -> Path:
     elif os.environ.get(ENV_VAR):
         candidates.append(Path(os.environ[ENV_VAR]))
     else:
-        here = Path(__file__).resolve()
-        candidates += [here.parents[2] / "meta_datasets", here.parents[1] / "data" / "meta_datasets"]
+        candidates += [Path(__file__).resolve().parents[2] / "meta_datasets", data_path("meta_datasets")]
     for c in candidates:
         path = c / SPEC_NAME if c.is_dir() else c
         if path.is_file():

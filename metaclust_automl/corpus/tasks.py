@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +29,11 @@ class LabelledTask:
     id: str
     X: np.ndarray
     y: np.ndarray
+    #: the family or source table the task belongs to (leave-one-group-out holds it out whole)
     group: str = ""
     source: str = ""
+    #: how the task was made (generator parameters), for tasks that were generated
+    info: dict[str, Any] = field(default_factory=dict)
 
     NOISE = -1
 

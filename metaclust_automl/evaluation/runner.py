@@ -23,14 +23,15 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, KnowledgeBaseError, MetaclustError
-from ..isolation import DEFAULT_TIME_LIMIT
+from ..running.backend_runner import DEFAULT_TIME_LIMIT
 from ..knowledge_base import KnowledgeBase
-from ..metrics import INDEX_NAMES, external_scores, internal_indices
+from ..metrics import external_scores
+from ..recommend.ranking import MISSING_PATTERN, missing_message
+from ..recommend.weights import find_saved, weight_dirs
+from ..selectors.base import fit_seeded
 from .baselines import BASELINES, on_sample
 from .leave_one_out import training_indices
 
-#: rows on which a probe runs a configuration (a budget costs the same on any table size)
-PROBE_ROWS = 2000
 #: above this many rows the searching baselines run on a sample (see baselines.on_sample)
 DEFAULT_MAX_ROWS = 10_000
 #: baselines whose cost is bounded by sampling on big tables; HDBSCAN defaults run on every row
@@ -102,105 +103,20 @@ def ceiling(kb: KnowledgeBase, task_id: str) -> tuple[int, dict[str, float]] | N
     return c, {m: float(kb.performance(m)[t, c]) for m in ("acc", "nmi", "ari")}
 
 
-def feasible_configs(kb: KnowledgeBase, n: int, registry: Any) -> np.ndarray:
-    """Configurations that can run on a table of n rows: backend installed, and no more
-    clusters asked for than there are rows."""
-    ok = np.ones(len(kb.configs), dtype=bool)
-    for i, c in enumerate(kb.configs):
-        if c.algorithm not in registry.backends:
-            ok[i] = False
-            continue
-        for key in ("n_clusters", "n_components"):
-            k = c.params.get(key)
-            if isinstance(k, (int, float)) and k >= n:
-                ok[i] = False
-    return ok
+def run_selector(selector: Any, kb: KnowledgeBase, X: np.ndarray, runner: Any, *, budget: int = 0, seed: int = 0,
+                 metafeatures: dict[str, float] | None = None) -> dict[str, Any]:
+    """What ``metaclust cluster`` runs on table X with this fitted selector and knowledge base:
+    the same ranking (``recommend.rank``) and the same fallbacks (``Recommender.cluster``), on
+    ``runner`` (shared across tasks). Returns the labels, the configuration, the number of
+    probes and the seconds spent (without meta-features when they are given)."""
+    from ..recommend import Recommender
 
-
-def metafeature_vector(kb: KnowledgeBase, values: dict[str, float]) -> tuple[np.ndarray, list[str]]:
-    """The table's meta-features in the knowledge base's order, and the names no installed
-    plugin computed (they take the knowledge base's median)."""
-    names = kb.metafeature_names
-    missing = [n for n in names if n not in values]
-    med = np.median(kb.M, axis=0)
-    vec = np.array([values.get(n, med[i]) for i, n in enumerate(names)], dtype=np.float64)
-    return vec, missing
-
-
-def make_query(**kwargs: Any) -> Any:
-    """A Query with the fields this version of the protocol has (newer versions add some;
-    what an older Query lacks is left out)."""
-    from ..selectors.base import Query
-
-    known = {f.name for f in dataclasses.fields(Query)}
-    return Query(**{k: v for k, v in kwargs.items() if k in known})
-
-
-class _Prober:
-    """Runs configurations on a bounded sample of one table for a selector with a budget,
-    counting and caching its probes."""
-
-    def __init__(self, kb: KnowledgeBase, X: np.ndarray, runner: Any, budget: int, seed: int) -> None:
-        self.kb, self.runner, self.budget, self.seed = kb, runner, int(budget), seed
-        n = X.shape[0]
-        rng = np.random.default_rng(seed)
-        rows = np.arange(n) if n <= PROBE_ROWS else np.sort(rng.choice(n, PROBE_ROWS, replace=False))
-        self.X, self.rows = X, rows
-        self.Xs = X[rows]
-        self.cache: dict[int, dict[str, float]] = {}
-
-    def __call__(self, c: int) -> dict[str, float]:
-        c = int(c)
-        if c in self.cache:
-            return self.cache[c]
-        if not 0 <= c < len(self.kb.configs):
-            raise ConfigError(f"probe of configuration {c}: the portfolio has {len(self.kb.configs)}")
-        if len(self.cache) >= self.budget:
-            raise ConfigError(f"a selector probed more than its budget of {self.budget} configurations")
-        cfg = self.kb.configs[c]
-        try:
-            labels = self.runner.run(cfg.algorithm, self.X, cfg.params, seed=self.seed, rows=self.rows).labels
-            idx = internal_indices(self.Xs, labels, seed=self.seed)
-        except MetaclustError:
-            idx = {"silhouette": -1.0, "calinski_harabasz": 0.0, "davies_bouldin": 10.0,
-                   "n_clusters": 0.0, "noise_share": 1.0}
-        self.cache[c] = {k: float(idx.get(k, 0.0)) for k in INDEX_NAMES}
-        return self.cache[c]
-
-
-def run_selector(selector: Any, kb: KnowledgeBase, X: np.ndarray, mf_vector: np.ndarray, runner: Any, *,
-                 budget: int = 0, seed: int = 0) -> dict[str, Any]:
-    """The selector's top-1 configuration for table X, run on every row.
-
-    ``runner`` (an ``isolation.BackendRunner``) runs the backends: built-ins in process,
-    plugins' guarded. Configurations are tried best first; one that cannot run here (its
-    backend fails, or a plugin's backend raises or hangs)
-    passes the turn to the next, as it would for a user. Returns the labels, the
-    configuration, the number of probes and the seconds spent (without meta-features)."""
     start = time.perf_counter()
-    runner.new_table(X)
-    feasible = feasible_configs(kb, X.shape[0], runner.registry)
-    prober = _Prober(kb, X, runner, budget, seed) if budget > 0 else None
-    query = make_query(metafeatures=mf_vector, X=X, probe=prober, budget=int(budget), seed=seed,
-                       feasible=feasible)
-    scores = np.asarray(selector.predict_scores(query), dtype=np.float64)
-    if scores.shape != (len(kb.configs),):
-        raise KnowledgeBaseError(f"selector {getattr(selector, 'name', '?')!r} returned {scores.shape} scores "
-                                 f"for {len(kb.configs)} configurations")
-    scores = np.where(feasible & np.isfinite(scores), scores, -np.inf)
-    last_error = "no configuration is feasible for this table"
-    for c in np.argsort(-scores, kind="stable"):
-        if not np.isfinite(scores[c]):
-            break
-        cfg = kb.configs[int(c)]
-        try:
-            labels = runner.run(cfg.algorithm, X, cfg.params, seed=seed).labels
-        except MetaclustError as exc:
-            last_error = str(exc)
-            continue
-        return {"labels": labels, "config": cfg, "probes": len(prober.cache) if prober else 0,
-                "seconds": time.perf_counter() - start}
-    raise KnowledgeBaseError(f"none of the selector's configurations ran on this table: {last_error}")
+    rec = Recommender(kb, selector, runner=runner)
+    chosen, run, _ = rec.cluster(X, budget=budget, seed=seed, metafeatures=metafeatures)
+    config = next(c for c in kb.configs if c.id == chosen.config_id)
+    return {"labels": run.labels, "config": config, "probes": rec.session.probes if rec.session else 0,
+            "seconds": time.perf_counter() - start}
 
 
 def run_baseline(name: str, X: np.ndarray, *, seed: int = 0, trials: int = 50,
@@ -232,8 +148,9 @@ class Plan:
     max_rows: int | None = DEFAULT_MAX_ROWS
     #: factory(name) -> unfitted selector; default: the plugin registry
     selector_factory: Callable[[str], Any] | None = None
-    #: directories holding saved selector weights (``DIR/NAME``), used only when a selector
-    #: is fitted on the whole knowledge base and the weights match it
+    #: directories holding saved selector weights (``DIR/NAME``), tried before the knowledge
+    #: base's ``selectors/NAME`` and the package's; used only when a selector is fitted on the
+    #: whole knowledge base and the weights match it
     weights_dirs: Sequence[str | Path] = ()
     #: threads for BLAS/OpenMP inside every method (1: methods compare on equal terms, and
     #: OpenMP's busy-waiting does not multiply wall time on a shared machine)
@@ -244,17 +161,12 @@ class Plan:
     notes: list[str] = field(default_factory=list)
 
 
-def shipped_weights_dir() -> Path:
-    """Where fitted weights of the built-in selectors ship (one directory per selector)."""
-    return Path(__file__).resolve().parents[1] / "data" / "selectors"
-
-
 class _FitCache:
     """Selectors fitted once per (name, training set): with leave-one-group-out every task
     of a group shares one fit; with an unrelated knowledge base every task shares one.
 
     When the training set is the whole knowledge base, saved weights fitted on exactly that
-    knowledge base (``KB_DIR/selectors/NAME`` or the package's) are loaded instead of
+    knowledge base (``recommend.weight_dirs``: ``KB_DIR/selectors/NAME`` or the package's) are loaded instead of
     fitting again; a selector checks that they match (a fingerprint of the knowledge base)
     and refuses stale ones, which are then refitted. Weights are never used for a subset:
     they were fitted with the held-out tasks."""
@@ -262,18 +174,6 @@ class _FitCache:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.fits: dict[tuple[str, tuple[int, ...]], tuple[Any, KnowledgeBase, float, str]] = {}
-
-    def _saved(self, name: str, selector: Any, kb: KnowledgeBase) -> tuple[Any, str] | None:
-        dirs = [Path(kb.path) / "selectors" / name] if kb.path is not None else []
-        dirs += [Path(d) / name for d in self.plan.weights_dirs]
-        for d in dirs:
-            if not d.is_dir():
-                continue
-            try:
-                return type(selector).load(d, kb), f"weights loaded from {d}"
-            except (MetaclustError, NotImplementedError, OSError, ValueError):
-                continue
-        return None
 
     def get(self, name: str, train: np.ndarray) -> tuple[Any, KnowledgeBase, float, str]:
         key = (name, tuple(int(i) for i in train))
@@ -285,11 +185,12 @@ class _FitCache:
             factory = self.plan.selector_factory or _registry_factory
             start = time.perf_counter()
             selector = factory(name)
-            saved = self._saved(name, selector, kb) if whole else None
+            saved, where, _ = (find_saved(type(selector), kb, weight_dirs(name, kb, self.plan.weights_dirs),
+                                          lenient=True) if whole else (None, None, []))
             if saved is not None:
-                selector, how = saved
+                selector, how = saved, f"weights loaded from {where}"
             else:
-                selector, how = selector.fit(sub, seed=self.plan.seed), f"fitted on {len(sub.tasks)} tasks"
+                selector, how = fit_seeded(selector, sub, self.plan.seed), f"fitted on {len(sub.tasks)} tasks"
             self.fits[key] = (selector, sub, time.perf_counter() - start, how)
         return self.fits[key]
 
@@ -304,7 +205,7 @@ def evaluate_task(task: Any, plan: Plan, fits: _FitCache | None = None, runner: 
     """Every method of ``plan`` on one labelled task (``task.id``, ``.group``, ``.X``, ``.y``).
     Plugins' backends run under ``runner`` (default: one with ``plan.time_limit``)."""
     from .. import metafeatures
-    from ..isolation import BackendRunner
+    from ..running.backend_runner import BackendRunner
 
     if runner is None:
         with BackendRunner(plan.time_limit) as own:
@@ -336,7 +237,7 @@ def evaluate_task(task: Any, plan: Plan, fits: _FitCache | None = None, runner: 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 values = metafeatures.extract(X, seed=plan.seed)
-            mf_vec, missing = metafeature_vector(kb, values)
+            missing = [n for n in kb.metafeature_names if n not in values]
             mf_seconds = time.perf_counter() - start
             train = training_indices(kb.task_ids, [t.group for t in kb.tasks], task.id, base["group"],
                                      by_group=plan.by_group)
@@ -346,9 +247,7 @@ def evaluate_task(task: Any, plan: Plan, fits: _FitCache | None = None, runner: 
             methods = []
             missing = []
         if missing:
-            msg = (f"{len(missing)} meta-features of the knowledge base are not computed by the installed "
-                   f"plugins ({', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}); they took the "
-                   "knowledge base's median")
+            msg = missing_message(missing)
             if msg not in plan.notes:
                 plan.notes.append(msg)
         for name, budget, method in methods:
@@ -356,7 +255,9 @@ def evaluate_task(task: Any, plan: Plan, fits: _FitCache | None = None, runner: 
             try:
                 selector, sub, fit_seconds, how = fits.get(name, train)
                 row.fit_seconds, row.note = fit_seconds, how
-                got = run_selector(selector, sub, X, mf_vec, runner, budget=budget, seed=plan.seed)
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message=MISSING_PATTERN)  # said once in the notes
+                    got = run_selector(selector, sub, X, runner, budget=budget, seed=plan.seed, metafeatures=values)
             except Exception as exc:  # noqa: BLE001 - one method failing on one task is a result
                 row.error = f"{type(exc).__name__}: {exc}"
                 out.append(row)
@@ -389,7 +290,7 @@ def evaluate_corpus(tasks: Sequence[Any], plan: Plan, *, progress: bool = True) 
 
     if plan.selectors and plan.kb is None:
         raise KnowledgeBaseError("selectors need a knowledge base: pass --kb DIR or --leave-one-out")
-    from ..isolation import BackendRunner
+    from ..running.backend_runner import BackendRunner
 
     fits = _FitCache(plan)
     results: list[Result] = []

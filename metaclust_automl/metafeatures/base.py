@@ -272,7 +272,7 @@ def _is_plugin_group(name: str) -> bool:
 
 
 def _fork_available() -> bool:
-    from ..guard import _context
+    from ..running.worker import _context
 
     return _context().get_start_method() == "fork"
 
@@ -287,7 +287,7 @@ def _guarded_values(groups: list[MetaFeatureGroup], ctx: Context) -> dict[str, d
     """The values of plugins' groups, each computed in a guarded worker that inherits ``ctx``
     (fork: no copy) and stopped after the command's ``--time-limit``: a plugin's group that
     hangs, crashes or calls ``sys.exit`` costs its fallback values, never the command."""
-    from ..guard import Guard, plugin_time_limit
+    from ..running.worker import Guard, plugin_time_limit
 
     token = id(ctx)
     _CONTEXTS[token] = ctx

@@ -4,7 +4,7 @@ A *phase* is a list of studies (:class:`StudyJob`), each with a number of slots,
 function that does one slot's work and records it in the storage. The coordinator
 creates the studies, counts what is already finished (a resumed run skips it), then
 starts ``jobs`` worker processes (or works in-process for ``jobs=1``). Each worker opens
-its own connection to the storage, owns one :class:`~metaclust_automl.guard.Guard`, and
+its own connection to the storage, owns one :class:`~metaclust_automl.running.worker.Guard`, and
 loops over the studies (starting at its own offset, so that workers rarely meet),
 claiming free slots (see :mod:`.slots`). A worker whose remaining studies are all being
 worked on elsewhere waits for them: that is the barrier between phases, and it also
@@ -13,7 +13,6 @@ same command and storage, take part in the same way.
 """
 from __future__ import annotations
 
-import math
 import multiprocessing as mp
 import os
 import time
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import MetaclustError
-from ..guard import Guard
+from ..running.worker import Guard
 from .slots import OUTCOME, RESULT, SlotState, claim, ensure_study, finished_by_slot
 
 #: counters per phase: [ok, failed, timeout, lost]
@@ -316,10 +315,3 @@ def run_phase(phase: Phase, settings: Settings, storage: Any, url: str, *, jobs:
     reporter.update(bar, phase.total * w)
     return counts
 
-
-def finite_or_none(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None

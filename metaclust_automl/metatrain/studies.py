@@ -46,7 +46,7 @@ def run_search_slot(ctx: WorkerContext, job: StudyJob, slot: int, trial_id: int)
     """Draw one configuration from the sampler, run it under the guard, record its ARI."""
     import optuna
 
-    from ..guard import report_backend_problem
+    from ..running.worker import report_backend_problem
     from ..plugins import get_registry
 
     settings = ctx.settings
@@ -57,7 +57,7 @@ def run_search_slot(ctx: WorkerContext, job: StudyJob, slot: int, trial_id: int)
     try:
         params = get_registry().backend(algorithm).search_space(trial)
     except Exception as exc:  # noqa: BLE001 - a plugin's search space may raise anything
-        from ..guard import Outcome
+        from ..running.worker import Outcome
 
         error = f"search_space raised {type(exc).__name__}: {exc}"
         report_backend_problem(algorithm, Outcome("failed", error=error))

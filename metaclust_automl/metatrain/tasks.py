@@ -15,19 +15,16 @@ from typing import Any
 
 import numpy as np
 
+from ..corpus.tasks import LabelledTask
 from ..errors import DataError
 from ..validation import check_matrix
 
 
-@dataclass
-class PreparedTask:
-    """A labelled task as meta-training uses it (``y == -1``: not scored)."""
+@dataclass(kw_only=True)
+class PreparedTask(LabelledTask):
+    """A labelled task as meta-training uses it (``y == -1``: not scored): the one labelled-task
+    type, with the full table's size, a content digest and the full table when X is a sample."""
 
-    id: str
-    X: np.ndarray
-    y: np.ndarray
-    group: str
-    source: str
     n: int
     d: int
     digest: str

@@ -7,7 +7,9 @@ configurations on the table through ``Query.probe`` and read their internal indi
 """
 from __future__ import annotations
 
+import inspect
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -42,18 +44,42 @@ class Query:
     feasible: np.ndarray | None = None
 
 
-class Selector:
-    """Base class of meta-learners."""
+class Selector(ABC):
+    """Base class of meta-learners, with scikit-learn's conventions: ``__init__`` only stores
+    its parameters, unchanged (``get_params``/``set_params`` read them from its signature);
+    a randomised selector takes ``random_state`` there; ``fit`` learns attributes whose names
+    end in ``_`` and returns self."""
 
     name: ClassVar[str] = ""
 
-    def fit(self, kb: KnowledgeBase, *, seed: int = 0) -> Selector:
+    @abstractmethod
+    def fit(self, kb: KnowledgeBase) -> Selector:
         """Learn from a knowledge base; returns self."""
-        raise NotImplementedError
 
+    @abstractmethod
     def predict_scores(self, query: Query) -> np.ndarray:
         """Predicted quality of every portfolio configuration on the query's table."""
-        raise NotImplementedError
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return [p.name for p in sig.parameters.values()
+                if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:  # noqa: ARG002 - no nested estimators
+        """The constructor's parameters and their values (as scikit-learn's ``get_params``)."""
+        return {n: getattr(self, n) for n in self._param_names()}
+
+    def set_params(self, **params: Any) -> Selector:
+        """Change constructor parameters; returns self. Unknown names raise ConfigError."""
+        from ..errors import ConfigError
+
+        known = self._param_names()
+        for k, v in params.items():
+            if k not in known:
+                raise ConfigError(f"selector {self.name!r} has no parameter {k!r}; it has {', '.join(known) or 'none'}")
+            setattr(self, k, v)
+        return self
 
     def save(self, directory: str | os.PathLike) -> None:
         """Write the fitted state as plain files (JSON, npz, safetensors; never pickle)."""
@@ -70,3 +96,16 @@ class Selector:
 
     def get_info(self) -> dict[str, Any]:
         return {"name": self.name}
+
+
+def fit_seeded(selector: Any, kb: KnowledgeBase, seed: int) -> Any:
+    """Fit ``selector`` on ``kb`` with ``seed``: as its ``random_state`` when it has one, as the
+    older protocol's ``fit(kb, seed=...)`` when its ``fit`` takes that (plugins written before
+    the scikit-learn conventions), else plainly (a deterministic selector)."""
+    params = selector.get_params() if hasattr(selector, "get_params") else {}
+    if "random_state" in params:
+        selector.set_params(random_state=seed)
+        return selector.fit(kb)
+    if "seed" in inspect.signature(selector.fit).parameters:
+        return selector.fit(kb, seed=seed)
+    return selector.fit(kb)

@@ -16,8 +16,8 @@ import numpy as np
 
 from ..knowledge_base import KnowledgeBase
 from .base import Query, Selector
-from .common import (Standardiser, index_features, index_vector, kb_fingerprint, load_state,
-                     performance, save_state)
+from .features import Standardiser, index_features, index_vector, performance
+from .state import kb_fingerprint, load_state, save_state
 
 
 #: neighbours averaged by the kNN estimate (chosen by bench/selectors_cv.py on the knowledge base)
@@ -62,31 +62,31 @@ class KNNSelector(Selector):
 
     def __init__(self, k: int = DEFAULT_K, metric: str = "ari", index_weight: float = 2.0,
                  probe_blend: float = 0.5) -> None:
-        self.k = int(k)
+        self.k = k
         self.metric = metric
-        self.index_weight = float(index_weight)
-        self.probe_blend = float(probe_blend)
-        self.kb: KnowledgeBase | None = None
+        self.index_weight = index_weight
+        self.probe_blend = probe_blend
 
     # -- fitting ----------------------------------------------------------------------
-    def fit(self, kb: KnowledgeBase, *, seed: int = 0) -> KNNSelector:  # noqa: ARG002 - deterministic
+    def fit(self, kb: KnowledgeBase) -> KNNSelector:
+        """Standardise the knowledge base's meta-features and indices (deterministic: no seed)."""
         self._setup(kb, Standardiser.fit(kb.M), Standardiser.fit(index_features(kb.C)))
         return self
 
     def _setup(self, kb: KnowledgeBase, mscale: Standardiser, iscale: Standardiser) -> None:
-        self.kb = kb
-        self.mscale, self.iscale = mscale, iscale
-        self.Z = mscale.transform(kb.M)
-        self.P = performance(kb, self.metric)
-        self.CZ = iscale.transform(index_features(kb.C))
-        self.fingerprint = kb_fingerprint(kb)
+        self.kb_ = kb
+        self.mscale_, self.iscale_ = mscale, iscale
+        self.Z_ = mscale.transform(kb.M)
+        self.P_ = performance(kb, self.metric)
+        self.CZ_ = iscale.transform(index_features(kb.C))
+        self.fingerprint_ = kb_fingerprint(kb)
 
     def _check(self) -> KnowledgeBase:
-        if self.kb is None:
+        if getattr(self, "kb_", None) is None:
             from ..errors import ConfigError
 
             raise ConfigError("the knn selector is not fitted; call fit(kb) or load() first")
-        return self.kb
+        return self.kb_
 
     # -- ranking ----------------------------------------------------------------------
     def _neighbours(self, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -94,41 +94,41 @@ class KNNSelector(Selector):
         return nn[0], w[0]
 
     def _task_distances(self, metafeatures: np.ndarray) -> np.ndarray:
-        z = self.mscale.transform(np.asarray(metafeatures, dtype=np.float64))
-        return np.sqrt(np.mean((self.Z - z) ** 2, axis=1))
+        z = self.mscale_.transform(np.asarray(metafeatures, dtype=np.float64))
+        return np.sqrt(np.mean((self.Z_ - z) ** 2, axis=1))
 
     def predict_scores(self, query: Query) -> np.ndarray:
         kb = self._check()
         dist = self._task_distances(query.metafeatures)
         nn, w = self._neighbours(dist)
-        scores = w @ self.P[nn]
+        scores = w @ self.P_[nn]
         budget = int(query.budget or 0)
         if budget > 0 and query.probe is not None:
             allowed = np.ones(scores.size, bool) if query.feasible is None else np.asarray(query.feasible, bool)
             order = [c for c in np.argsort(-scores, kind="stable") if allowed[c]][:budget]
             for c in order:
-                obs = self.iscale.transform(index_features(index_vector(query.probe(int(c)), kb.index_names)))
-                d_idx = np.sqrt(np.mean((self.CZ[:, c] - obs) ** 2, axis=1))
+                obs = self.iscale_.transform(index_features(index_vector(query.probe(int(c)), kb.index_names)))
+                d_idx = np.sqrt(np.mean((self.CZ_[:, c] - obs) ** 2, axis=1))
                 joint = np.sqrt(dist ** 2 + self.index_weight * d_idx ** 2)
                 nn_c, w_c = self._neighbours(joint)
-                scores[c] = (1 - self.probe_blend) * scores[c] + self.probe_blend * float(w_c @ self.P[nn_c, c])
+                scores[c] = (1 - self.probe_blend) * scores[c] + self.probe_blend * float(w_c @ self.P_[nn_c, c])
         return scores
 
     def explain(self, query: Query, config_index: int) -> str:
         kb = self._check()
         nn, _ = self._neighbours(self._task_distances(query.metafeatures))
-        best = nn[int(np.argmax(self.P[nn, config_index]))]
-        return (f"ARI {self.P[nn, config_index].mean():.2f} on average over the {nn.size} most similar "
+        best = nn[int(np.argmax(self.P_[nn, config_index]))]
+        return (f"ARI {self.P_[nn, config_index].mean():.2f} on average over the {nn.size} most similar "
                 f"known tables (e.g. {kb.tasks[best].group or kb.tasks[best].id})")
 
     # -- files ------------------------------------------------------------------------
     def save(self, directory: str | os.PathLike) -> None:
         self._check()
         save_state(directory, self.name, {
-            "kb_fingerprint": self.fingerprint,
+            "kb_fingerprint": self.fingerprint_,
             "hyper": {"k": self.k, "metric": self.metric, "index_weight": self.index_weight,
                       "probe_blend": self.probe_blend},
-            "metafeature_scaler": self.mscale.to_dict(), "index_scaler": self.iscale.to_dict(),
+            "metafeature_scaler": self.mscale_.to_dict(), "index_scaler": self.iscale_.to_dict(),
         })
 
     @classmethod

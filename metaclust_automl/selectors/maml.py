@@ -26,7 +26,9 @@ import numpy as np
 
 from ..knowledge_base import KnowledgeBase
 from .base import Query
-from .common import blend_observed, index_features, index_vector, score_on_labels, set_torch_threads, top1_score
+from .features import index_features, index_vector
+from .few_shot import blend_observed, score_on_labels
+from .fitting import set_torch_threads, top1_score
 from .knn import DEFAULT_K, knn_base
 from .nets import (QUALITY_INNER, QUALITY_KEYS, init_quality, quality_head_torch, quality_numpy, quality_torch,
                    quality_trunk_torch, to_torch)
@@ -50,17 +52,16 @@ class MAMLSelector(BaggedNetworkSelector):
                  probe_share: float = 0.3, lr: float = 2e-3, val_share: float = 0.15,
                  adapt_configs: int = 8, metric: str = "ari", k: int = DEFAULT_K,
                  weight_decay: float = 1e-5, input_noise: float = 0.0, table_input: bool = True,
-                 n_bags: int = 3) -> None:
-        self.steps, self.meta_batch, self.inner_steps = int(steps), int(meta_batch), int(inner_steps)
-        self.hidden, self.emb = int(hidden), int(emb)
-        self.temperature, self.list_weight = float(temperature), float(list_weight)
-        self.probe_share, self.lr, self.val_share = float(probe_share), float(lr), float(val_share)
-        self.adapt_configs, self.metric, self.k = int(adapt_configs), metric, int(k)
-        self.weight_decay, self.input_noise = float(weight_decay), float(input_noise)
-        self.table_input = bool(table_input) if not isinstance(table_input, str) else table_input == "True"
-        self.n_bags = int(n_bags)
-        self.kb: KnowledgeBase | None = None
-        self.history: list[dict[str, float]] = []
+                 n_bags: int = 3, random_state: int = 0) -> None:
+        self.steps, self.meta_batch, self.inner_steps = steps, meta_batch, inner_steps
+        self.hidden, self.emb = hidden, emb
+        self.temperature, self.list_weight = temperature, list_weight
+        self.probe_share, self.lr, self.val_share = probe_share, lr, val_share
+        self.adapt_configs, self.metric, self.k = adapt_configs, metric, k
+        self.weight_decay, self.input_noise = weight_decay, input_noise
+        self.table_input = table_input
+        self.n_bags = n_bags
+        self.random_state = random_state
 
     def _hyper(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("steps", "meta_batch", "inner_steps", "hidden", "emb",
@@ -76,13 +77,13 @@ class MAMLSelector(BaggedNetworkSelector):
 
     def _base(self, z: np.ndarray) -> np.ndarray:
         """kNN estimate for one table from every task of the knowledge base."""
-        return knn_base(self.Zkb, self.Pkb, z[None], self.k)[0]
+        return knn_base(self.Zkb_, self.Pkb_, z[None], self.k)[0]
 
     # -- training -------------------------------------------------------------------------
     def _fit_one(self, kb: KnowledgeBase, seed: int) -> tuple[dict[str, np.ndarray], float, list[dict]]:
         import torch
 
-        data = self._training_data(kb, seed, self._z(self.Zkb))
+        data = self._training_data(kb, seed, self._z(self.Zkb_))
         dev, rng, Z, P, Pn, CZ, desc, base = data.dev, data.rng, data.Z, data.P, data.Pn, data.CZ, data.desc, data.base
         train, rows = data.train, data.rows
         K = Pn.shape[1]
@@ -137,7 +138,7 @@ class MAMLSelector(BaggedNetworkSelector):
         B, S = cols.shape
         lrs = torch.exp(params["inner_lr"])
         bs = torch.gather(base, 1, cols)
-        h = quality_trunk_torch(params, z, desc, torch.zeros(B, S, self.iscale.center.size, device=z.device),
+        h = quality_trunk_torch(params, z, desc, torch.zeros(B, S, self.iscale_.center.size, device=z.device),
                                 torch.zeros(B, S, device=z.device), bs, cols)
         fast = dict(params)
         for k in QUALITY_INNER:
@@ -179,24 +180,24 @@ class MAMLSelector(BaggedNetworkSelector):
     def _zero_shot(self, z: np.ndarray, obs: np.ndarray | None = None, mask: np.ndarray | None = None
                    ) -> np.ndarray:
         """Mean prediction of the bagged networks (with probe observations where mask = 1)."""
-        K, I = self.desc.shape[0], self.iscale.center.size
+        K, I = self.desc_.shape[0], self.iscale_.center.size
         obs = np.zeros((K, I)) if obs is None else obs
         mask = np.zeros(K) if mask is None else mask
         base, zz = self._base(z), self._z(z)
-        return np.mean([quality_numpy(p, zz, self.desc, obs, mask, base) for p in self.bags], axis=0)
+        return np.mean([quality_numpy(p, zz, self.desc_, obs, mask, base) for p in self.bags_], axis=0)
 
     def predict_scores(self, query: Query) -> np.ndarray:
         kb = self._check()
-        z = self.mscale.transform(np.asarray(query.metafeatures, dtype=np.float64))
+        z = self.mscale_.transform(np.asarray(query.metafeatures, dtype=np.float64))
         K = len(kb.configs)
         allowed = np.ones(K, bool) if query.feasible is None else np.asarray(query.feasible, bool)
         scores = self._zero_shot(z)
         budget = int(query.budget or 0)
         if budget > 0 and query.probe is not None:
-            obs, mask = np.zeros((K, self.iscale.center.size)), np.zeros(K)
+            obs, mask = np.zeros((K, self.iscale_.center.size)), np.zeros(K)
             for c in [c for c in np.argsort(-scores, kind="stable") if allowed[c]][:budget]:
                 raw = index_vector(query.probe(int(c)), kb.index_names)
-                obs[c] = self.iscale.transform(index_features(raw))
+                obs[c] = self.iscale_.transform(index_features(raw))
                 mask[c] = 1.0
             scores = np.where(mask > 0, self._zero_shot(z, obs, mask), scores)
         if query.labels is not None:
@@ -214,13 +215,13 @@ class MAMLSelector(BaggedNetworkSelector):
             return scores
         cols, observed, m = found
         adapted = self._adapt_numpy(z, np.array(cols), observed)
-        self.last_adaptation = {"configs": cols, "observed": observed.tolist(), "labels": m}
+        self.last_adaptation_ = {"configs": cols, "observed": observed.tolist(), "labels": m}
         return blend_observed(adapted, cols, observed, m)
 
     def _adapt_numpy(self, z: np.ndarray, cols: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Each bagged network takes MAML's inner-loop steps on the labelled scores; their
         adapted predictions are averaged."""
-        return np.mean([self._adapt_one(p, z, cols, y) for p in self.bags], axis=0)
+        return np.mean([self._adapt_one(p, z, cols, y) for p in self.bags_], axis=0)
 
     def _adapt_one(self, params: dict[str, np.ndarray], z: np.ndarray, cols: np.ndarray, y: np.ndarray
                    ) -> np.ndarray:
@@ -228,19 +229,19 @@ class MAMLSelector(BaggedNetworkSelector):
 
         set_torch_threads()
         p = to_torch(params, requires_grad=True)
-        desc = torch.tensor(self.desc, dtype=torch.float32)
+        desc = torch.tensor(self.desc_, dtype=torch.float32)
         zt = torch.tensor(self._z(z)[None], dtype=torch.float32)
         base = torch.tensor(self._base(z)[None], dtype=torch.float32)
         fast = self._adapt_torch(p, zt, desc, torch.tensor(cols)[None],
                                  torch.tensor(y, dtype=torch.float32)[None], base, create_graph=False)
-        K = self.desc.shape[0]
+        K = self.desc_.shape[0]
         with torch.no_grad():
-            pred = quality_torch(fast, zt, desc, torch.zeros(1, K, self.iscale.center.size),
+            pred = quality_torch(fast, zt, desc, torch.zeros(1, K, self.iscale_.center.size),
                                  torch.zeros(1, K), base)[0]
         return pred.numpy().astype(np.float64)
 
     def explain(self, query: Query, config_index: int) -> str:
         self._check()
-        z = self.mscale.transform(np.asarray(query.metafeatures, dtype=np.float64))
+        z = self.mscale_.transform(np.asarray(query.metafeatures, dtype=np.float64))
         zero = self._zero_shot(z)[config_index]
         return f"meta-learned regressor: ARI {zero:.2f} expected from the table's meta-features"

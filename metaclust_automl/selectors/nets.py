@@ -230,7 +230,7 @@ def to_torch(params: dict[str, np.ndarray], device: Any = None, requires_grad: b
 
 
 def device() -> Any:
-    """CUDA when present, else CPU."""
-    import torch
+    """Where the selectors train (the package's one device choice: CUDA when present)."""
+    from ..torch_device import resolve_device
 
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return resolve_device("auto")

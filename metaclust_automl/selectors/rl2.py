@@ -24,7 +24,7 @@ import numpy as np
 
 from ..knowledge_base import KnowledgeBase
 from .base import Query
-from .common import index_features, index_vector
+from .features import index_features, index_vector
 from .knn import DEFAULT_K, knn_base
 from .nets import (POLICY_KEYS, PolicyNumpy, init_policy, policy_config_torch, policy_h0_torch,
                    policy_heads_torch, policy_step_torch)
@@ -39,13 +39,13 @@ class RL2Selector(BaggedNetworkSelector):
 
     def __init__(self, steps: int = 600, batch: int = 64, max_budget: int = 8, hidden: int = 96,
                  emb: int = 8, temperature: float = 0.05, lr: float = 2e-3, entropy: float = 0.01,
-                 val_share: float = 0.15, metric: str = "ari", k: int = DEFAULT_K, n_bags: int = 3) -> None:
-        self.steps, self.batch, self.max_budget = int(steps), int(batch), int(max_budget)
-        self.hidden, self.emb, self.temperature = int(hidden), int(emb), float(temperature)
-        self.lr, self.entropy, self.val_share, self.metric = float(lr), float(entropy), float(val_share), metric
-        self.k, self.n_bags = int(k), int(n_bags)
-        self.kb: KnowledgeBase | None = None
-        self.history: list[dict[str, float]] = []
+                 val_share: float = 0.15, metric: str = "ari", k: int = DEFAULT_K, n_bags: int = 3,
+                 random_state: int = 0) -> None:
+        self.steps, self.batch, self.max_budget = steps, batch, max_budget
+        self.hidden, self.emb, self.temperature = hidden, emb, temperature
+        self.lr, self.entropy, self.val_share, self.metric = lr, entropy, val_share, metric
+        self.k, self.n_bags = k, n_bags
+        self.random_state = random_state
 
     def _hyper(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("steps", "batch", "max_budget", "hidden", "emb",
@@ -58,7 +58,7 @@ class RL2Selector(BaggedNetworkSelector):
         outputs are averaged."""
         import torch
 
-        data = self._training_data(kb, seed, self.Zkb)
+        data = self._training_data(kb, seed, self.Zkb_)
         dev, rng, Z, P, CZ, desc, base = data.dev, data.rng, data.Z, data.P, data.CZ, data.desc, data.base
         train, rows = data.train, data.rows
         K = P.shape[1]
@@ -148,31 +148,31 @@ class RL2Selector(BaggedNetworkSelector):
     # -- ranking ------------------------------------------------------------------------------
     def predict_scores(self, query: Query) -> np.ndarray:
         kb = self._check()
-        nets = [PolicyNumpy(p, self.desc) for p in self.bags]
-        z = self.mscale.transform(np.asarray(query.metafeatures, dtype=np.float64))
+        nets = [PolicyNumpy(p, self.desc_) for p in self.bags_]
+        z = self.mscale_.transform(np.asarray(query.metafeatures, dtype=np.float64))
         K = len(kb.configs)
         allowed = np.ones(K, bool) if query.feasible is None else np.asarray(query.feasible, bool)
         budget = int(query.budget or 0) if query.probe is not None else 0
         budget = min(budget, int(allowed.sum()))
         max_b = max(1, min(self.max_budget, K))
-        base = knn_base(self.Zkb, self.Pkb, z[None], self.k)[0]
+        base = knn_base(self.Zkb_, self.Pkb_, z[None], self.k)[0]
         hs = [net.h0(z) for net in nets]
-        self.last_probes: list[tuple[int, dict[str, float]]] = []
+        self.last_probes_: list[tuple[int, dict[str, float]]] = []
         probed = np.zeros(K, bool)
         for s in range(budget):
             logits = np.mean([net.heads(h, base)[1] for net, h in zip(nets, hs)], axis=0)
             logits = np.where(probed | ~allowed, -np.inf, logits)
             a = int(np.argmax(logits))
             raw = query.probe(a)
-            self.last_probes.append((a, raw))
+            self.last_probes_.append((a, raw))
             probed[a] = True
-            obs = self.iscale.transform(index_features(index_vector(raw, kb.index_names)))
+            obs = self.iscale_.transform(index_features(index_vector(raw, kb.index_names)))
             left = max(0, min(budget, max_b) - s - 1) / max_b
             hs = [net.step(h, np.concatenate([z, net.cf[a], obs, [1.0, left]])) for net, h in zip(nets, hs)]
         return np.mean([net.heads(h, base)[0] for net, h in zip(nets, hs)], axis=0)
 
     def explain(self, query: Query, config_index: int) -> str:
-        probes = getattr(self, "last_probes", [])
+        probes = getattr(self, "last_probes_", [])
         if probes:
             return f"search policy's expectation after running {len(probes)} configurations"
         return "search policy's expectation from the table's meta-features"

@@ -1,7 +1,7 @@
 """What the two network selectors (maml, rl2) share in training: bagging, the tensors each
 network learns from, and the early-stopped optimisation loop.
 
-Kept apart from ``common`` (which ``knn`` imports) because it builds on ``knn``'s base
+Kept apart from ``features`` and ``state`` (which ``knn`` imports) because it builds on ``knn``'s base
 estimate; torch is imported only inside the functions, when training runs.
 """
 from __future__ import annotations
@@ -16,8 +16,9 @@ import numpy as np
 from ..errors import ConfigError, KnowledgeBaseError
 from ..knowledge_base import KnowledgeBase
 from .base import Selector
-from .common import (Standardiser, config_descriptors, group_split, index_features, kb_fingerprint,
-                     load_state, performance, require_tensors, save_state, set_torch_threads)
+from .features import Standardiser, config_descriptors, index_features, performance
+from .fitting import group_split, set_torch_threads
+from .state import kb_fingerprint, load_state, require_tensors, save_state
 from .knn import knn_base, task_groups
 from .nets import device, to_numpy
 
@@ -34,46 +35,49 @@ class BaggedNetworkSelector(Selector):
     groups, that rank together (the average of their outputs): a validation set of a few
     groups is a noisy judge of when to stop, and the average is steadier than any one.
 
-    Subclasses set ``kb`` (None), ``metric``, ``k``, ``n_bags`` and ``val_share`` in
-    ``__init__``, name the tensors every network needs in ``weight_keys``, and implement
-    ``_hyper`` (the constructor's arguments) and ``_fit_one``."""
+    Subclasses store their parameters (``metric``, ``k``, ``n_bags``, ``val_share``,
+    ``random_state``, ...) unchanged in ``__init__``, name the tensors every network needs in
+    ``weight_keys``, and implement ``_hyper`` (the constructor's arguments that the weights
+    depend on) and ``_fit_one``. What fitting learns ends in ``_``."""
 
     name: ClassVar[str]
     #: tensors every bagged network must have in a weights file
     weight_keys: ClassVar[tuple[str, ...]]
-    kb: KnowledgeBase | None
     metric: str
     k: int
     n_bags: int
     val_share: float
+    random_state: int
 
     # -- set-up shared by fit and load --------------------------------------------------
     def _setup(self, kb: KnowledgeBase, mscale: Standardiser, iscale: Standardiser) -> None:
-        self.kb = kb
-        self.mscale, self.iscale = mscale, iscale
-        self.desc, _ = config_descriptors(kb)
-        self.fingerprint = kb_fingerprint(kb)
-        self.Zkb = mscale.transform(kb.M)
-        self.Pkb = performance(kb, self.metric)
+        self.kb_ = kb
+        self.mscale_, self.iscale_ = mscale, iscale
+        self.desc_, _ = config_descriptors(kb)
+        self.fingerprint_ = kb_fingerprint(kb)
+        self.Zkb_ = mscale.transform(kb.M)
+        self.Pkb_ = performance(kb, self.metric)
 
     def _check(self) -> KnowledgeBase:
-        if self.kb is None or not hasattr(self, "params"):
+        if getattr(self, "kb_", None) is None or not hasattr(self, "params_"):
             raise ConfigError(f"the {self.name} selector is not fitted; call fit(kb) or load() first")
-        return self.kb
+        return self.kb_
 
     # -- training -------------------------------------------------------------------------
-    def fit(self: _Self, kb: KnowledgeBase, *, seed: int = 0) -> _Self:
-        """Train ``n_bags`` networks (seeds ``seed``, ``seed + 1000``, ...) and keep them all."""
+    def fit(self: _Self, kb: KnowledgeBase) -> _Self:
+        """Train ``n_bags`` networks (seeds ``random_state``, ``random_state + 1000``, ...) and
+        keep them all."""
+        seed = int(self.random_state)
         set_torch_threads()
         self._setup(kb, Standardiser.fit(kb.M), Standardiser.fit(index_features(kb.C)))
-        self.bags, scores, self.history = [], [], []
+        self.bags_, scores, self.history_ = [], [], []
         for b in range(max(1, self.n_bags)):
             params, score, history = self._fit_one(kb, seed + 1000 * b)
-            self.bags.append(params)
+            self.bags_.append(params)
             scores.append(score)
-            self.history.extend({"bag": b, **h} for h in history[-3:])
-        self.params = self.bags[0]
-        self.val_top1 = float(np.mean(scores))
+            self.history_.extend({"bag": b, **h} for h in history[-3:])
+        self.params_ = self.bags_[0]
+        self.val_top1_ = float(np.mean(scores))
         return self
 
     def _fit_one(self, kb: KnowledgeBase, seed: int) -> tuple[dict[str, np.ndarray], float, list[dict]]:
@@ -91,17 +95,17 @@ class BaggedNetworkSelector(Selector):
 
         torch.manual_seed(seed)
         dev = device()
-        Pn = self.Pkb
+        Pn = self.Pkb_
         train, val = group_split(kb, self.val_share, seed)
         groups = task_groups(kb)
         # every task's kNN estimate from the training tasks of other groups, as a new table would get it
-        base = knn_base(self.Zkb[train], Pn[train], self.Zkb, self.k, exclude=groups[:, None] == groups[train][None])
+        base = knn_base(self.Zkb_[train], Pn[train], self.Zkb_, self.k, exclude=groups[:, None] == groups[train][None])
 
         def tensor(a: np.ndarray) -> Any:
             return torch.tensor(a, dtype=torch.float32, device=dev)
 
         return TrainingData(dev=dev, rng=np.random.default_rng(seed), Z=tensor(z), Pn=Pn, P=tensor(Pn),
-                            CZ=tensor(self.iscale.transform(index_features(kb.C))), desc=tensor(self.desc),
+                            CZ=tensor(self.iscale_.transform(index_features(kb.C))), desc=tensor(self.desc_),
                             train=train, val=val, base=tensor(base))
 
     # -- files ----------------------------------------------------------------------------
@@ -109,10 +113,10 @@ class BaggedNetworkSelector(Selector):
         """Every bagged network's tensors as ``bag{b}.{name}``, the rest as JSON."""
         self._check()
         save_state(directory, self.name, {
-            "kb_fingerprint": self.fingerprint, "hyper": self._hyper(),
-            "metafeature_scaler": self.mscale.to_dict(), "index_scaler": self.iscale.to_dict(),
-            "validation_top1": getattr(self, "val_top1", None), "history": self.history[-5:],
-        }, {f"bag{b}.{k}": v for b, p in enumerate(self.bags) for k, v in p.items()})
+            "kb_fingerprint": self.fingerprint_, "hyper": self._hyper(),
+            "metafeature_scaler": self.mscale_.to_dict(), "index_scaler": self.iscale_.to_dict(),
+            "validation_top1": getattr(self, "val_top1_", None), "history": getattr(self, "history_", [])[-5:],
+        }, {f"bag{b}.{k}": v for b, p in enumerate(self.bags_) for k, v in p.items()})
 
     @classmethod
     def load(cls: type[_Self], directory: str | os.PathLike, kb: KnowledgeBase) -> _Self:
@@ -127,9 +131,9 @@ class BaggedNetworkSelector(Selector):
         if bags[0]["emb"].shape[0] != len(kb.configs):
             raise KnowledgeBaseError(f"{directory}: weights cover {bags[0]['emb'].shape[0]} configurations, "
                                      f"the knowledge base has {len(kb.configs)}; retrain the selector")
-        self.bags = bags
-        self.params = bags[0]
-        self.val_top1 = meta.get("validation_top1")
+        self.bags_ = bags
+        self.params_ = bags[0]
+        self.val_top1_ = meta.get("validation_top1")
         self._check_weights(directory)
         return self
 
@@ -148,7 +152,7 @@ class BaggedNetworkSelector(Selector):
             raise KnowledgeBaseError(f"{directory}: the weights give no usable scores; retrain the selector")
 
     def get_info(self) -> dict[str, Any]:
-        return {"name": self.name, **self._hyper(), "validation_top1": getattr(self, "val_top1", None)}
+        return {"name": self.name, **self._hyper(), "validation_top1": getattr(self, "val_top1_", None)}
 
 
 @dataclass

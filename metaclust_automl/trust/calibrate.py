@@ -75,7 +75,7 @@ def build(kb: Any) -> tuple[Calibration, dict[str, Any]]:
               "spearman_held_out": float(spearmanr(held, y).statistic),
               "mean_abs_error_held_out": float(np.mean(np.abs(calibrated - np.clip(y, 0, 1)))),
               "reliability": reliability}
-    from ..selectors.common import kb_fingerprint
+    from ..selectors.state import kb_fingerprint
 
     info = {"kb_fingerprint": kb_fingerprint(kb), "ridge_alpha": RIDGE_ALPHA,
             **{k: v for k, v in report.items() if k != "reliability"}}

@@ -24,9 +24,13 @@ def recommendation_confidence(recommender: Any, X: np.ndarray, rec: Any, run: An
 
     kb = recommender.kb
     c = next(i for i, cfg in enumerate(kb.configs) if cfg.id == rec.config_id)
-    mf = getattr(recommender, "last_metafeatures", None)
+    session = getattr(recommender, "session", None)
+    mf = getattr(session, "metafeatures", None)
     if mf is None:
-        mf = recommender.metafeature_vector(X, seed)
+        from ..metafeatures import extract
+        from ..recommend.ranking import metafeature_vector
+
+        mf = metafeature_vector(kb, extract(X, seed=seed))[0]
 
     def run_rows(rows: np.ndarray, s: int) -> np.ndarray:
         return recommender.runner.run(rec.algorithm, X, rec.params, seed=s, rows=rows).labels

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ...corpus.tasks import LabelledTask
 from . import synthetic
 
 EXCLUDED_FAMILIES = ("digits", "wine", "breast-cancer")
@@ -32,12 +33,12 @@ class TaskPool:
     """Corpus tasks for training and for the held-out check, the share of draws that
     come from the corpus rather than the generator, and the generated tasks' rows."""
 
-    train: list[synthetic.Task] = field(default_factory=list)
-    held_out: list[synthetic.Task] = field(default_factory=list)
+    train: list[LabelledTask] = field(default_factory=list)
+    held_out: list[LabelledTask] = field(default_factory=list)
     corpus_share: float = 0.7
     rows: tuple[int, int] = SYNTHETIC_ROWS
 
-    def sample(self, rng: np.random.Generator) -> synthetic.Task:
+    def sample(self, rng: np.random.Generator) -> LabelledTask:
         """One training task: a corpus task with probability ``corpus_share``, else a
         generated one."""
         if self.train and rng.random() < self.corpus_share:
@@ -45,14 +46,13 @@ class TaskPool:
         return synthetic.sample_task(rng, self.rows)
 
 
-def corpus_task(X: np.ndarray, y: np.ndarray, name: str, seed: int = 0) -> synthetic.Task:
+def corpus_task(X: np.ndarray, y: np.ndarray, name: str, seed: int = 0) -> LabelledTask:
     """A labelled table as a task (noise rows keep label -1 and are not scored), at most
     ``MAX_ROWS`` rows."""
     if X.shape[0] > MAX_ROWS:
         keep = np.sort(np.random.default_rng(seed).choice(X.shape[0], MAX_ROWS, replace=False))
         X, y = X[keep], y[keep]
-    k = int(np.unique(y[y >= 0]).size)
-    return synthetic.Task(X=np.asarray(X, dtype=np.float64), y=np.asarray(y), k=max(k, 1), family=name)
+    return LabelledTask(id=name, X=np.asarray(X, dtype=np.float64), y=np.asarray(y), group=name)
 
 
 def task_pool(corpus_share: float = 0.7, seed: int = 0) -> TaskPool:
@@ -63,7 +63,7 @@ def task_pool(corpus_share: float = 0.7, seed: int = 0) -> TaskPool:
 
     families = [f for f in builtin_families() if f not in EXCLUDED_FAMILIES]
     tasks = [corpus_task(t.X, t.y, t.id) for t in builtin_corpus(families=families)]
-    tasks = [t for t in tasks if t.k >= 2]
+    tasks = [t for t in tasks if t.n_classes >= 2]
     order = np.random.default_rng(seed).permutation(len(tasks))
     cut = int(round(HELD_OUT_SHARE * len(tasks)))
     return TaskPool(train=[tasks[i] for i in order[cut:]], held_out=[tasks[i] for i in sorted(order[:cut])],

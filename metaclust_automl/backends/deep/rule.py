@@ -33,6 +33,7 @@ import numpy as np
 
 from ... import plainjson
 from ...errors import KnowledgeBaseError
+from ...paths import data_path
 
 FORMAT = "metaclust-prototype-rule"
 VERSION = 2
@@ -46,7 +47,7 @@ PLAIN_VALUES = {"lr_proto": 0.05, "lr_net": 1e-3, "tau": 0.1, "balance": 1.0, "r
 BOUNDS = {"lr_proto": (1e-4, 0.5), "lr_net": (1e-5, 0.05), "tau": (0.01, 1.0), "balance": (0.05, 20.0),
           "reach": (0.1, 1.0)}
 
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "data" / "weights" / "prototype_rule.safetensors"
+DEFAULT_PATH = data_path("weights", "prototype_rule.safetensors")
 
 
 class RuleWarning(UserWarning):

@@ -6,35 +6,13 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from ...errors import ConfigError
 from ...params import Param
+from ...torch_device import check_device, resolve_device  # noqa: F401 - the backends' device helpers
 
 DEVICE = Param("device", "categorical", default="auto", choices=("auto", "cpu", "cuda"), search=False,
                help="where torch trains: auto = CUDA when available, else CPU")
 VERBOSE = Param("verbose", "bool", default=True, search=False,
                 help="show a training progress bar on stderr (only when stderr is a terminal)")
-
-
-def check_device(name: str) -> None:
-    """Fail at validation, before any work, when CUDA is asked for but absent (torch is
-    imported only in that case)."""
-    if name == "cuda":
-        resolve_device(name)
-
-
-def resolve_device(name: str) -> Any:
-    """The torch device for ``auto``/``cpu``/``cuda``; ConfigError when CUDA is asked for
-    but this torch cannot use it."""
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device=cuda was asked for, but this torch build sees no CUDA device; "
-                          "use device=cpu or device=auto")
-    if name not in {"cpu", "cuda"}:
-        raise ConfigError(f"unknown device {name!r}; choose auto, cpu or cuda")
-    return torch.device(name)
 
 
 @contextlib.contextmanager

@@ -9,17 +9,9 @@ Everything is drawn from a numpy Generator: one seed, one task.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-
-@dataclass
-class Task:
-    X: np.ndarray
-    y: np.ndarray
-    k: int
-    family: str
+from ...corpus.tasks import LabelledTask
 
 
 def _sizes(n: int, k: int, rng: np.random.Generator, imbalance: float) -> np.ndarray:
@@ -32,7 +24,7 @@ def _sizes(n: int, k: int, rng: np.random.Generator, imbalance: float) -> np.nda
 
 def manifold_mixture(n: int, k: int, dim: int, *, intrinsic: int = 2, noise: float = 0.3,
                      separation: float = 1.0, shared: float = 0.5, imbalance: float = 0.2,
-                     seed: int = 0, hidden: int = 16, dtype: type = np.float64) -> Task:
+                     seed: int = 0, hidden: int = 16, dtype: type = np.float64) -> LabelledTask:
     """k clusters, each ``x = A_c tanh(B_c u + c_c) + mu_c + noise``, u uniform in
     [-1, 1]^intrinsic. ``shared`` in [0, 1] mixes a common A into every A_c (harder);
     ``separation`` scales the distances between the centres mu_c. Generated in chunks
@@ -57,11 +49,11 @@ def manifold_mixture(n: int, k: int, dim: int, *, intrinsic: int = 2, noise: flo
             sel = yy == j
             block[sel] += np.tanh(u[sel] @ B[j] + c[j]) @ A[j] + mu[j]
         X[start:start + yy.size] = block
-    return Task(X=X, y=y, k=k, family="manifold")
+    return LabelledTask(id=f"manifold/seed{seed}", X=X, y=y, group="manifold")
 
 
 def gaussian_blobs(n: int, k: int, dim: int, *, separation: float = 3.0, imbalance: float = 0.3,
-                   seed: int = 0) -> Task:
+                   seed: int = 0) -> LabelledTask:
     """k anisotropic Gaussians; centres about ``separation`` within-cluster deviations apart."""
     rng = np.random.default_rng(seed)
     sizes = _sizes(n, k, rng, imbalance)
@@ -74,10 +66,10 @@ def gaussian_blobs(n: int, k: int, dim: int, *, separation: float = 3.0, imbalan
     X = np.concatenate(parts)
     y = np.repeat(np.arange(k), sizes)
     order = rng.permutation(n)
-    return Task(X=X[order], y=y[order], k=k, family="blobs")
+    return LabelledTask(id=f"blobs/seed{seed}", X=X[order], y=y[order], group="blobs")
 
 
-def sample_task(rng: np.random.Generator, n_range: tuple[int, int] = (300, 1200)) -> Task:
+def sample_task(rng: np.random.Generator, n_range: tuple[int, int] = (300, 1200)) -> LabelledTask:
     """One random task of either family, for meta-training (sizes, k, dimension,
     noise and separation drawn at random)."""
     n = int(rng.integers(*n_range))

@@ -33,7 +33,8 @@ from typing import Any, Self
 
 import numpy as np
 
-from .errors import BackendError, ConfigError
+from .. import DISTRIBUTION
+from ..errors import BackendError, ConfigError
 
 STATUSES = ("ok", "failed", "timeout")
 
@@ -187,21 +188,15 @@ _plugin_time_limit: list[float | None] = [300.0]
 
 
 def plugin_time_limit() -> float | None:
-    """The time limit for plugin code outside a backend run (see :func:`option_time_limit`)."""
+    """The time limit for plugin code outside a backend run (see :func:`set_plugin_time_limit`)."""
     return _plugin_time_limit[0]
 
 
-def option_time_limit(value: float) -> float | None:
-    """A command line's ``--time-limit``: seconds, 0 = no limit. It also becomes the limit of
-    every other piece of plugin code the command runs (``validate``, meta-feature groups), so
+def set_plugin_time_limit(limit: float | None) -> None:
+    """Make ``limit`` (seconds, None = none; a command sets its ``--time-limit``) the limit of
+    every other piece of plugin code this process runs (``validate``, meta-feature groups), so
     that a plugin that hangs there cannot hold the command past it either."""
-    if value == 0:
-        _plugin_time_limit[0] = None
-        return None
-    if not (value > 0 and math.isfinite(value)):
-        raise ConfigError(f"--time-limit must be a positive number of seconds (or 0 for none), got {value:g}")
-    _plugin_time_limit[0] = float(value)
-    return float(value)
+    _plugin_time_limit[0] = check_time_limit(limit)
 
 
 class Closing:
@@ -314,7 +309,7 @@ class Guard(Closing):
 
         A third-party backend that fails or times out is reported once (a PluginWarning
         naming its package); built-in ones are only recorded in the outcome."""
-        outcome = self.call("metaclust_automl.guard:backend_job",
+        outcome = self.call("metaclust_automl.running.worker:backend_job",
                             {"algorithm": algorithm, "params": dict(params or {}), "seed": int(seed)},
                             {"X": np.asarray(X, dtype=np.float64)}, time_limit=time_limit)
         if not outcome.ok:
@@ -333,7 +328,7 @@ def checked_run(algorithm: str, outcome: Outcome, n: int) -> Any:
     """A ``ClusterRun`` from a worker's reply, checked in the parent: the worker ran code that
     is not ours (a plugin may override ``Backend.run``), so its labels are normalised here
     (one integer per row, noise -1) and every field must have the right type; else BackendError."""
-    from .backends.base import ClusterRun, normalise_labels
+    from ..backends.base import ClusterRun, normalise_labels
 
     labels = outcome.arrays.get("labels")
     if labels is None:
@@ -356,7 +351,7 @@ def checked_run(algorithm: str, outcome: Outcome, n: int) -> Any:
 def backend_job(arrays: dict[str, np.ndarray], algorithm: str, params: dict[str, Any],
                 seed: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Guarded job: one backend run (used by :meth:`Guard.run_backend`)."""
-    from .plugins import get_registry
+    from ..plugins import get_registry
 
     run = get_registry().backend(algorithm).run(arrays["X"], params, seed=seed)
     return ({"params": run.params, "resolved": run.resolved, "seconds": run.seconds,
@@ -372,7 +367,7 @@ _reported: set[str] = set()
 def report_once(message: str, key: str | None = None) -> bool:
     """Warn (PluginWarning) once per process for each distinct ``key`` (default: the
     message itself); True if it warned."""
-    from .plugins import PluginWarning
+    from ..plugins import PluginWarning
 
     key = message if key is None else key
     if key in _reported:
@@ -385,7 +380,7 @@ def report_once(message: str, key: str | None = None) -> bool:
 def backend_package(algorithm: str) -> str:
     """The distribution that registered a backend ('metaclust-automl' for built-ins)."""
     try:
-        from .plugins import get_registry
+        from ..plugins import get_registry
 
         return get_registry().source("backend", algorithm)
     except Exception:  # noqa: BLE001
@@ -395,21 +390,12 @@ def backend_package(algorithm: str) -> str:
 def report_backend_problem(algorithm: str, outcome: Outcome) -> None:
     """Report a third-party backend's failure or hang once, naming its package."""
     package = backend_package(algorithm)
-    if package in ("metaclust-automl", "?") or outcome.ok:
+    if package in (DISTRIBUTION, "?") or outcome.ok:
         return
     what = "timed out" if outcome.status == "timeout" else "failed"
     report_once(f"plugin {package}: backend {algorithm!r} {what} and was skipped "
                 f"({outcome.error}); later problems of this backend are recorded silently",
                 key=f"{package}\0{algorithm}\0{what}")
-
-
-def raise_for(outcome: Outcome, algorithm: str) -> None:
-    """Turn a failed or timed-out outcome into a BackendError (for callers that need labels)."""
-    if outcome.status == "timeout":
-        raise BackendError(f"algorithm {algorithm!r} did not finish within its time limit "
-                           f"({outcome.error}); raise the limit or pick another algorithm")
-    if outcome.status == "failed":
-        raise BackendError(f"algorithm {algorithm!r} failed: {outcome.error}")
 
 
 # -- jobs for tests and diagnostics -------------------------------------------------------

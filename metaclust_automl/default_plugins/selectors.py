@@ -8,19 +8,19 @@ from ..hookspecs import hookimpl
 
 
 def _knn() -> Any:
-    from .knn import KNNSelector
+    from ..selectors.knn import KNNSelector
 
     return KNNSelector()
 
 
 def _maml() -> Any:
-    from .maml import MAMLSelector
+    from ..selectors.maml import MAMLSelector
 
     return MAMLSelector()
 
 
 def _rl2() -> Any:
-    from .rl2 import RL2Selector
+    from ..selectors.rl2 import RL2Selector
 
     return RL2Selector()
 

@@ -5,9 +5,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..hookspecs import hookimpl
-from .density import DBSCANBackend, HDBSCANBackend, MeanShiftBackend, OPTICSBackend
-from .hierarchical import AgglomerativeBackend
-from .partitional import BirchBackend, GMMBackend, KMeansBackend, SpectralBackend
+from ..backends.density import DBSCANBackend, HDBSCANBackend, MeanShiftBackend, OPTICSBackend
+from ..backends.hierarchical import AgglomerativeBackend
+from ..backends.partitional import BirchBackend, GMMBackend, KMeansBackend, SpectralBackend
 
 BUILTIN_BACKENDS = (
     KMeansBackend, DBSCANBackend, HDBSCANBackend, AgglomerativeBackend, GMMBackend,

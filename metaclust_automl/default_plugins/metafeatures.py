@@ -6,11 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 from ..hookspecs import hookimpl
-from .density import DENSITY
-from .distance import DISTANCE
-from .general import GENERAL
-from .landmarkers import LANDMARKERS
-from .statistical import STATISTICAL
+from ..metafeatures.density import DENSITY
+from ..metafeatures.distance import DISTANCE
+from ..metafeatures.general import GENERAL
+from ..metafeatures.landmarkers import LANDMARKERS
+from ..metafeatures.statistical import STATISTICAL
 
 BUILTIN_GROUPS = (GENERAL, STATISTICAL, DISTANCE, DENSITY, LANDMARKERS)
 

@@ -18,8 +18,8 @@ META_DETECTOR = "meta_rl"
 
 @hookimpl
 def register_detectors(register: Callable[[str, Any], None]) -> None:
-    from .detectors import DETECTOR_NAMES
-    from .estimator import BaseDetector, MetaAnomalyDetector
+    from ..anomaly.detectors import DETECTOR_NAMES
+    from ..anomaly.estimator import BaseDetector, MetaAnomalyDetector
 
     register(META_DETECTOR, MetaAnomalyDetector)
     for name in DETECTOR_NAMES:

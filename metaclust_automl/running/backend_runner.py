@@ -2,11 +2,11 @@
 
 Built-in backends run in this process, as before: no fork, no copy of the table, nothing
 added on the fast path. A backend registered by another distribution (a plugin found
-through the ``metaclust`` entry points) runs in a :class:`~metaclust_automl.guard.Guard`
+through the ``metaclust`` entry points) runs in a :class:`~metaclust_automl.running.worker.Guard`
 worker process with a time limit, because its code is not ours: it may raise anything,
 crash the interpreter or never return. Each of these becomes a :class:`BackendError`
 naming the plugin's distribution and the backend, reported once per process as one
-warning line (:func:`~metaclust_automl.guard.report_backend_problem`), and the caller
+warning line (:func:`~metaclust_automl.running.worker.report_backend_problem`), and the caller
 (a probe of ``recommend --budget``, the final run of ``cluster``, a task of ``evaluate``)
 goes on with its next candidate.
 
@@ -30,13 +30,14 @@ from typing import Any
 
 import numpy as np
 
-from .errors import BackendError, ConfigError
-from .guard import Closing, check_time_limit
+from .. import DISTRIBUTION
+from ..errors import BackendError, ConfigError
+from .worker import Closing, check_time_limit
 
 #: seconds one run of a plugin's backend may take before it is stopped (``--time-limit``)
 DEFAULT_TIME_LIMIT = 300.0
 #: the distribution name of the built-in backends (see ``Registry.sources``)
-BUILTIN_PACKAGE = "metaclust-automl"
+BUILTIN_PACKAGE = DISTRIBUTION
 
 #: tables bound by runners, by token; a forked worker inherits them (weak: a runner does
 #: not keep a caller's table alive)
@@ -47,7 +48,7 @@ _tokens = itertools.count(1)
 def is_plugin_backend(algorithm: str, registry: Any = None) -> bool:
     """True for a registered backend that another distribution provides."""
     if registry is None:
-        from .plugins import get_registry
+        from ..plugins import get_registry
 
         registry = get_registry()
     if algorithm not in registry.backends:
@@ -56,7 +57,7 @@ def is_plugin_backend(algorithm: str, registry: Any = None) -> bool:
 
 
 def _fork_available() -> bool:
-    from .guard import _context
+    from .worker import _context
 
     return _context().get_start_method() == "fork"
 
@@ -90,7 +91,7 @@ class BackendRunner(Closing):
     def registry(self) -> Any:
         if self._registry is not None:
             return self._registry
-        from .plugins import get_registry
+        from ..plugins import get_registry
 
         return get_registry()
 
@@ -133,7 +134,7 @@ class BackendRunner(Closing):
             arrays["X"] = X if rows is None else X[arrays.pop("rows")]
             kwargs = {}
         if self._guard is None:
-            from .guard import Guard
+            from .worker import Guard
 
             self._guard = Guard(self.time_limit, threads=self.threads)
         return kwargs, arrays
@@ -171,7 +172,7 @@ class BackendRunner(Closing):
 
     def _fail(self, algorithm: str, params: Mapping[str, Any] | None, outcome: Any) -> None:
         """Report (once per process) and remember a guarded call that did not succeed; raise."""
-        from .guard import backend_package, report_backend_problem
+        from .worker import backend_package, report_backend_problem
 
         report_backend_problem(algorithm, outcome)
         package = backend_package(algorithm)
@@ -196,7 +197,7 @@ class BackendRunner(Closing):
         if not self.isolates(algorithm):
             Xr = X if rows is None else X[rows]
             return self.registry.backend(algorithm).run(Xr, dict(params or {}), seed=seed)
-        from .guard import Outcome, checked_run
+        from .worker import Outcome, checked_run
 
         outcome = self._call("run_job", algorithm, X, params, seed, rows)
         try:
@@ -212,7 +213,7 @@ class BackendRunner(Closing):
 
     def resolve(self, algorithm: str, X: np.ndarray, params: Mapping[str, Any] | None, seed: int = 0) -> dict[str, Any]:
         """Concrete parameters of a plugin's backend for table ``X``, computed in the worker
-        (``recommend.resolve_params``); BackendError when it fails or hangs."""
+        (``backends.resolve.resolve_params``); BackendError when it fails or hangs."""
         return dict(self._call("resolve_job", algorithm, X, params, seed, None).result["resolved"])
 
     def _call(self, job: str, algorithm: str, X: np.ndarray, params: Mapping[str, Any] | None, seed: int,
@@ -220,7 +221,7 @@ class BackendRunner(Closing):
         """One guarded call of this module's ``job``; the successful Outcome (else BackendError)."""
         self._check_known(algorithm, params)
         kwargs, arrays = self._transport(X, rows)
-        outcome = self._guard.call(f"metaclust_automl.isolation:{job}",
+        outcome = self._guard.call(f"metaclust_automl.running.backend_runner:{job}",
                                    {"algorithm": algorithm, "params": dict(params or {}), "seed": int(seed),
                                     **kwargs}, arrays)
         if not outcome.ok:
@@ -234,10 +235,10 @@ def validate_params(algorithm: str, params: Mapping[str, Any] | None, time_limit
     in a guarded worker (default limit: the command's ``--time-limit``), because it is code
     that is not ours: a ConfigError it raises is the user's to fix and comes back as one,
     anything else (a hang, a crash, ``sys.exit``) is a BackendError naming the plugin."""
-    from .guard import Guard, backend_package, plugin_time_limit
+    from .worker import Guard, backend_package, plugin_time_limit
 
     if registry is None:
-        from .plugins import get_registry
+        from ..plugins import get_registry
 
         registry = get_registry()
     backend = registry.backend(algorithm)  # unknown: the usual ConfigError
@@ -245,7 +246,7 @@ def validate_params(algorithm: str, params: Mapping[str, Any] | None, time_limit
         return backend.validate(dict(params or {}))
     limit = time_limit if time_limit is not None else plugin_time_limit()
     with Guard(limit) as guard:
-        outcome = guard.call("metaclust_automl.isolation:validate_job",
+        outcome = guard.call("metaclust_automl.running.backend_runner:validate_job",
                              {"algorithm": algorithm, "params": dict(params or {})})
     package = backend_package(algorithm)
     if outcome.ok:
@@ -265,7 +266,7 @@ def validate_params(algorithm: str, params: Mapping[str, Any] | None, time_limit
 def validate_job(arrays: dict[str, np.ndarray], algorithm: str, params: dict[str, Any]
                  ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Guarded job: a backend's ``validate`` (used by :func:`validate_params`)."""
-    from .plugins import get_registry
+    from ..plugins import get_registry
 
     return {"params": get_registry().backend(algorithm).validate(params)}, {}
 
@@ -283,7 +284,7 @@ def _job_table(arrays: dict[str, np.ndarray], table: int | None) -> np.ndarray:
 def run_job(arrays: dict[str, np.ndarray], algorithm: str, params: dict[str, Any], seed: int,
             table: int | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Guarded job: one backend run on the bound table (or its rows ``arrays['rows']``)."""
-    from .plugins import get_registry
+    from ..plugins import get_registry
 
     run = get_registry().backend(algorithm).run(_job_table(arrays, table), params, seed=seed)
     return ({"params": run.params, "resolved": run.resolved, "seconds": run.seconds,
@@ -294,8 +295,8 @@ def run_job(arrays: dict[str, np.ndarray], algorithm: str, params: dict[str, Any
 def resolve_job(arrays: dict[str, np.ndarray], algorithm: str, params: dict[str, Any], seed: int,
                 table: int | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Guarded job: a backend's concrete parameters for the bound table."""
-    from .plugins import get_registry
-    from .recommend import resolve_params
+    from ..plugins import get_registry
+    from ..backends.resolve import resolve_params
 
     resolved = resolve_params(get_registry().backend(algorithm), _job_table(arrays, table), params, seed)
     return {"resolved": resolved}, {}

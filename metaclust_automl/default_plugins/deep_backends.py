@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..hookspecs import hookimpl
-from .gan import GANBackend
-from .prototype import PrototypeBackend
+from ..backends.gan import GANBackend
+from ..backends.prototype import PrototypeBackend
 
 DEEP_BACKENDS = (PrototypeBackend, GANBackend)
 

@@ -1,0 +1,266 @@
+"""The one ranking path: a table, a knowledge base and a fitted selector in, ranked
+configurations (made concrete for the table) out.
+
+``Recommender`` (and through it ``MetaClusterer``, ``metaclust recommend`` and
+``metaclust cluster``), ``metaclust evaluate`` and ``bench/`` all call :func:`rank`, so a
+benchmark number is what a user gets. Everything a ranking decides lives here: which
+configurations may run on this table (:func:`.feasibility.feasible_mask`),
+the meta-features moved into the knowledge base's range (:func:`clip_to_kb_range`), probes on a
+bounded sample with the budget enforced, few-label evidence, and the parameters resolved
+on the table.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..backends.resolve import resolve_params
+from ..errors import BackendError, ConfigError, DataError, KnowledgeBaseError
+from ..knowledge_base import KnowledgeBase
+from .recommendation import Recommendation
+
+#: probes run on at most this many rows, so a budget costs the same on any table size
+PROBE_ROWS = 2000
+
+#: internal indices recorded for a probe whose run failed (the worst a table can score)
+FAILED_PROBE = {"silhouette": -1.0, "calinski_harabasz": 0.0, "davies_bouldin": 10.0, "n_clusters": 0.0,
+                "noise_share": 1.0}
+
+
+def clip_to_kb_range(vec: np.ndarray, M: np.ndarray) -> np.ndarray:
+    """Meta-features beyond the range of the knowledge base's tasks, moved to its edge.
+
+    The selectors were fitted on those tasks only; a table outside their range (most often:
+    far more rows than any training task) would make the networks extrapolate, and their
+    scores there rank configurations arbitrarily (on 100,000 rows of noisy blobs the maml
+    selector's top choice fell from ARI 0.96 to 0.00). At the edge it is judged like the
+    largest (or most extreme) tasks it has seen, which is what the kNN selector does anyway.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns stay NaN
+        lo, hi = np.nanmin(M, axis=0), np.nanmax(M, axis=0)
+    ok = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(vec)
+    return np.where(ok, np.clip(vec, np.where(ok, lo, 0.0), np.where(ok, hi, 0.0)), vec)
+
+
+def metafeature_vector(kb: KnowledgeBase, values: dict[str, float]) -> tuple[np.ndarray, list[str]]:
+    """The table's meta-features (``values``, from ``metafeatures.extract``) in the knowledge
+    base's order and range, and the names no installed plugin computed (they take the
+    knowledge base's median)."""
+    names = kb.metafeature_names
+    missing = [n for n in names if n not in values]
+    med = np.median(kb.M, axis=0)
+    vec = np.array([values.get(n, med[i]) for i, n in enumerate(names)], dtype=np.float64)
+    return clip_to_kb_range(vec, kb.M), missing
+
+
+#: how :func:`missing_message` begins (to filter its warning where it is reported otherwise)
+MISSING_PATTERN = r"\d+ meta-features of the knowledge base are not computed"
+
+
+def missing_message(missing: list[str]) -> str:
+    """What to tell the user about meta-features no installed plugin computes."""
+    return (f"{len(missing)} meta-features of the knowledge base are not computed by the installed "
+            f"plugins ({', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}); "
+            "using the knowledge base's median for them")
+
+
+def labels_to_codes(labels: Any, n: int) -> np.ndarray:
+    """Few-shot labels: one per row; missing, empty, NaN or -1 mean unknown (coded -1)."""
+    from ..corpus.tasks import encode_labels
+
+    raw = np.asarray(labels, dtype=object).reshape(-1)
+    if raw.shape[0] != n:
+        raise DataError(f"{raw.shape[0]} labels for {n} rows; give one label per row (empty = unknown)")
+    unknown = [-1, "-1", "", "-1.0", -1.0]
+    return encode_labels(raw, noise_values=unknown)
+
+
+@dataclass
+class TableSession:
+    """Runs made on one table during one ranking: probes on a bounded sample (cached, at
+    most ``budget`` of them), runs for few-label evidence, shared transforms."""
+
+    kb: KnowledgeBase
+    X: np.ndarray
+    runner: Any
+    seed: int
+    probe_rows: int = PROBE_ROWS
+    budget: int = 0
+    sample: np.ndarray = field(init=False)
+    indices: dict[int, dict[str, float]] = field(default_factory=dict)
+    labels: dict[int, np.ndarray] = field(default_factory=dict)
+    #: the table transformed per (preprocessing, seed): configurations share one transform
+    transforms: dict[Any, np.ndarray] = field(default_factory=dict)
+    seconds: float = 0.0
+    #: the table's meta-feature vector in the knowledge base's order (trust/ reads it)
+    metafeatures: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = self.X.shape[0]
+        rng = np.random.default_rng(self.seed)
+        self.sample = np.arange(n) if n <= self.probe_rows else np.sort(rng.choice(n, self.probe_rows, replace=False))
+
+    @property
+    def probes(self) -> int:
+        return len(self.indices)
+
+    def probe(self, c: int) -> dict[str, float]:
+        """Run configuration c on the probe sample and return its internal indices."""
+        from ..metrics import INDEX_NAMES, internal_indices
+
+        c = int(c)
+        if c in self.indices:
+            return self.indices[c]
+        if not 0 <= c < len(self.kb.configs):
+            raise ConfigError(f"probe of configuration {c}: the portfolio has {len(self.kb.configs)}")
+        if len(self.indices) >= self.budget:
+            raise ConfigError(f"a selector probed more than its budget of {self.budget} configurations")
+        cfg = self.kb.configs[c]
+        start = time.perf_counter()
+        try:
+            run = self.runner.run(cfg.algorithm, self.X, cfg.params, seed=self.seed, rows=self.sample)
+            self.labels[c] = run.labels
+            idx = internal_indices(self.X[self.sample], run.labels, seed=self.seed)
+        except BackendError:
+            idx = FAILED_PROBE
+        self.seconds += time.perf_counter() - start
+        self.indices[c] = {k: float(idx.get(k, 0.0)) for k in INDEX_NAMES}
+        return self.indices[c]
+
+    def run_for_labels(self, c: int, known: np.ndarray) -> np.ndarray:
+        """Labels of configuration c for every row; rows outside the run sample (never the
+        labelled ones) get -1."""
+        n = self.X.shape[0]
+        rows = np.union1d(self.sample, np.flatnonzero(known))
+        cfg = self.kb.configs[c]
+        out = np.full(n, -1, dtype=np.int64)
+        try:
+            out[rows] = self.runner.run(cfg.algorithm, self.X, cfg.params, seed=self.seed, rows=rows).labels
+        except BackendError:
+            out[rows] = -1
+        return out
+
+    def resolve(self, algorithm: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Concrete parameters for this table, computed the way ``Backend.run`` will (a
+        plugin's backend computes them in the guarded worker)."""
+        if self.runner.isolates(algorithm):
+            return self.runner.resolve(algorithm, self.X, params, self.seed)
+        return resolve_params(self.runner.registry.backend(algorithm), self.X, params, self.seed,
+                              cache=self.transforms)
+
+
+@dataclass
+class Ranking:
+    """What :func:`rank` returns: the recommendations, best first, and the session that
+    made them (probes, few-label scores)."""
+
+    recommendations: list[Recommendation]
+    session: TableSession
+    labelled_scores: dict[int, float] = field(default_factory=dict)
+
+
+def rank(X: np.ndarray, kb: KnowledgeBase, selector: Any, runner: Any, *, top: int = 5, budget: int = 0,
+         labels: Any = None, seed: int = 0, probe_rows: int = PROBE_ROWS,
+         metafeatures: dict[str, float] | None = None) -> Ranking:
+    """The ``top`` best configurations of ``kb`` for table ``X`` (validated, writable), best
+    first, according to the fitted ``selector``.
+
+    ``runner`` (a ``running.backend_runner.BackendRunner``) runs backends for probes, few-label evidence
+    and plugins' parameter resolution. ``budget``: configurations the selector may run on a
+    sample of at most ``probe_rows`` rows; ``labels``: a few known labels (one per row, -1 or
+    empty = unknown); ``metafeatures``: the table's ``metafeatures.extract(X, seed=seed)``
+    when the caller has it already (computed here otherwise)."""
+    from ..selectors.base import Query
+    from ..selectors.few_shot import blend_observed, score_on_labels
+    from .feasibility import feasible_mask
+
+    if int(top) < 1:
+        raise ConfigError(f"top must be at least 1, got {top}")
+    if int(budget) < 0:
+        raise ConfigError(f"budget must be 0 or more, got {budget}")
+    n = X.shape[0]
+    codes = None if labels is None else labels_to_codes(labels, n)
+    session = TableSession(kb=kb, X=X, runner=runner, seed=seed, probe_rows=int(probe_rows), budget=int(budget))
+    runner.new_table(X)
+    feasible = feasible_mask(kb, n, runner.registry)
+    if not feasible.any():
+        raise KnowledgeBaseError("no configuration of the knowledge base can run here: their backends are not "
+                                 "installed or the table is too small; see `metaclust plugins`")
+    known = codes >= 0 if codes is not None else None
+    if known is not None and known.sum() > session.probe_rows:  # adaptation runs on the labelled rows:
+        rng = np.random.default_rng(seed)                         # keep its cost bounded
+        keep = rng.choice(np.flatnonzero(known), session.probe_rows, replace=False)
+        codes = np.where(np.isin(np.arange(n), keep), codes, -1)
+        known = codes >= 0
+    if metafeatures is None:
+        from .. import metafeatures as mf
+
+        metafeatures = mf.extract(X, seed=seed)
+    vec, missing = metafeature_vector(kb, metafeatures)
+    if missing:
+        warnings.warn(missing_message(missing), stacklevel=3)
+    session.metafeatures = vec
+    query = Query(metafeatures=vec, X=X, probe=session.probe, budget=int(budget),
+                  labels=codes if codes is not None and known.any() else None, seed=seed, feasible=feasible,
+                  run=(lambda c: session.run_for_labels(c, known)) if known is not None else None)
+    labelled: dict[int, float] = {}
+    scores = np.asarray(selector.predict_scores(query), dtype=np.float64)
+    name = getattr(selector, "name", "?")
+    if scores.shape != (len(kb.configs),):
+        raise KnowledgeBaseError(f"selector {name!r} returned {scores.shape} scores for "
+                                 f"{len(kb.configs)} configurations")
+    if query.labels is not None and not getattr(selector, "adapts_to_labels", False):
+        # selectors that do not learn from labels still profit from them: score the best few
+        # configurations on the known rows and move their scores towards what was observed
+        found = score_on_labels(query, kb, scores, feasible)
+        if found is not None:
+            scores = blend_observed(scores, found[0], found[1], found[2])
+            labelled = dict(zip(found[0], found[1].tolist()))
+    adaptation = getattr(selector, "last_adaptation_", None) if query.labels is not None else None
+    if adaptation:
+        labelled = dict(zip(adaptation["configs"], adaptation["observed"]))
+    scores = np.where(feasible & np.isfinite(scores), scores, -np.inf)
+    order = [int(c) for c in np.argsort(-scores, kind="stable") if np.isfinite(scores[c])]
+    out: list[Recommendation] = []
+    seen: set[str] = set()
+    backend_error: BackendError | None = None
+    explain = getattr(selector, "explain", None)
+    for c in order:
+        if len(out) >= int(top):
+            break
+        cfg = kb.configs[c]
+        try:
+            resolved = session.resolve(cfg.algorithm, cfg.params)
+        except BackendError as exc:
+            backend_error = exc  # cannot run on this table (or its plugin failed here)
+            continue
+        except ConfigError:
+            continue  # cannot run on this table
+        key = repr(sorted((k, repr(v)) for k, v in resolved.items())) + cfg.algorithm
+        if key in seen:  # two scale-free configurations that mean the same here
+            continue
+        seen.add(key)
+        from ..trust.reasons import describe_choice
+
+        reason = "; ".join(r for r in ((explain(query, c) if explain is not None else ""),
+                                       describe_choice(kb, vec, c)) if r)
+        probed = session.indices.get(c)
+        if probed:
+            reason += (f"; ran it on {session.sample.size} rows: {int(probed['n_clusters'])} clusters, "
+                       f"silhouette {probed['silhouette']:.2f}")
+        if c in labelled:
+            reason += f"; ARI {labelled[c]:.2f} on the {int(known.sum())} known labels"
+        out.append(Recommendation(rank=len(out) + 1, algorithm=cfg.algorithm, params=dict(cfg.params),
+                                  resolved=resolved, predicted_score=float(np.clip(scores[c], -1.0, 1.0)),
+                                  reason=reason, config_id=cfg.id, selector=name, probed=probed))
+    session.transforms.clear()  # do not keep transformed copies of the table
+    if not out and backend_error is not None:
+        raise BackendError(f"none of the recommended configurations can run on this table: {backend_error}")
+    if not out:
+        raise KnowledgeBaseError("none of the recommended configurations can run on this table")
+    return Ranking(recommendations=out, session=session, labelled_scores=labelled)
