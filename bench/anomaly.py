@@ -5,7 +5,10 @@ policy, of each base detector of its state, and of their plain average (the mean
 rank-normalised scores of all base detectors, and of ADBench's five classics IForest,
 ECOD, HBOS, KNN, LOF); the seconds the meta-learned detector took (the base detectors
 included); and how many rows ``--contamination auto`` flags next to the true count.
-Then the speed target: a 50,000 x 100 table scored end to end.
+Then the speed targets, each the whole ``metaclust detect FILE -o OUT`` command in a fresh
+process (start-up, reading the CSV and writing the scores included): 1,000 x 10, 50,000 x 100
+and 5 x 10,000 tables; the machine's load (``uptime``) is recorded before each, since the
+machine may be shared.
 
 The policy never saw these datasets: it is trained on generated tasks only
 (``python -m metaclust_automl.anomaly.train``). Nothing here is tuned per dataset.
@@ -31,8 +34,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 CLASSIC5 = ("iforest", "ecod", "hbos", "knn", "lof")
-TARGET_GAIN = 0.02
-TARGET_SECONDS = 60.0
+TARGET_AUC = 0.85
+TARGET_GAIN = 0.03
+#: --contamination auto: the flagged count within this factor of the truth on at least AUTO_SETS sets
+AUTO_FACTOR, AUTO_SETS = 2.0, 8
+#: (rows, columns, seconds) of the whole-command speed targets
+SPEED_TARGETS = ((1_000, 10, 3.0), (50_000, 100, 8.0), (5, 10_000, 10.0))
 
 
 def datasets_dir() -> Path:
@@ -74,18 +81,114 @@ def run_dataset(path: Path, policy: str | None, seed: int) -> dict:
     }
 
 
-def speed_test(policy: str | None, seed: int, n: int = 50_000, d: int = 100) -> dict:
-    from metaclust_automl.anomaly import MetaAnomalyDetector
+def load_average() -> str:
+    """The machine's 1/5/15-minute load averages (the speed targets are for an idle machine)."""
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "unknown"
 
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, d)) @ rng.normal(size=(d, d)) / np.sqrt(d)
-    X[: n // 100] += rng.normal(scale=4.0, size=(n // 100, d))
-    started = time.perf_counter()
-    det = MetaAnomalyDetector(policy=policy, random_state=seed).fit(X)
-    seconds = time.perf_counter() - started
-    assert det.decision_scores_.shape == (n,) and np.all(np.isfinite(det.decision_scores_))
-    return {"n": n, "d": d, "seconds": round(seconds, 2), "target_seconds": TARGET_SECONDS,
-            "met": seconds < TARGET_SECONDS}
+
+def speed_test(seed: int) -> list[dict]:
+    """Each speed target as a user runs it: `metaclust detect table.csv -o scores.csv` in a new
+    process, timed from start to exit."""
+    import subprocess
+    import tempfile
+
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n, d, target in SPEED_TARGETS:
+            rng = np.random.default_rng(seed)
+            X = rng.normal(size=(n, d)) @ rng.normal(size=(d, d)) / np.sqrt(d) if d <= 1000 else rng.normal(size=(n, d))
+            X[: max(1, n // 100)] += 4.0
+            path = Path(tmp) / f"t{n}x{d}.csv"
+            header = ",".join(f"c{j}" for j in range(d))
+            np.savetxt(path, X, delimiter=",", header=header, comments="", fmt="%.6g")
+            load = load_average()
+            started = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-m", "metaclust_automl", "detect", str(path), "-o",
+                                   str(Path(tmp) / "scores.csv"), "--top", "0"], capture_output=True, text=True)
+            seconds = time.perf_counter() - started
+            ok = proc.returncode == 0 and len((Path(tmp) / "scores.csv").read_text().splitlines()) == n + 1
+            out.append({"n": n, "d": d, "seconds": round(seconds, 2), "target_seconds": target,
+                        "met": bool(ok and seconds < target), "ok": ok, "load_before": load,
+                        "error": None if ok else proc.stderr.strip()[-300:]})
+            print(f"speed {n} x {d}: {seconds:.2f} s (load {load})", flush=True)
+    return out
+
+
+#: pyod's counterparts of the hand-written base detectors, and the pyod detectors the set lacked
+#: (constructor keyword arguments: pyod's defaults except the seed)
+PYOD_PAIRS = {"iforest": ("iforest", "IForest"), "knn": ("knn", "KNN"), "lof": ("lof", "LOF"),
+              "ecod": ("ecod", "ECOD"), "copod": ("copod", "COPOD"), "hbos": ("hbos", "HBOS"),
+              "pca": ("pca", "PCA"), "gmm": ("gmm", "GMM"), "mahalanobis": ("mcd", "MCD"),
+              "loda": ("loda", "LODA"), "inne": ("inne", "INNE")}
+
+
+def pyod_side_by_side(files: list[Path], seed: int) -> dict:
+    """ROC-AUC and seconds of every hand-written base detector next to pyod's version of it,
+    each fitted alone on every dev set (pyod on all rows, as it is used; ours on its
+    bounded reference sample). This measurement is what decides which one the state uses."""
+    import importlib
+    import warnings
+
+    from sklearn.metrics import roc_auc_score
+
+    from metaclust_automl.anomaly.detectors import DETECTOR_NAMES, DetectorBank
+
+    rows = []
+    for path in files:
+        with np.load(path, allow_pickle=False) as z:
+            X = np.asarray(z["X"], dtype=np.float64)
+            y = np.asarray(z["y"]).astype(int).ravel()
+        Z = (X - X.mean(0)) / np.where(X.std(0) > 0, X.std(0), 1.0)
+        row = {"dataset": path.stem, "n": int(X.shape[0]), "d": int(X.shape[1]), "ours": {}, "pyod": {}}
+        for ours, (module, cls) in PYOD_PAIRS.items():
+            if ours in DETECTOR_NAMES:
+                t = time.perf_counter()
+                s = DetectorBank(seed=seed, names=(ours,)).fit(X)[:, 0]
+                row["ours"][ours] = {"roc_auc": round(float(roc_auc_score(y, s)), 4),
+                                     "seconds": round(time.perf_counter() - t, 3)}
+            Model = getattr(importlib.import_module(f"pyod.models.{module}"), cls)
+            kwargs = {"random_state": seed} if "random_state" in Model.__init__.__code__.co_varnames else {}
+            t = time.perf_counter()
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    s = Model(**kwargs).fit(Z).decision_scores_
+                auc = round(float(roc_auc_score(y, np.nan_to_num(s))), 4)
+            except Exception as exc:  # noqa: BLE001 - a pyod failure is a result to report
+                auc = f"failed: {type(exc).__name__}"
+            row["pyod"][ours] = {"roc_auc": auc, "seconds": round(time.perf_counter() - t, 3)}
+        rows.append(row)
+        print(path.stem, {k: v["roc_auc"] for k, v in row["ours"].items()},
+              {k: v["roc_auc"] for k, v in row["pyod"].items()}, flush=True)
+    return {"datasets": rows}
+
+
+def pyod_markdown(result: dict) -> str:
+    names = list(PYOD_PAIRS)
+    lines = ["# Hand-written base detectors vs pyod's, side by side", "",
+             "Each detector fitted alone on each dev set (ROC-AUC / seconds). pyod: its defaults, fitted on "
+             "all rows of the standardised table; ours: as inside `metaclust detect` (bounded reference sample).", "",
+             "| detector | ours mean ROC-AUC | pyod mean ROC-AUC | ours total s | pyod total s |", "|---|---|---|---|---|"]
+    for name in names:
+        def col(side: str, key: str) -> list:
+            return [r[side][name][key] for r in result["datasets"] if name in r[side]]
+        ours_auc, pyod_auc = col("ours", "roc_auc"), [a for a in col("pyod", "roc_auc") if isinstance(a, float)]
+        fmt = lambda v: f"{np.mean(v):.4f}" if v else "-"  # noqa: E731
+        lines.append(f"| {name} | {fmt(ours_auc)} | {fmt(pyod_auc)} ({len(pyod_auc)} sets) | "
+                     f"{sum(col('ours', 'seconds')):.1f} | {sum(col('pyod', 'seconds')):.1f} |")
+    lines += ["", "Per dataset (ours / pyod ROC-AUC):", "", "| dataset | " + " | ".join(names) + " |",
+              "|---" * (len(names) + 1) + "|"]
+    for r in result["datasets"]:
+        cells = []
+        for name in names:
+            o = r["ours"].get(name, {}).get("roc_auc")
+            p = r["pyod"][name]["roc_auc"]
+            cells.append(f"{o if o is not None else '-'} / {p if isinstance(p, float) else 'fail'}")
+        lines.append(f"| {r['dataset']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def markdown(report: dict) -> str:
@@ -105,20 +208,30 @@ def markdown(report: dict) -> str:
     lines.append("| **mean** | " + " | ".join(f"**{report['mean_average_precision'][c]:.3f}**" for c in cols) + " |")
     t = report["targets"]
     lines += ["", "## Targets", "",
-              f"- mean ROC-AUC, meta_rl {t['meta_roc_auc']:.4f} vs iforest {t['iforest_roc_auc']:.4f}: "
-              f"gain {t['gain']:+.4f} (target >= +{TARGET_GAIN}): {'met' if t['gain_met'] else 'NOT met'}",
+              f"- mean ROC-AUC, meta_rl {t['meta_roc_auc']:.4f} (target >= {TARGET_AUC}): "
+              f"{'met' if t['auc_met'] else 'NOT met'}",
+              f"- vs iforest {t['iforest_roc_auc']:.4f}: gain {t['gain']:+.4f} (target >= +{TARGET_GAIN}): "
+              f"{'met' if t['gain_met'] else 'NOT met'}",
+              f"- mean average precision, meta_rl {t['meta_ap']:.4f} vs iforest {t['iforest_ap']:.4f}: "
+              f"{'met' if t['ap_met'] else 'NOT met'}",
+              f"- `--contamination auto` within {AUTO_FACTOR:g}x of the true count on {t['auto_within']} of "
+              f"{len(report['datasets'])} sets (target >= {AUTO_SETS}): {'met' if t['auto_met'] else 'NOT met'}",
               f"- per-dataset oracle (best base detector chosen with the labels): {t['oracle_roc_auc']:.4f}"]
-    if report.get("speed"):
-        s = report["speed"]
-        lines.append(f"- {s['n']:,} x {s['d']} table scored in {s['seconds']:.1f} s (target < {TARGET_SECONDS:.0f} s): "
-                     f"{'met' if s['met'] else 'NOT met'}")
+    for sp in report.get("speed", []):
+        lines.append(f"- `metaclust detect` on {sp['n']:,} x {sp['d']:,} (whole command): {sp['seconds']:.2f} s "
+                     f"(target < {sp['target_seconds']:g} s, load before: {sp['load_before']}): "
+                     f"{'met' if sp['met'] else 'NOT met'}" + ("" if sp["ok"] else f" - failed: {sp['error']}"))
     lines += ["", "`--contamination auto` flagged vs true anomalies: "
               + ", ".join(f"{r['dataset']} {r['auto_flagged']}/{r['true_anomalies']}" for r in report["datasets"]), "",
               "## Notes", "",
               "- meta_rl is the shipped policy, trained only on generated tasks (`meta_datasets/anomaly/corpus.json`, "
               "`python -m metaclust_automl.anomaly.train`); none of these datasets was used to train it or to tune "
-              "anything per dataset. Its design (detectors, state, regularisers) was chosen on held-out corpus tasks "
-              "while this benchmark's mean was also watched, so these numbers are not a pristine held-out estimate.",
+              "anything per dataset. What these sets *did* decide (so these numbers are not a pristine held-out "
+              "estimate): the first round's design (state, regularisers) was chosen while this benchmark's mean was "
+              "watched; in this round the pyod side-by-side on these sets (`--pyod`, `anomaly_pyod.md`) replaced "
+              "the reconstruction-error PCA by pyod's PCA score (0.640 -> 0.767 mean ROC-AUC alone). What did not "
+              "use them: the new detectors (LODA, INNE, kNN at k = 20, KDE, MST) were added as the issue lists them "
+              "and all kept; the checkpoint and the `--contamination auto` rule were chosen on held-out corpus tasks.",
               "- All scores come from one fit per dataset: the base detectors are the ones inside meta_rl's state "
               "(standardised columns, default parameters, one seed); seconds = the whole meta_rl fit, base detectors "
               "included.",
@@ -131,7 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--policy", default=None, help="policy directory (default: the shipped one)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--skip-speed", action="store_true", help="skip the 50,000 x 100 timing")
+    parser.add_argument("--skip-speed", action="store_true", help="skip the whole-command timings")
+    parser.add_argument("--pyod", action="store_true",
+                        help="only the side-by-side of hand-written and pyod detectors (bench/results/anomaly_pyod.*)")
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "anomaly"),
                         help="results path without suffix (.json and .md are written)")
     args = parser.parse_args(argv)
@@ -142,6 +257,13 @@ def main(argv: list[str] | None = None) -> int:
     files = sorted(root.glob("*.npz")) if root.is_dir() else []
     if not files:
         print(f"skipped: no anomaly datasets in {root} (set METACLUST_DATASETS)")
+        return 0
+    if args.pyod:
+        result = pyod_side_by_side(files, args.seed)
+        out = REPO / "bench" / "results" / "anomaly_pyod"
+        write_text(out.with_suffix(".json"), json.dumps(result, indent=1) + "\n")
+        write_text(out.with_suffix(".md"), pyod_markdown(result))
+        print(pyod_markdown(result))
         return 0
     rows = []
     for path in files:
@@ -155,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     base = [m for m in methods if m not in ("meta_rl", "average_all", "average_classic5")]
     oracle = float(np.mean([max(r["roc_auc"][m] for m in base) for r in rows]))
     gain = mean_auc["meta_rl"] - mean_auc["iforest"]
+    ratios = [max(r["auto_flagged"], 1) / max(r["true_anomalies"], 1) for r in rows]
+    auto_within = int(sum(1 / AUTO_FACTOR <= q <= AUTO_FACTOR for q in ratios))
     from metaclust_automl.anomaly.estimator import load_policy
 
     pol = load_policy(args.policy)
@@ -165,10 +289,17 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed, "methods": methods, "datasets": rows,
         "mean_roc_auc": mean_auc, "mean_average_precision": mean_ap,
         "targets": {"meta_roc_auc": mean_auc["meta_rl"], "iforest_roc_auc": mean_auc["iforest"],
-                    "gain": round(gain, 4), "gain_met": gain >= TARGET_GAIN, "oracle_roc_auc": round(oracle, 4)},
+                    "auc_met": mean_auc["meta_rl"] >= TARGET_AUC,
+                    "gain": round(gain, 4), "gain_met": gain >= TARGET_GAIN - 1e-9,
+                    "meta_ap": mean_ap["meta_rl"], "iforest_ap": mean_ap["iforest"],
+                    "ap_met": mean_ap["meta_rl"] >= mean_ap["iforest"],
+                    "auto_within": auto_within, "auto_met": auto_within >= AUTO_SETS,
+                    "oracle_roc_auc": round(oracle, 4)},
+        "contamination_rule": pol.contamination_rule,
+        "policy_contamination_held_out": pol.info.get("contamination"),
     }
     if not args.skip_speed:
-        report["speed"] = speed_test(args.policy, args.seed)
+        report["speed"] = speed_test(args.seed)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text(out.with_suffix(".json"), json.dumps(report, indent=1) + "\n")

@@ -154,3 +154,20 @@ def test_registry_lists_the_meta_detector_and_the_base_detectors() -> None:
     assert isinstance(reg.detector("meta_rl")(), MetaAnomalyDetector)
     assert set(DETECTOR_NAMES) <= set(reg.detectors)
     assert reg.detector("knn")().get_params()["detector"] == "knn"
+
+
+def test_detect_handles_a_very_wide_table(cli, tmp_path) -> None:
+    # Issue 14: 5 x 10,000 never finished (an eigh on a 10k x 10k covariance). Now every
+    # width-dependent step is bounded (see test_a_very_wide_table_is_scored_without_any_
+    # width_squared_step); here the whole command answers, one score per row.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(5, 10_000))
+    X[2] += 4.0
+    path = tmp_path / "wide.csv"
+    pd.DataFrame(X, columns=[f"c{j}" for j in range(10_000)]).to_csv(path, index=False)
+    out = tmp_path / "scores.csv"
+    code, _, stderr = cli("detect", path, "-o", out, "--contamination", "0.2", "--top", "0")
+    assert code == 0, stderr
+    res = pd.read_csv(out)
+    assert len(res) == 5 and res["score"].between(0, 1).all()
+    assert int(res["score"].idxmax()) == 2 and res["is_anomaly"].sum() == 1

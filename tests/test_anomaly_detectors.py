@@ -39,6 +39,7 @@ def test_kneighbors_keeps_duplicates_as_neighbours() -> None:
     assert not np.any(idx[:3] == np.arange(3)[:, None])
 
 
+# pca is pyod's score (test_pca_detector_is_pyods_pca_score), dominated by the minor axes
 @pytest.mark.parametrize("name", [d for d in DETECTOR_NAMES if d != "pca"])
 def test_each_detector_ranks_a_planted_global_outlier_first(name: str) -> None:
     # a mixture may spend a component on a handful of far rows, so it gets a lone outlier
@@ -50,13 +51,13 @@ def test_each_detector_ranks_a_planted_global_outlier_first(name: str) -> None:
     assert set(top) == set(np.flatnonzero(y)), f"{name} missed the planted outliers"
 
 
-def test_pca_ranks_rows_off_the_principal_subspace_first() -> None:
+def test_mahalanobis_ranks_rows_off_the_principal_subspace_first() -> None:
     rng = np.random.default_rng(4)
     A = rng.normal(size=(2, 5))
     X = rng.normal(size=(300, 2)) @ A + 0.05 * rng.normal(size=(300, 5))
     null = np.linalg.svd(A)[2][2:]  # directions orthogonal to the data's plane
     X[:5] += 3.0 * rng.normal(size=(5, 3)) @ null
-    S = DetectorBank(names=("pca",)).fit(X)[:, 0]
+    S = DetectorBank(names=("mahalanobis",)).fit(X)[:, 0]
     assert set(np.argsort(-S)[:5]) == set(range(5))
 
 
@@ -86,7 +87,7 @@ def test_reference_sample_keeps_big_tables_working() -> None:
     from sklearn.metrics import roc_auc_score
 
     for j, name in enumerate(DETECTOR_NAMES):
-        if name != "pca":  # PCA only sees rows off the principal subspace (tested above)
+        if name != "pca":  # pyod's PCA score weighs the minor axes (see its own test)
             assert roc_auc_score(y, S[:, j]) > 0.95, name
 
 
@@ -146,3 +147,84 @@ def test_corpus_is_deterministic_and_labelled() -> None:
 def test_bad_corpus_specs_are_rejected(bad: dict) -> None:
     with pytest.raises(ConfigError):
         check_spec(bad)
+
+
+def test_a_very_wide_table_is_scored_without_any_width_squared_step(monkeypatch) -> None:
+    # Issue 14: `detect` on 5 x 10,000 ran an eigh on a 10k x 10k covariance. Wider than
+    # COV_WIDTH, no d x d matrix may be formed (np.cov / eigh / corrcoef on the full width),
+    # and the rows are still scored: a planted far row comes first.
+    from metaclust_automl.anomaly import detectors, features
+
+    d = 10_000
+    real_cov, real_eigh, real_corr = np.cov, np.linalg.eigh, np.corrcoef
+
+    def guard(real):
+        def call(a, *args, **kwargs):
+            arr = np.asarray(a)
+            width = arr.shape[0] if arr.ndim == 2 and arr.shape[0] == arr.shape[-1] else arr.shape[-1]
+            if kwargs.get("rowvar", True) is False:
+                width = arr.shape[1]
+            assert width <= max(detectors.COV_WIDTH, features.SAMPLE_COLUMNS), f"a {width}-wide square step"
+            return real(a, *args, **kwargs)
+        return call
+
+    monkeypatch.setattr(np, "cov", guard(real_cov))
+    monkeypatch.setattr(np.linalg, "eigh", guard(real_eigh))
+    monkeypatch.setattr(np, "corrcoef", guard(real_corr))
+    rng = np.random.default_rng(0)
+    for n in (5, 40):
+        X = rng.normal(size=(n, d))
+        X[0] += 3.0  # one row far from the others in every column
+        obs = observe(X, seed=0)
+        assert obs.state.shape == (n, len(feature_names(DETECTOR_NAMES))) and np.all(np.isfinite(obs.state))
+        if n == 40:
+            for j, name in enumerate(DETECTOR_NAMES):
+                if name not in ("hbos", "loda", "inne", "mst"):  # coarse or sampled on 40 rows: ties
+                    assert np.argmax(obs.scores[:, j]) == 0, name
+
+
+def test_wide_mahalanobis_keeps_the_minor_directions_as_a_residual() -> None:
+    # Past COV_WIDTH the covariance detectors work on the leading principal directions plus
+    # one isotropic residual: a row that breaks the table's low-rank structure (it lies off
+    # the leading directions) must still stand out.
+    rng = np.random.default_rng(1)
+    d, n = 300, 400
+    X = rng.normal(size=(n, 5)) @ rng.normal(size=(5, d)) + 0.05 * rng.normal(size=(n, d))
+    X[:4] += 1.0 * rng.normal(size=(4, d))  # off the 5-dimensional structure
+    S = DetectorBank(names=("mahalanobis", "pca")).fit(X)
+    assert set(np.argsort(-S[:, 0])[:4]) == set(range(4))
+
+
+def test_pca_detector_is_pyods_pca_score() -> None:
+    pyod_pca = pytest.importorskip("pyod.models.pca")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 6)) @ rng.normal(size=(6, 6))
+    bank = DetectorBank(names=("pca",))
+    ours = bank.fit(X)[:, 0]
+    theirs = pyod_pca.PCA().fit(bank.transform(X)).decision_scores_
+    np.testing.assert_allclose(ours, theirs, rtol=1e-9)
+
+
+def test_inne_isolates_rows_outside_every_hypersphere() -> None:
+    X, y = planted(n=400, n_out=5, seed=7)
+    bank = DetectorBank(names=("inne",), seed=1)
+    S = bank.fit(X)[:, 0]
+    assert np.all((S >= 0) & (S <= 1))
+    assert S[y == 1].min() > np.quantile(S[y == 0], 0.95)
+    # far new rows fall in no sphere: score 1 in every set
+    np.testing.assert_allclose(bank.score(np.full((2, 4), 50.0))[:, 0], 1.0)
+
+
+def test_heavy_tailed_family_draws_student_t_columns() -> None:
+    spec = {"format": "metaclust-anomaly-corpus", "seed": 3, "max_rows": 3000, "augment": {},
+            "families": [{"family": "synthetic", "count": 2, "dims": [4], "rows": [2000, 2000], "tails": [2.5],
+                          "max_components": 1, "contamination": [0.02], "anomalies": ["global"]},
+                         {"family": "synthetic", "count": 2, "dims": [4], "rows": [2000, 2000],
+                          "max_components": 1, "contamination": [0.02], "anomalies": ["global"]}]}
+    tasks = list(generate(spec))
+    def kurtosis(t) -> float:
+        Z = t.X[t.y == 0]
+        Z = (Z - Z.mean(0)) / Z.std(0)
+        return float(np.mean(Z**4))
+    heavy, light = [kurtosis(t) for t in tasks[:2]], [kurtosis(t) for t in tasks[2:]]
+    assert min(heavy) > 6.0 and max(light) < 4.0

@@ -3,7 +3,9 @@
 Families of tasks (each a labelled table, y = 1 anomaly, 0 normal):
 
 - ``synthetic``: normal rows from a random Gaussian mixture (random means, rotated
-  anisotropic covariances, some with low intrinsic dimension);
+  anisotropic covariances, so correlated columns, some with low intrinsic dimension), or,
+  with ``"tails"`` (degrees of freedom to draw from), a mixture of multivariate Student-t
+  components: correlated *and* heavy-tailed columns, where a far row is not always an anomaly;
 - ``manifold``: normal rows on a curved low-dimensional manifold (S-curve, swiss roll,
   moons, circles) embedded linearly in d dimensions with noise;
 - ``injected``: normal rows from scikit-learn's shipped datasets (digits, wine,
@@ -94,6 +96,8 @@ class Mixture:
     means: np.ndarray  # (c, d)
     covs: np.ndarray  # (c, d, d)
     weights: np.ndarray  # (c,)
+    #: degrees of freedom of Student-t components; None: Gaussian
+    df: float | None = None
 
     def sample(self, n: int, rng: np.random.Generator, cov_factor: float = 1.0) -> np.ndarray:
         comp = rng.choice(self.weights.size, size=n, p=self.weights)
@@ -101,8 +105,11 @@ class Mixture:
         for c in range(self.weights.size):
             rows = np.flatnonzero(comp == c)
             if rows.size:
-                out[rows] = rng.multivariate_normal(self.means[c], cov_factor * self.covs[c], size=rows.size,
-                                                    method="eigh")
+                dev = rng.multivariate_normal(np.zeros(self.means.shape[1]), cov_factor * self.covs[c],
+                                              size=rows.size, method="eigh")
+                if self.df is not None:  # multivariate t: one chi-square scale per row
+                    dev *= np.sqrt(self.df / rng.chisquare(self.df, size=rows.size))[:, None]
+                out[rows] = self.means[c] + dev
         return out
 
 
@@ -303,6 +310,9 @@ def _synthetic(fam: dict[str, Any], rng: np.random.Generator) -> tuple[np.ndarra
         mix = fitted_mixture(normal, rng) if kind in ("local", "clustered") else None
     else:
         mix = random_mixture(d, rng, int(fam.get("max_components", 5)))
+        tails = fam.get("tails")
+        if tails:
+            mix.df = float(_pick(rng, tails, 5.0))
         normal = mix.sample(n, rng)
     anom = make_anomalies(kind, normal, n_anomalies(n, pi), rng, mix)
     X, y = with_labels(normal, anom)

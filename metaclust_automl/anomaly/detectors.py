@@ -1,7 +1,11 @@
 """The standard unsupervised detectors whose scores make up the policy's state.
 
-Each is written here with numpy and scikit-learn (pyod is not a dependency: it pulls
-numba). Every detector is fitted on a *reference* set of at most ``max_reference`` rows
+Each is written here with numpy, scikit-learn and ``deadwood`` (the MST). pyod's versions
+were measured side by side on the dev sets (``python bench/anomaly.py --pyod``,
+``bench/results/anomaly_pyod.md``); each hand-written one is kept for a measured reason
+given in ``DESCRIPTIONS`` (the same ROC-AUC at a fraction of the time, mostly because the
+neighbour search is shared and fits are sampled; pyod fits every detector on every row).
+Every detector is fitted on a *reference* set of at most ``max_reference`` rows
 (all rows of smaller tables), so scoring n rows costs O(n) and a 50,000-row table stays
 fast; the neighbour-based ones scale their k with the sample so the neighbourhood keeps
 its size.
@@ -25,21 +29,27 @@ from ..errors import DataError
 from .neighbors import kneighbors
 
 #: the detectors, in the order of the state's columns
-DETECTOR_NAMES: tuple[str, ...] = ("iforest", "knn", "knn_wide", "lof", "ecod", "copod", "hbos", "mahalanobis",
-                                   "pca", "gmm")
+DETECTOR_NAMES: tuple[str, ...] = ("iforest", "knn", "knn_20", "knn_wide", "lof", "ecod", "copod", "hbos",
+                                   "mahalanobis", "pca", "gmm", "loda", "inne", "kde", "mst")
 
 #: descriptions for ``metaclust plugins`` and the benchmark's report
 DESCRIPTIONS: dict[str, str] = {
     "iforest": "Isolation forest (scikit-learn, 100 trees, 256 rows per tree)",
     "knn": "distance to the 5th nearest neighbour",
+    "knn_20": "distance to the 20th nearest neighbour",
     "knn_wide": "distance to the k-th nearest neighbour, k = 3% of the rows (20 to 200): sees small clusters of anomalies",
     "lof": "local outlier factor with 20 neighbours",
     "ecod": "empirical-CDF outlier detection (tail probabilities per column, skew-aware)",
     "copod": "copula-based outlier detection (empirical copula tail probabilities)",
     "hbos": "histogram-based outlier score (10 bins per column)",
     "mahalanobis": "Mahalanobis distance to the mean (regularised covariance)",
-    "pca": "reconstruction error off the principal components holding 90% of the variance",
+    "pca": "pyod's PCA score: distances to the principal axes, weighted by 1 / explained variance ratio "
+           "(pyod's arithmetic, without importing pyod; its reconstruction-error version scored 0.640 on the dev sets, this 0.767)",
     "gmm": "negative log-likelihood under a 4-component Gaussian mixture (full covariances)",
+    "loda": "LODA: mean negative log-density of 100 sparse random one-dimensional projections (histograms)",
+    "inne": "INNE: isolation by nearest-neighbour hyperspheres (100 sets of 8 sampled rows)",
+    "kde": "negative log of a Gaussian kernel density over the nearest reference rows (one global bandwidth)",
+    "mst": "deadwood's mutual-reachability minimum spanning tree: rows in pruned debris, then attachment distance",
 }
 
 KNN_K = 5
@@ -52,7 +62,24 @@ GMM_ROWS = 3000
 GMM_MIN_WEIGHT = 0.05
 HBOS_BINS = 10
 HBOS_ALPHA = 0.1
-PCA_VARIANCE = 0.9
+#: widest space the covariance-based detectors (mahalanobis, pca, gmm) work in: wider tables are
+#: projected on their leading principal directions (a randomised SVD of the reference), with
+#: the rest kept as one isotropic residual, so nothing costs d^2 or d^3
+COV_WIDTH = 100
+#: width of the space the Gaussian mixture is fitted in (its leading principal directions)
+GMM_WIDTH = 30
+KNN20_K = 20
+LODA_CUTS = 100
+LODA_BINS = 10
+INNE_SETS, INNE_SIZE = 100, 8
+#: bound on rows x reference rows x columns of the neighbour search (its cost): a big wide table
+#: searches a smaller reference (never under NEIGHBOUR_MIN_REFERENCE rows), e.g. 3,000 rows at
+#: 50,000 x 100
+NEIGHBOUR_BUDGET = 1.5e10
+NEIGHBOUR_MIN_REFERENCE = 2000
+#: rows of the reference the spanning tree is built on (deadwood is O(m^2 d) on wide data)
+MST_ROWS = 2000
+MST_M = 5
 #: LOF's reachability distances are floored at this fraction of the median positive k-distance
 LOF_FLOOR = 1e-3
 
@@ -60,6 +87,34 @@ LOF_FLOOR = 1e-3
 def _scaled_k(k: int, n: int, m: int) -> int:
     """The neighbour count among m sampled rows that matches k among all n rows."""
     return int(min(max(1, round(k * m / max(n, 1))), m - 1))
+
+
+def _import_deadwood():  # noqa: ANN202
+    """deadwood's estimators without its plotting module: ``deadwood/__init__`` imports
+    ``matplotlib.pyplot`` for two plot helpers, which took 2.4 s of an 11 s `metaclust detect`
+    on 1,000 rows (a loaded machine). While deadwood is imported, an empty module stands in
+    for ``deadwood.plots``; it is removed afterwards, so a later ``import deadwood.plots``
+    imports the real one."""
+    import sys
+    import types
+
+    if "deadwood" in sys.modules:
+        return sys.modules["deadwood"]
+    stub = types.ModuleType("deadwood.plots")
+    stub.__all__ = []
+    sys.modules.setdefault("deadwood.plots", stub)
+    try:
+        import deadwood
+    finally:
+        if sys.modules.get("deadwood.plots") is stub:
+            del sys.modules["deadwood.plots"]
+    return deadwood
+
+
+def _bin_density(x: np.ndarray, density: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """The histogram density at each value of x (0 outside the histogram's range)."""
+    b = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, density.size - 1)
+    return np.where((x >= edges[0]) & (x <= edges[-1]), density[b], 0.0)
 
 
 @dataclass
@@ -93,8 +148,11 @@ class DetectorBank:
         """Fit on ``X`` (validated float matrix); returns in-sample scores, shape (n, len(names))."""
         n, d = X.shape
         rng = np.random.default_rng(self.seed)
-        if n > self.max_reference:
-            ref_idx = np.sort(rng.choice(n, self.max_reference, replace=False))
+        self._state = {}
+        budget = int(max(NEIGHBOUR_MIN_REFERENCE, NEIGHBOUR_BUDGET / max(n * d, 1)))
+        m = min(self.max_reference, budget)
+        if n > m:
+            ref_idx = np.sort(rng.choice(n, m, replace=False))
         else:
             ref_idx = np.arange(n)
         R0 = X[ref_idx]
@@ -129,16 +187,22 @@ class DetectorBank:
         wanted = set(self.names)
         if "iforest" in wanted:
             out["iforest"] = self._iforest(Z, fit, rng)
-        if wanted & {"knn", "knn_wide", "lof"}:
+        if wanted & {"knn", "knn_20", "knn_wide", "lof", "kde"}:
             out.update(self._neighbours(Z, fit, self_index))
         if wanted & {"ecod", "copod"}:
             out.update(self._ecdf(Z, fit))
         if "hbos" in wanted:
             out["hbos"] = self._hbos(Z, fit)
         if wanted & {"mahalanobis", "pca"}:
-            out.update(self._gaussian(Z, fit))
+            out.update(self._gaussian(Z, fit, rng))
         if "gmm" in wanted:
             out["gmm"] = self._gmm(Z, fit, rng)
+        if "loda" in wanted:
+            out["loda"] = self._loda(Z, fit, rng)
+        if "inne" in wanted:
+            out["inne"] = self._inne(Z, fit, rng)
+        if "mst" in wanted:
+            out["mst"] = self._mst(Z, fit, rng, self_index)
         S = np.column_stack([out[name] for name in self.names]).astype(np.float64)
         # Last line of defence: a score is always finite.
         return np.nan_to_num(S, nan=0.0, posinf=np.finfo(np.float64).max / 1e3, neginf=0.0)
@@ -158,12 +222,13 @@ class DetectorBank:
         R = self.R_
         m = R.shape[0]
         if m < 2:
-            return {"knn": np.zeros(Z.shape[0]), "knn_wide": np.zeros(Z.shape[0]), "lof": np.zeros(Z.shape[0])}
+            return {name: np.zeros(Z.shape[0]) for name in ("knn", "knn_20", "knn_wide", "lof", "kde")}
         k_knn = _scaled_k(KNN_K, self.n_fit_, m)
+        k_20 = _scaled_k(KNN20_K, self.n_fit_, m)
         k_lof = _scaled_k(LOF_K, self.n_fit_, m)
         wide = int(np.clip(round(WIDE_SHARE * self.n_fit_), WIDE_MIN, WIDE_MAX))
         k_wide = _scaled_k(wide, self.n_fit_, m)
-        k_max = max(k_knn, k_lof, k_wide)
+        k_max = max(k_knn, k_20, k_lof, k_wide)
         dist = idx = None
         if fit:
             # The reference's own k-distances (leave-one-out), needed by LOF; when the
@@ -177,8 +242,10 @@ class DetectorBank:
             positive = kdist[kdist > 0]
             floor = LOF_FLOOR * (float(np.median(positive)) if positive.size else 1.0)
             reach = np.maximum(np.maximum(kdist[ri], rd), floor)
-            self._state["lof"] = (kdist, 1.0 / reach.mean(axis=1), floor)
-        kdist, lrd_ref, floor = self._state["lof"]
+            # the kernel density's one bandwidth: the median LOF-neighbourhood radius
+            bandwidth = float(np.median(kdist)) if np.median(kdist) > 0 else floor / LOF_FLOOR
+            self._state["lof"] = (kdist, 1.0 / reach.mean(axis=1), floor, bandwidth)
+        kdist, lrd_ref, floor, bandwidth = self._state["lof"]
         if dist is None:
             dist, idx = kneighbors(Z, R, k_max, self_index=self_index)
         knn = dist[:, k_knn - 1]
@@ -186,7 +253,12 @@ class DetectorBank:
         reach = np.maximum(np.maximum(kdist[i], d), floor)
         lrd = 1.0 / reach.mean(axis=1)
         lof = lrd_ref[i].mean(axis=1) / lrd
-        return {"knn": knn, "knn_wide": dist[:, k_wide - 1], "lof": lof}
+        # Kernel density over the k_max nearest reference rows (the far ones add ~nothing at this
+        # bandwidth), in log-sum-exp form so an isolated row gets a large finite score, not inf.
+        e = -0.5 * (dist / bandwidth) ** 2
+        top = e.max(axis=1)
+        kde = -(top + np.log(np.exp(e - top[:, None]).sum(axis=1)))
+        return {"knn": knn, "knn_20": dist[:, k_20 - 1], "knn_wide": dist[:, k_wide - 1], "lof": lof, "kde": kde}
 
     def _ecdf(self, Z: np.ndarray, fit: bool) -> dict[str, np.ndarray]:
         if fit:
@@ -224,38 +296,70 @@ class DetectorBank:
             self._state["hbos"] = tables
         out = np.zeros(Z.shape[0])
         for j, (density, edges) in enumerate(self._state["hbos"]):
-            x = Z[:, j]
-            b = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, HBOS_BINS - 1)
-            inside = (x >= edges[0]) & (x <= edges[-1])
-            dens = np.where(inside, density[b], 0.0)
-            out += -np.log(dens + HBOS_ALPHA)
+            out += -np.log(_bin_density(Z[:, j], density, edges) + HBOS_ALPHA)
         return out
 
-    def _gaussian(self, Z: np.ndarray, fit: bool) -> dict[str, np.ndarray]:
-        if fit:
-            R = self.R_
-            mu = R.mean(axis=0)
-            C = np.cov(R - mu, rowvar=False).reshape(R.shape[1], R.shape[1])
+    def _principal(self, rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """The reference's mean, principal directions (d x q), their variances and the mean
+        variance left over, q = min(d, COV_WIDTH). Exact (eigh of the covariance) up to
+        COV_WIDTH columns; beyond, a randomised SVD: O(m d q), never d^2."""
+        if "principal" in self._state:
+            return self._state["principal"]
+        R = self.R_
+        m, d = R.shape
+        mu = R.mean(axis=0)
+        if d <= COV_WIDTH:
+            C = np.cov(R - mu, rowvar=False).reshape(d, d)
             vals, vecs = np.linalg.eigh(C)
-            vals = vals[::-1].clip(min=0.0)
-            vecs = vecs[:, ::-1]
+            vals, vecs = vals[::-1].clip(min=0.0), vecs[:, ::-1]
+            rest = 0.0
+        else:
+            from sklearn.utils.extmath import randomized_svd
+
+            q = min(COV_WIDTH, m)
+            _, sv, vt = randomized_svd(R - mu, q, n_iter=4, random_state=int(rng.integers(2**31 - 1)))
+            vals = sv**2 / max(m - 1, 1)
+            vecs = vt.T
+            total = float(((R - mu) ** 2).sum() / max(m - 1, 1))
+            rest = max(total - float(vals.sum()), 0.0) / (d - vals.size)
+        self._state["principal"] = (mu, vecs, vals, rest)
+        return self._state["principal"]
+
+    def _gaussian(self, Z: np.ndarray, fit: bool, rng: np.random.Generator | None = None) -> dict[str, np.ndarray]:
+        if fit:
+            mu, vecs, vals, rest = self._principal(rng)
             top = vals[0] if vals.size and vals[0] > 0 else 1.0
             floored = np.maximum(vals, 1e-6 * top)
-            share = np.cumsum(vals) / max(vals.sum(), 1e-300)
-            q = int(min(np.searchsorted(share, PCA_VARIANCE) + 1, max(R.shape[1] - 1, 1)))
-            self._state["gauss"] = (mu, vecs, floored, q)
-        mu, vecs, vals, q = self._state["gauss"]
-        P = (Z - mu) @ vecs
-        maha = np.sqrt(np.einsum("ij,ij->i", P / vals, P))
-        minor = P[:, q:]
-        pca = np.sqrt(np.einsum("ij,ij->i", minor, minor)) if minor.shape[1] else np.zeros(Z.shape[0])
-        return {"mahalanobis": maha, "pca": pca}
+            total = float(vals.sum() + rest * (self.R_.shape[1] - vals.size))
+            ratio = np.maximum(vals / max(total, 1e-300), 1e-6 * top / max(total, 1e-300))
+            # sklearn's sign convention (svd_flip on the components): pyod's score depends on it
+            flip = np.sign(vecs[np.abs(vecs).argmax(axis=0), np.arange(vecs.shape[1])])
+            axes = vecs * np.where(flip == 0, 1.0, flip)
+            self._state["gauss"] = (mu, vecs, floored, max(rest, 1e-6 * top), axes, ratio)
+        mu, vecs, vals, rest, axes, ratio = self._state["gauss"]
+        C = Z - mu
+        P = C @ vecs
+        maha2 = np.einsum("ij,ij->i", P / vals, P)
+        sq = np.einsum("ij,ij->i", C, C)
+        if vecs.shape[1] < Z.shape[1]:
+            # the directions beyond the leading ones, as one isotropic residual
+            maha2 = maha2 + np.maximum(sq - np.einsum("ij,ij->i", P, P), 0.0) / rest
+        # pyod's PCA: sum_j ||z - v_j|| / ratio_j, the v_j unit principal axes (as points)
+        pca = (np.sqrt(np.maximum(sq[:, None] - 2.0 * (C @ axes) + 1.0, 0.0)) / ratio).sum(axis=1)
+        return {"mahalanobis": np.sqrt(maha2), "pca": pca}
 
     def _gmm(self, Z: np.ndarray, fit: bool, rng: np.random.Generator | None) -> np.ndarray:
         if fit:
             from sklearn.mixture import GaussianMixture
 
             R = self.R_
+            if R.shape[1] > GMM_WIDTH:  # the leading principal directions: full covariances stay cheap
+                mu, vecs, _, _ = self._principal(rng)
+                basis = (mu, vecs[:, :GMM_WIDTH])
+                R = (R - mu) @ basis[1]
+            else:
+                basis = None
+            self._state["gmm_basis"] = basis
             rows = R if R.shape[0] <= GMM_ROWS else R[np.sort(rng.choice(R.shape[0], GMM_ROWS, replace=False))]
             k = int(min(GMM_COMPONENTS, max(1, rows.shape[0] // (5 * (rows.shape[1] + 1)))))
             # reg_covar on standardised columns: a floor of 1e-3 of a column's variance keeps the
@@ -278,4 +382,121 @@ class DetectorBank:
                 gm = GaussianMixture(n_components=1, covariance_type="full", reg_covar=1e-2,
                                      random_state=seed).fit(rows)
             self._state["gmm"] = gm
-        return -self._state["gmm"].score_samples(Z)
+        basis = self._state["gmm_basis"]
+        return -self._state["gmm"].score_samples(Z if basis is None else (Z - basis[0]) @ basis[1])
+
+    def _loda(self, Z: np.ndarray, fit: bool, rng: np.random.Generator | None) -> np.ndarray:
+        """LODA (Pevny 2016, as in pyod): histograms of sparse random projections."""
+        if fit:
+            d = self.R_.shape[1]
+            W = rng.normal(size=(LODA_CUTS, d))
+            zero = max(0, d - int(np.sqrt(d)))  # each projection keeps about sqrt(d) columns
+            for row in W:
+                row[rng.choice(d, zero, replace=False)] = 0.0
+            proj = self.R_ @ W.T
+            tables = []
+            for c in range(LODA_CUTS):
+                density, edges = np.histogram(proj[:, c], bins=LODA_BINS, density=True)
+                tables.append((density, edges))
+            self._state["loda"] = (W, tables)
+        W, tables = self._state["loda"]
+        proj = Z @ W.T
+        out = np.zeros(Z.shape[0])
+        for c, (density, edges) in enumerate(tables):
+            # a small floor (pyod adds 1e-12): outside every bin is far, but finite
+            out += -np.log(_bin_density(proj[:, c], density, edges) + 1e-6)
+        return out / LODA_CUTS
+
+    def _inne(self, Z: np.ndarray, fit: bool, rng: np.random.Generator | None) -> np.ndarray:
+        """INNE (Bandaragoda et al. 2018): each of INNE_SETS sets of INNE_SIZE reference rows
+        covers space with hyperspheres (radius: a centre's distance to its nearest other
+        centre); a row's score in a set is 1 - r(nn of c) / r(c) for the smallest sphere c that
+        holds it, 1 when none does; averaged over the sets. Vectorised over all centres at
+        once (pyod loops: 9 s on 50,000 x 100, this well under 1 s)."""
+        if fit:
+            m = self.R_.shape[0]
+            size = min(INNE_SIZE, m)
+            idx = np.stack([rng.choice(m, size, replace=False) for _ in range(INNE_SETS)])  # (t, s)
+            C = self.R_[idx]  # (t, s, d)
+            D = np.sqrt(np.maximum(((C[:, :, None, :] - C[:, None, :, :]) ** 2).sum(-1), 0.0))
+            D[:, np.arange(size), np.arange(size)] = np.inf
+            nn = D.argmin(axis=2)
+            radius = D.min(axis=2)  # (t, s)
+            radius = np.where(np.isfinite(radius), radius, 0.0)
+            ratio = 1.0 - np.take_along_axis(radius, nn, axis=1) / np.where(radius > 0, radius, 1.0)
+            ratio = np.where(radius > 0, ratio, 0.0)
+            self._state["inne"] = (idx, C.reshape(-1, C.shape[2]), radius, ratio)
+        idx, centres, radius, ratio = self._state["inne"]
+        t, size = radius.shape
+        n = Z.shape[0]
+        out = np.empty(n)
+        c32 = centres.astype(np.float32)  # single precision: half the time, ample for sphere tests
+        sq_c = (c32**2).sum(axis=1)
+        for start in range(0, n, 4096):  # bounded memory: 4096 x (t s) distances at a time
+            block = Z[start:start + 4096].astype(np.float32)
+            d2 = (block**2).sum(axis=1)[:, None] + sq_c[None, :] - 2.0 * block @ c32.T
+            dist = np.sqrt(np.maximum(d2, 0.0)).reshape(-1, t, size)
+            # a centre lies in its own sphere, as in pyod: then exact duplicates of it score alike
+            inside = dist <= radius[None]
+            r = np.where(inside, radius[None], np.inf)
+            best = r.argmin(axis=2)  # the smallest covering sphere of each set
+            covered = np.isfinite(np.take_along_axis(r, best[..., None], axis=2)[..., 0])
+            iso = np.where(covered, np.take_along_axis(np.broadcast_to(ratio, r.shape), best[..., None],
+                                                       axis=2)[..., 0], 1.0)
+            out[start:start + 4096] = iso.mean(axis=1)
+        return out
+
+    def _mst(self, Z: np.ndarray, fit: bool, rng: np.random.Generator | None,
+             self_index: np.ndarray | None) -> np.ndarray:
+        """deadwood's minimum spanning tree of mutual-reachability distances on at most MST_ROWS
+        reference rows: a row is scored 1 + a(x) / (1 + a(x)) when deadwood prunes it as debris
+        and a(x) / (1 + a(x)) otherwise, a(x) being its attachment distance (the
+        mutual-reachability distance to its nearest tree row, in units of the median tree
+        edge). Rows outside the tree take the debris flag of the tree row they attach to, or
+        1 when they attach by an edge longer than those deadwood cut."""
+        from .neighbors import kneighbors
+
+        if fit:
+            deadwood = _import_deadwood()
+            R = self.R_
+            take = R.shape[0] if R.shape[0] <= MST_ROWS else MST_ROWS
+            tree_idx = np.arange(R.shape[0]) if take == R.shape[0] else np.sort(
+                rng.choice(R.shape[0], take, replace=False))
+            T = R[tree_idx]
+            if take <= MST_M + 1:
+                flags = np.zeros(take)
+                core = np.zeros(take)
+                cut = np.inf
+                unit = 1.0
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    dw = deadwood.Deadwood(M=MST_M).fit(T)
+                flags = (dw.labels_ < 0).astype(np.float64)
+                core = np.asarray(dw._d_core_, dtype=np.float64)
+                w = np.sort(np.asarray(dw._tree_d_, dtype=np.float64))
+                c = float(np.atleast_1d(dw.contamination_).max())
+                cut = float(np.quantile(w, 1.0 - c)) if 0 < c < 1 else np.inf
+                med = float(np.median(w))
+                unit = med if med > 0 else 1.0
+            self._state["mst"] = (T, tree_idx, flags, core, cut, unit)
+        T, tree_idx, flags, core, cut, unit = self._state["mst"]
+        kk = min(MST_M, T.shape[0] - 1)
+        if kk < 1:
+            return np.zeros(Z.shape[0])
+        own = None
+        if self_index is not None:  # leave-one-out for the rows the tree was built on
+            pos = np.full(self.R_.shape[0], -1, dtype=np.int64)
+            pos[tree_idx] = np.arange(tree_idx.size)
+            own = np.where(self_index >= 0, pos[np.maximum(self_index, 0)], -1)
+        dist, idx = kneighbors(Z, T, kk, self_index=own)
+        core_x = dist[:, -1]
+        mreach = np.maximum(np.maximum(dist, core[idx]), core_x[:, None])
+        j = mreach.argmin(axis=1)
+        attach = mreach[np.arange(Z.shape[0]), j]
+        flag = np.where(attach > cut, 1.0, flags[idx[np.arange(Z.shape[0]), j]])
+        if own is not None:  # a tree row keeps deadwood's own verdict
+            inside = own >= 0
+            flag[inside] = flags[own[inside]]
+        a = attach / unit
+        return flag + a / (1.0 + a)

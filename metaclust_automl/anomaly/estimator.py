@@ -17,9 +17,9 @@ the training table itself (``decision_function(X)`` on the same X would let each
 as its own nearest neighbour, as in pyod).
 
 Thresholds: a number in (0, 0.5] flags that share of the fitted rows (the top scores).
-``contamination="auto"`` flags the share the policy *expects* for this table
-(``contamination_``, from a head trained across the corpus to predict a task's share of
-anomalies from its descriptors). Not the policy's own calls (P >= 0.5): rewarded
+``contamination="auto"`` flags the share estimated from the policy's scores of this table
+(``contamination_``: EM prior re-estimation on the calibrated scores, see
+``anomaly.contamination``). Not the policy's own calls (P >= 0.5): rewarded
 class-balanced, they favour recall and flag several times too many rows on a table with
 2% anomalies.
 """
@@ -117,7 +117,7 @@ class MetaAnomalyDetector(OutlierMixin, BaseEstimator):
         self.decision_scores_ = policy_.prob_anomalous(obs.state)
         self.base_scores_ = obs.scores
         if contamination == "auto":
-            self.contamination_ = policy_.estimate_contamination(obs.state)
+            self.contamination_ = policy_.estimate_share(obs.state)
         else:
             self.contamination_ = float(contamination)
         self.threshold_ = top_share_threshold(self.decision_scores_, self.contamination_)

@@ -25,6 +25,9 @@ import numpy as np
 
 #: rows used for the table descriptors (bounded cost on big tables)
 SAMPLE_ROWS = 2000
+#: columns the correlation and spectrum descriptors are computed on (a random subset of wider
+#: tables): their cost is then bounded, never quadratic in the width
+SAMPLE_COLUMNS = 200
 #: share of rows that count as a detector's "top" when measuring its tail
 TOP_SHARE = 0.05
 
@@ -93,21 +96,26 @@ def _table_descriptors(X: np.ndarray, n_constant: int, seed: int) -> np.ndarray:
     S = X[np.sort(rng.choice(n, SAMPLE_ROWS, replace=False))] if n > SAMPLE_ROWS else X
     m = S.shape[0]
     dup = 1.0 - np.unique(S, axis=0).shape[0] / m
-    discrete = float(np.mean([np.unique(S[:, j]).size <= max(10, 0.02 * m) for j in range(d)]))
     sd = S.std(axis=0)
     Z = (S - S.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
     skew = float(np.mean(np.abs(np.mean(Z**3, axis=0))))
     kurt = float(np.log1p(max(np.mean(np.mean(Z**4, axis=0)), 0.0)))
-    if d > 1:
+    if d > SAMPLE_COLUMNS:  # the rest on a random subset of the columns: bounded cost
+        Z = Z[:, np.sort(rng.choice(d, SAMPLE_COLUMNS, replace=False))]
+    w = Z.shape[1]
+    sorted_cols = np.sort(Z, axis=0)
+    levels = 1 + (np.diff(sorted_cols, axis=0) > 0).sum(axis=0)  # distinct values per column
+    discrete = float(np.mean(levels <= max(10, 0.02 * m)))
+    if w > 1:
         corr = np.corrcoef(Z, rowvar=False)
-        off = np.abs(corr[~np.eye(d, dtype=bool)])
+        off = np.abs(corr[~np.eye(w, dtype=bool)])
         off = off[np.isfinite(off)]
         abs_corr = float(off.mean()) if off.size else 0.0
     else:
         abs_corr = 0.0
     s = np.linalg.svd(Z, compute_uv=False) ** 2
     share = s / s.sum() if s.sum() > 0 else np.full(s.size, 1.0 / max(s.size, 1))
-    comps = float((np.searchsorted(np.cumsum(share), 0.9) + 1) / d)
+    comps = float((np.searchsorted(np.cumsum(share), 0.9) + 1) / w)
     values = [np.log(n), np.log(d), n_constant / (n_constant + d), dup, discrete,
               np.log1p(skew), kurt, abs_corr, float(share[0]), min(comps, 1.0)]
     return np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)

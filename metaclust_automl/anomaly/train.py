@@ -31,8 +31,12 @@ corpus tasks, help the policy transfer from generated tasks to real tables:
   the most anomalous rows of a table would tie;
 - tasks that no detector can solve without labels are left out (``filter_tasks``).
 
-A separate, supervised head learns each task's share of anomalies from its descriptors;
-``--contamination auto`` flags that share. The checkpoint kept is the one with the best
+``--contamination auto`` estimates a table's share of anomalies from the policy's scores
+(``contamination``): two rules are fitted here, after training, on the training tasks, the
+held-out tasks choose between them, and their measured errors are recorded in
+``info.contamination`` next to the descriptor head's (a supervised head that predicts the
+share from the table's descriptors, kept for that comparison).
+The checkpoint kept is the one with the best
 mean ROC-AUC (of P(anomalous)) on held-out *tasks* of the corpus; the benchmark datasets
 are never used in training.
 """
@@ -237,6 +241,7 @@ def train_policy(tasks: list[TaskStates], config: TrainConfig | None = None, *, 
     if best[1] is not None:
         net.load_state_dict(best[1])
     net.eval()
+    contamination = calibrate_contamination(policy, train, val)
     policy.info = {
         "algorithm": "REINFORCE with a learned state-value baseline (contextual bandit, one step per row)",
         "reward": "+1 correct, -1 wrong; class-balanced per task (anomalies weight 1/(2 pi), normal rows 1/(2(1-pi)))",
@@ -244,8 +249,23 @@ def train_policy(tasks: list[TaskStates], config: TrainConfig | None = None, *, 
         "train_tasks": len(train), "validation_tasks": len(val),
         "best_step": best[2], "validation_auc": None if not np.isfinite(best[0]) else round(best[0], 5),
         "history": history, "seconds": round(time.time() - started, 1),
+        "contamination": contamination,
     }
     return policy
+
+
+def calibrate_contamination(policy: Policy, train: list[TaskStates], val: list[TaskStates]) -> dict[str, Any]:
+    """Fit the ``--contamination auto`` rule on the training tasks, choose it on the held-out
+    ones (``contamination.choose_rule``), and record the descriptor head's held-out error
+    next to it for comparison."""
+    from .contamination import choose_rule, flagged_error
+
+    rule = choose_rule([(policy.logits(t.state), t.y) for t in train], [(policy.logits(t.state), t.y) for t in val])
+    policy.contamination_rule = {k: rule[k] for k in ("method", "t", "a", "b") if k in rule}
+    if val:
+        head = [flagged_error(policy.estimate_contamination(t.state), t.y.size, int(t.y.sum())) for t in val]
+        rule["within_2x"]["share_head"] = round(float(np.mean(np.asarray(head) <= 2.0)), 4)
+    return rule
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,7 +32,7 @@ def detect(
     output: Annotated[Optional[str], typer.Option(
         "-o", "--output", help="Write 'score,is_anomaly' per input row here (CSV); '-' for stdout.")] = None,
     contamination: Annotated[str, typer.Option(
-        "--contamination", help="'auto' (the policy's own calls) or the share of rows to flag, in (0, 0.5].")] = "auto",
+        "--contamination", help="'auto' (the share estimated from the policy's scores, EM prior re-estimation) or the share of rows to flag, in (0, 0.5].")] = "auto",
     top: Annotated[int, typer.Option("--top", help="How many of the most anomalous rows to print.")] = 10,
     detector: Annotated[str, typer.Option(
         "--detector", help="Detector to use (see metaclust plugins); default: the meta-learned policy.")] = "meta_rl",
