@@ -23,6 +23,8 @@ _LAZY = {
     "Recommender": ("metaclust_automl.recommend", "Recommender"),
     "Recommendation": ("metaclust_automl.recommend", "Recommendation"),
     "MetaClusterer": ("metaclust_automl.estimator", "MetaClusterer"),
+    "explain": ("metaclust_automl.trust.explain", "explain"),
+    "structure_test": ("metaclust_automl.trust.structure", "structure_test"),
 }
 
 

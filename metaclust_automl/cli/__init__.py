@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "metaclust_automl.cli.detect_cmd",
     "metaclust_automl.cli.predict_cmd",
     "metaclust_automl.cli.train_cmd",
+    "metaclust_automl.cli.trust_cmd",
 )
 
 for _name in COMMAND_MODULES:

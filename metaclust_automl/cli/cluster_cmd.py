@@ -127,6 +127,8 @@ def cluster(
     time_limit: TimeLimitOpt = DEFAULT_TIME_LIMIT,
     progress: ProgressOpt = True,
     save_model: Annotated[Optional[str], typer.Option("--save-model", metavar="DIR", help="Also save the fitted model (plain files) to this directory, for `metaclust predict`.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Cluster even when the structure test finds no cluster structure.")] = False,
+    explain_: Annotated[bool, typer.Option("--explain", help="Also print what sets each cluster apart (as metaclust explain).")] = False,
 ) -> None:
     """Cluster a table and write one label per input row (noise = -1).
 
@@ -154,7 +156,7 @@ def cluster(
             raise ConfigError("--set needs --algorithm; without it the recommended configuration runs")
         _cluster_recommended(data, output, seed, columns, drop, label_column, impute, as_json,
                              budget, selector, kb, selectors_dir, labels, plot, time_limit, progress,
-                             categorical, numeric, save_model)
+                             categorical, numeric, save_model, force, explain_)
         return
     validate_params(algorithm, params, time_limit)  # a bad parameter fails before a big file is read
     table = load_for_cli(data, columns, drop, label_column, impute, categorical, numeric)
@@ -168,6 +170,9 @@ def cluster(
         write_plot(plot, table.X, run.labels, algorithm, run, data, seed)
     if save_model:
         write_model(save_model, table, algorithm, run, seed)
+
+    if explain_ and output != "-":
+        print_explanation(table, run.labels, as_json)
 
 
 def check_model_dir(path: str) -> None:
@@ -196,9 +201,19 @@ def write_model(path: str, table, algorithm: str, run, seed: int) -> None:  # no
                       highlight=False, soft_wrap=True)
 
 
+def print_explanation(table, labels: np.ndarray, as_json: bool) -> None:  # noqa: ANN001
+    """After clustering: what sets each cluster apart (stderr with --json, so stdout stays one object)."""
+    from ..trust.explain import explain
+
+    e = explain(table.X, labels, table.columns)
+    target = err_console if as_json else console
+    for line in e.lines():
+        target.print(line, highlight=False, soft_wrap=True)
+
+
 def _cluster_recommended(data, output, seed, columns, drop, label_column, impute, as_json,  # noqa: ANN001
                          budget, selector, kb, selectors_dir, labels, plot, time_limit, progress,
-                         categorical=None, numeric=None, save_model=None) -> None:
+                         categorical=None, numeric=None, save_model=None, force=False, explain_=False) -> None:
     """The no-``--algorithm`` path: recommend (running up to ``budget`` configurations on a
     sample of the table first), then run the chosen configuration on every row."""
     from .recommend_cmd import build_recommender, check_choice, few_shot_labels, probe_lines
@@ -208,26 +223,54 @@ def _cluster_recommended(data, output, seed, columns, drop, label_column, impute
     known = few_shot_labels(table, labels)
     rec = build_recommender(selector, base, time_limit, selectors_dir, progress)
     n, d = table.X.shape
-    with status(f"choosing a configuration for {n} x {d} and running it", progress):
-        best, run, _ = rec.cluster(table.X, budget=budget, labels=known, seed=seed)
-    probes = probe_lines(rec)
-    extra = {"selector": best.selector, "predicted_score": round(best.predicted_score, 4),
-             "reason": best.reason, "config_id": best.config_id, "budget": budget, "probes": probes[1:]}
+    from ..trust.confidence import Confidence
+    from ..trust.structure import structure_test
+    from ..trust.verdict import no_structure_run, recommendation_confidence
+
+    verdict = None
+    if not force and known is None:
+        with status(f"testing {n} x {d} for cluster structure", progress):
+            verdict = structure_test(table.X, seed=seed)
+    probes: list[str] = []
+    best = None
+    if verdict is not None and not verdict.has_structure:
+        run = no_structure_run(n, verdict)
+        conf = Confidence(verdict.certainty, verdict.certainty, 1.0, float("nan"))
+        extra = {"structure": verdict.to_dict(), "confidence": round(conf.value, 4), "confidence_parts": None}
+        algorithm = "none"
+    else:
+        with status(f"choosing a configuration for {n} x {d} and running it", progress):
+            best, run, _ = rec.cluster(table.X, budget=budget, labels=known, seed=seed)
+        with status("measuring the partition's confidence", progress):
+            conf = recommendation_confidence(rec, table.X, best, run, seed=seed)
+        probes = probe_lines(rec)
+        extra = {"selector": best.selector, "predicted_score": round(best.predicted_score, 4),
+                 "reason": best.reason, "config_id": best.config_id, "budget": budget, "probes": probes[1:],
+                 "confidence": round(conf.value, 4), "confidence_parts": conf.to_dict(),
+                 "structure": verdict.to_dict() if verdict is not None else None}
+        algorithm = best.algorithm
     scores = reference_scores(table, run.labels)
 
     def report() -> None:
-        if not as_json:
+        if not as_json and best is None:
+            err_console.print(verdict.message, highlight=False, soft_wrap=True)
+            run.notes.clear()
+        elif not as_json:
             for line in probes:
                 err_console.print(line, highlight=False)
             err_console.print(f"chosen by the {best.selector} selector (predicted ARI {best.predicted_score:.2f}): "
                               f"{best.reason}", highlight=False, soft_wrap=True)
-        print_run(best.algorithm, run, as_json, extra=extra, scores=scores)
+            err_console.print(f"confidence {conf.value:.2f} (calibrated ARI {conf.calibrated:.2f}, stability over "
+                              f"re-runs {conf.stability:.2f}; see README, 'Can I trust the answer?')", highlight=False)
+        print_run(algorithm, run, as_json, extra=extra, scores=scores)
 
     _write_outputs(output, run, as_json, report)
     if plot:
-        write_plot(plot, table.X, run.labels, best.algorithm, run, data, seed)
-    if save_model:
+        write_plot(plot, table.X, run.labels, algorithm, run, data, seed)
+    if save_model and best is not None:
         write_model(save_model, table, best.algorithm, run, seed)
+    if explain_ and output != "-":
+        print_explanation(table, run.labels, as_json)
 
 
 def clustered_space(X: np.ndarray, algorithm: str, params: dict[str, Any], seed: int = 0) -> np.ndarray:

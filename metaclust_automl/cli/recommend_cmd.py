@@ -150,6 +150,7 @@ def recommend(
     as_json: JsonOpt = False,
     time_limit: TimeLimitOpt = DEFAULT_TIME_LIMIT,
     progress: ProgressOpt = True,
+    force: Annotated[bool, typer.Option("--force", help="Skip the structure test (rank as if the table had clusters).")] = False,
 ) -> None:
     """Rank clustering configurations for a table: algorithm, parameters, predicted quality, why."""
     from .app import option_time_limit
@@ -160,6 +161,18 @@ def recommend(
     table = load_for_cli(data, columns, drop, label_column, impute, categorical, numeric)
     known = few_shot_labels(table, labels)
     rec = build_recommender(selector, base, time_limit, selectors_dir, progress)
+    verdict = None
+    if not force and known is None:
+        from ..trust.structure import structure_test
+
+        with status("testing the table for cluster structure", progress):
+            verdict = structure_test(table.X, seed=seed)
+        if not verdict.has_structure:  # said above the table (stderr with --json: stdout stays a list)
+            (err_console if as_json else console).print(
+                verdict.message.replace("every row is labelled 0; use --force to cluster anyway",
+                                        "metaclust cluster will label every row 0 (--force clusters anyway); "
+                                        "the ranking below is what --force would choose from"),
+                highlight=False, soft_wrap=True)
     with status(f"ranking {len(rec.kb.configs)} configurations for {table.X.shape[0]} x {table.X.shape[1]}",
                 progress):
         recs = rec.recommend(table.X, top=top, budget=budget, labels=known, seed=seed)

@@ -97,6 +97,8 @@ class TableSession:
     #: the table transformed per (preprocessing, seed): configurations share one transform
     transforms: dict[Any, np.ndarray] = field(default_factory=dict)
     seconds: float = 0.0
+    #: the table's meta-feature vector in the knowledge base's order (trust/ reads it)
+    metafeatures: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = self.X.shape[0]
@@ -202,6 +204,7 @@ def rank(X: np.ndarray, kb: KnowledgeBase, selector: Any, runner: Any, *, top: i
     vec, missing = metafeature_vector(kb, metafeatures)
     if missing:
         warnings.warn(missing_message(missing), stacklevel=3)
+    session.metafeatures = vec
     query = Query(metafeatures=vec, X=X, probe=session.probe, budget=int(budget),
                   labels=codes if codes is not None and known.any() else None, seed=seed, feasible=feasible,
                   run=(lambda c: session.run_for_labels(c, known)) if known is not None else None)
@@ -246,7 +249,10 @@ def rank(X: np.ndarray, kb: KnowledgeBase, selector: Any, runner: Any, *, top: i
         if key in seen:  # two scale-free configurations that mean the same here
             continue
         seen.add(key)
-        reason = explain(query, c) if explain is not None else ""
+        from ..trust.reasons import describe_choice
+
+        reason = "; ".join(r for r in ((explain(query, c) if explain is not None else ""),
+                                       describe_choice(kb, vec, c)) if r)
         probed = session.indices.get(c)
         if probed:
             reason += (f"; ran it on {session.sample.size} rows: {int(probed['n_clusters'])} clusters, "

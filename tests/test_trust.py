@@ -1,0 +1,150 @@
+"""trust/: the no-structure verdict, the confidence and the explanations."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+
+from metaclust_automl.errors import KnowledgeBaseError
+from metaclust_automl.trust.structure import structure_test
+
+
+def _uniform():
+    return np.random.default_rng(3).uniform(size=(2000, 3))
+
+
+def _gaussian():
+    return np.random.default_rng(4).normal(size=(2000, 5)) * [3.0, 1.0, 1.0, 0.5, 2.0]
+
+
+def _four_blobs():
+    return make_blobs(2000, 4, centers=4, center_box=(-20, 20), random_state=7)
+
+
+@pytest.mark.parametrize("make", [_uniform, _gaussian])
+def test_structureless_tables_have_no_structure(make):
+    v = structure_test(make())
+    assert not v.has_structure and v.closest_null in ("uniform", "gaussian")
+    assert "no cluster structure" in v.message
+
+
+def test_separated_blobs_and_rings_have_structure():
+    X, _ = _four_blobs()
+    assert structure_test(X).has_structure
+    t = np.random.default_rng(0).uniform(0, 2 * np.pi, 1000)
+    r = np.repeat([1.0, 3.0], 500) + np.random.default_rng(1).normal(0, 0.05, 1000)
+    assert structure_test(np.column_stack([r * np.cos(t), r * np.sin(t)])).has_structure
+
+
+def _write(path, X):
+    np.savetxt(path, X, delimiter=",", header=",".join(f"c{j}" for j in range(X.shape[1])), comments="")
+    return path
+
+
+def test_cli_cluster_says_no_clusters_and_force_clusters(cli, tmp_path):
+    path = _write(tmp_path / "u.csv", _uniform())
+    out_csv = tmp_path / "labels.csv"
+    code, out, err = cli("cluster", path, "--json", "-o", out_csv)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["n_clusters"] == 1 and data["cluster_sizes"] == {"0": 2000}
+    assert data["structure"]["has_structure"] is False and 0.0 <= data["confidence"] <= 1.0
+    assert set(np.loadtxt(out_csv, skiprows=1).tolist()) == {0.0}
+    code, out, err = cli("cluster", path)
+    assert code == 0 and "no cluster structure found" in err
+    code, out, err = cli("cluster", path, "--json", "--force")
+    assert code == 0, err
+    forced = json.loads(out)
+    assert forced["algorithm"] != "none" and forced["structure"] is None  # the recommendation ran
+    code, out, err = cli("recommend", path, "--top", "1")
+    assert code == 0 and "no cluster structure found" in out
+
+
+def test_cli_cluster_finds_four_blobs_with_confidence(cli, tmp_path):
+    X, y = _four_blobs()
+    path = _write(tmp_path / "b.csv", X)
+    out_csv = tmp_path / "labels.csv"
+    code, out, err = cli("cluster", path, "--json", "-o", out_csv)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["structure"]["has_structure"] is True
+    assert adjusted_rand_score(y, np.loadtxt(out_csv, skiprows=1)) >= 0.95
+    assert 0.0 <= data["confidence"] <= 1.0
+    parts = data["confidence_parts"]
+    assert data["confidence"] == pytest.approx(min(parts["calibrated"], parts["stability"]), abs=1e-3)
+
+
+def test_confidence_higher_for_separated_blobs_than_overlapping_gaussians():
+    from metaclust_automl.recommend import Recommender
+    from metaclust_automl.trust.verdict import recommendation_confidence
+
+    rec = Recommender.default()
+    X, _ = _four_blobs()
+    rng = np.random.default_rng(5)
+    over = np.vstack([rng.normal(size=(1000, 2)), rng.normal(size=(1000, 2)) + [0.8, 0.0]])
+    values = []
+    for table in (X, over):
+        best, run, _ = rec.cluster(table)
+        values.append(recommendation_confidence(rec, table, best, run).value)
+    assert values[0] > values[1] + 0.2
+
+
+def test_shipped_calibration_loads_matches_kb_and_rejects_bad_files(tmp_path):
+    from metaclust_automl.knowledge_base import load_default
+    from metaclust_automl.selectors.state import kb_fingerprint
+    from metaclust_automl.trust.confidence import Calibration
+
+    cal = Calibration.load()
+    assert cal.info["kb_fingerprint"] == kb_fingerprint(load_default()), \
+        "the knowledge base changed: rebuild the calibration with `metaclust calibrate-confidence`"
+    pred = cal.predict(np.zeros((3, cal.mean.size)))
+    assert np.all((pred >= 0) & (pred <= 1))
+    bad = cal.to_dict()
+    bad["coef"] = bad["coef"][:-1]
+    with pytest.raises(KnowledgeBaseError):
+        Calibration.from_dict(bad)
+    (tmp_path / "c.json").write_text("{not json")
+    with pytest.raises(KnowledgeBaseError):
+        Calibration.load(tmp_path / "c.json")
+
+
+def _one_column_table():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 200)
+    X = rng.normal(size=(600, 5))
+    X[:, 3] = y * 8.0 + rng.normal(size=600)
+    return X, y
+
+
+def test_explain_names_the_separating_column_first_for_every_cluster():
+    import metaclust_automl
+
+    X, y = _one_column_table()
+    names = ["a", "b", "c", "key", "e"]
+    e = metaclust_automl.explain(X, y, names)
+    assert [c.cluster for c in e.clusters] == [0, 1, 2]
+    assert all(c.features[0].name == "key" for c in e.clusters)
+    assert e.clusters[0].features[0].direction == "low" and e.clusters[2].features[0].direction == "high"
+    assert list(e.importance)[0] == "key"
+    assert all("key" in c.rule and c.rule_precision > 0.95 for c in e.clusters)
+
+
+def test_cli_explain_json_and_plot(cli, tmp_path):
+    X, y = _one_column_table()
+    data = tmp_path / "t.csv"
+    np.savetxt(data, X, delimiter=",", header="a,b,c,key,e", comments="")
+    labels = tmp_path / "labels.csv"
+    np.savetxt(labels, y, fmt="%d", header="label", comments="")
+    png = tmp_path / "e.png"
+    code, out, err = cli("explain", data, labels, "--json", "--plot", png)
+    assert code == 0, err
+    payload = json.loads(out)
+    assert [c["size"] for c in payload["clusters"]] == [200, 200, 200]
+    assert all(c["features"][0]["name"] == "key" for c in payload["clusters"])
+    assert png.stat().st_size > 0
+    np.savetxt(labels, y[:10], fmt="%d", header="label", comments="")
+    code, out, err = cli("explain", data, labels)
+    assert code != 0 and "labels for 600 rows" in err and "Traceback" not in err
