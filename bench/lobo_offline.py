@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             test = [i for i in dev if kb.tasks[i].group == bat]
             train = [i for i in range(len(kb.tasks)) if kb.tasks[i].group != bat]
             sub = kb.subset(train)
-            sel = get_registry().selector(name)().fit(sub, seed=0)
+            sel = get_registry().selector(name)().fit(sub)
             vi = ValidityIndex.fit(sub)
             for t in test:
                 for b in budgets:

@@ -84,7 +84,7 @@ def lobo_kbs(kb, batteries: set[str], tmp: Path) -> dict[str, str]:  # noqa: ANN
         d = tmp / bat
         sub.save(d)
         start = time.perf_counter()
-        get_registry().selector(DEFAULT_SELECTOR)().fit(sub, seed=0).save(d / "selectors" / DEFAULT_SELECTOR)
+        get_registry().selector(DEFAULT_SELECTOR)().fit(sub).save(d / "selectors" / DEFAULT_SELECTOR)
         print(f"leave out {bat}: {len(kb.tasks) - len(keep)} tasks held out, {DEFAULT_SELECTOR} refitted in "
               f"{time.perf_counter() - start:.0f} s", flush=True)
         out[bat] = str(d)

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     for g in groups:
         test = np.array([i for i, t in enumerate(kb.tasks) if (t.group or t.id) == g])
         train = np.setdiff1d(np.arange(len(kb.tasks)), test)
-        sel = get_registry().selector(args.selector)().fit(kb.subset(train), seed=0)
+        sel = get_registry().selector(args.selector)().fit(kb.subset(train))
         vi = ValidityIndex.fit(kb, rows=train)
         for t in test:
             s = np.asarray(sel.predict_scores(Query(metafeatures=kb.M[t])), dtype=np.float64)

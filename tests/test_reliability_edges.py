@@ -38,6 +38,7 @@ def one_line_error(code, err, expect_code=2):
 @given(seed=st.one_of(st.integers(max_value=-1), st.integers(min_value=2**32, max_value=2**80)))
 def test_out_of_range_seeds(cli, data, seed):
     code, _, err = cli("cluster", data, "-a", "kmeans", "--seed", str(seed))
+    assert code != 0
     one_line_error(code, err)
 
 

@@ -68,7 +68,8 @@ def test_reformatting_the_manifest_keeps_the_checksum(kb_copy):
     path.write_text(json.dumps(json.loads(path.read_text()), indent=4, sort_keys=True))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        KnowledgeBase.load(kb_copy)
+        kb = KnowledgeBase.load(kb_copy)
+    assert len(kb.configs) > 0 and len(kb.tasks) > 0
 
 
 @pytest.mark.parametrize("text, why", [
@@ -162,7 +163,8 @@ def edit_state(d, change):
 
 @pytest.mark.parametrize("cls", [KNNSelector, MAMLSelector, RL2Selector])
 def test_shipped_selectors_load(shipped, cls):
-    cls.load(shipped_weights_path() / cls.name, shipped)
+    selector = cls.load(shipped_weights_path() / cls.name, shipped)
+    assert isinstance(selector, cls) and selector.name == cls.name
 
 
 @pytest.mark.parametrize("cls, change, why", [
