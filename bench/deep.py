@@ -4,7 +4,7 @@ against k-means with the true k.
 Data sets (nothing is downloaded):
 - scikit-learn's digits, 1797 x 64, raw pixels, k = 10;
 - a generated 70,000 x 784 set: 10 clusters, each a noisy curved 2-d manifold embedded
-  in 784 dimensions (``deep.synthetic.manifold_mixture``; seed fixed).
+  in 784 dimensions (``generators.manifolds.manifold_mixture``; seed fixed).
 For each method and seed: ACC, NMI, ARI (``metaclust_automl.metrics``), wall time of
 the whole run, and training time per step and per epoch (an epoch = ceil(n / batch)
 steps; ``prototype`` trains a fixed number of steps, ``gan`` a number of passes over
@@ -267,7 +267,7 @@ def large_targets(large: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 
 def large_set(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    from metaclust_automl.backends.deep.synthetic import manifold_mixture
+    from metaclust_automl.generators.manifolds import manifold_mixture
 
     task = manifold_mixture(rows, 10, 784, intrinsic=2, noise=2.0, separation=0.5, shared=0.5,
                             imbalance=0.2, seed=seed)

@@ -50,7 +50,7 @@ def cli(*args: object) -> int:
 
 
 def mixed_part(seeds: int, tmp: Path) -> list[dict]:
-    from metaclust_automl.corpus.mixed import mixed_frame
+    from metaclust_automl.generators.mixed import mixed_frame
     from metaclust_automl.loading import load_table
 
     rows = []

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.neighbors import NearestNeighbors
 
-from metaclust_automl.anomaly.corpus import KINDS, check_spec, generate, make_anomalies, random_mixture
+from metaclust_automl.generators.anomalies import KINDS, check_spec, generate, make_anomalies, random_mixture
 from metaclust_automl.anomaly.detectors import DETECTOR_NAMES, DetectorBank
 from metaclust_automl.anomaly.features import feature_names, mid_ranks
 from metaclust_automl.anomaly.neighbors import kneighbors

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from metaclust_automl.anomaly.corpus import generate
+from metaclust_automl.generators.anomalies import generate
 from metaclust_automl.anomaly.observe import observe
 from metaclust_automl.anomaly.policy import META_FILE, WEIGHTS_FILE, Policy
 from metaclust_automl.anomaly.train import TrainConfig, task_states, train_policy

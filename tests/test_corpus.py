@@ -20,7 +20,7 @@ from metaclust_automl.corpus import (
     task_checksum,
     task_spec,
 )
-from metaclust_automl.corpus import augment, synthetic
+from metaclust_automl.generators import clusters as synthetic, real_subsets as augment
 from metaclust_automl.corpus.builtin import spec_path
 from metaclust_automl.errors import ConfigError, DataError
 

@@ -442,7 +442,7 @@ def test_cli_clusters_a_csv_with_the_prototype_backend(cli, tmp_path, separated)
 def test_cli_gan_with_its_defaults_finds_generated_curved_clusters(cli, tmp_path):
     """The user's path (CSV without labels, default training length, a constant column
     the loader drops) on a small generated table of curved clusters."""
-    from metaclust_automl.backends.deep.synthetic import manifold_mixture
+    from metaclust_automl.generators.manifolds import manifold_mixture
     from metaclust_automl.metrics import external_scores
 
     task = manifold_mixture(400, 4, 12, noise=0.05, separation=2.0, seed=5)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from metaclust_automl.corpus.mixed import mixed_frame
+from metaclust_automl.generators.mixed import mixed_frame
 from metaclust_automl.encoding import gower_distances, layout_of
 from metaclust_automl.errors import DataError
 from metaclust_automl.loading import frame_to_table, load_table

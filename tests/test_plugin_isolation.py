@@ -20,7 +20,7 @@ from metaclust_automl import plugins
 from metaclust_automl.running import worker as guard
 from metaclust_automl.errors import BackendError
 from metaclust_automl.knowledge_base import STATUS, Config, KnowledgeBase
-from metaclust_automl.selectors.tinykb import make_task
+from metaclust_automl.generators.shapes import make_task
 
 from test_plugins import fake_distribution
 from tables import blobs_csv

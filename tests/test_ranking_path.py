@@ -14,7 +14,7 @@ import pytest
 from metaclust_automl.knowledge_base import KnowledgeBase
 from metaclust_automl.metrics import external_scores
 from metaclust_automl.selectors.base import Selector
-from metaclust_automl.selectors.tinykb import make_task
+from metaclust_automl.generators.shapes import make_task
 
 from tinykb_dir import tiny_kb_dir
 

@@ -10,7 +10,7 @@ import pytest
 
 from metaclust_automl.errors import ConfigError, DataError
 from metaclust_automl.recommend import Recommendation, Recommender, load_selector
-from metaclust_automl.selectors.tinykb import make_task
+from metaclust_automl.generators.shapes import make_task
 
 from tables import blobs_csv
 from tinykb_dir import tiny_kb_dir

@@ -7,7 +7,7 @@ import pytest
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
-from metaclust_automl.corpus.mixed import mixed_frame
+from metaclust_automl.generators.mixed import mixed_frame
 from metaclust_automl.loading import frame_to_table
 from metaclust_automl.plugins import get_registry
 from metaclust_automl.saved_model import ModelError, SavedModel

@@ -3,7 +3,8 @@
 - ``detectors``: the standard unsupervised detectors whose scores form the state;
 - ``features``, ``observe``: the state (rank-normalised scores, table descriptors);
 - ``policy``, ``train``: the policy network, REINFORCE training and its plain files;
-- ``corpus``: the generated training tasks (``meta_datasets/anomaly/corpus.json``);
+- the generated training tasks (``meta_datasets/anomaly/corpus.json``) come from
+  ``generators.anomalies``;
 - ``estimator``: ``MetaAnomalyDetector``, the scikit-learn style estimator;
 - ``default_plugins.detectors`` (outside this package) registers the detectors through the
   ``register_detectors`` hook.

@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from ..corpus.tasks import LabelledTask
-from .corpus import generate, load_spec
+from ..generators.anomalies import generate, load_spec
 from .detectors import DETECTOR_NAMES
 from .features import feature_names
 from .observe import observe

@@ -47,7 +47,8 @@ from typing import Any
 import numpy as np
 
 from ..corpus.tasks import LabelledTask
-from .deep import merge, meta_tasks, prototypes, rule, space, synthetic
+from ..generators import manifolds
+from .deep import merge, meta_tasks, prototypes, rule, space
 
 #: meta-training uses the backend's own defaults, so the learned rule fits what runs
 META_DEFAULTS = {"hidden": 128, "neighbours": 10, "batch_size": 256, "prototypes_per_cluster": 5}
@@ -244,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         learned, info = meta_train(args.iters, args.steps, args.seed, args.meta_lr, pool, args.meta_batch,
                                    log=log)
     eval_rng = np.random.default_rng(10_000 + args.seed)
-    held_out = {"generated": [synthetic.sample_task(eval_rng, pool.rows) for _ in range(args.eval_tasks)],
+    held_out = {"generated": [manifolds.sample_task(eval_rng, pool.rows) for _ in range(args.eval_tasks)],
                 "corpus": pool.held_out}
     plain, learned_logs = rule.UpdateRule.plain().tensors(), learned.tensors()
     for name, tasks in held_out.items():

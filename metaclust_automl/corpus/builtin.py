@@ -8,7 +8,7 @@ machines can each build the tasks they were handed by id.
 A task's random numbers come from a hash of its id, never from its position in a list:
 the same id gives the same X and y in every run, whatever else the corpus holds, and
 adding tasks to the file leaves the existing ones untouched. Ids name every parameter
-(see ``synthetic.id_part`` and ``augment.id_part``), e.g.
+(see ``generators.clusters.id_part`` and ``generators.real_subsets.id_part``), e.g.
 ``syn/blobs-aniso/n1200-d5-k4-aniso8-s3`` or ``real/digits/classes-0-3-5-6-8-9/std``.
 
 Where the definition is looked up: ``$METACLUST_META_DATASETS`` (the directory or the
@@ -31,7 +31,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..paths import data_path
-from . import augment, synthetic
+from ..generators import clusters, real_subsets
 from .tasks import LabelledTask
 
 SPEC_FORMAT = "metaclust-corpus"
@@ -58,7 +58,7 @@ class TaskSpec:
             out["generator"] = self.source
         else:
             out["dataset"] = self.source
-            out["loader"] = f"sklearn.datasets.{augment.REAL_DATASETS[self.source]}"
+            out["loader"] = f"sklearn.datasets.{real_subsets.REAL_DATASETS[self.source]}"
         out["params"] = json.loads(json.dumps(self.params))
         out["seed"] = self.seed
         return out
@@ -121,12 +121,12 @@ def _task_specs(family: dict[str, Any], where: str) -> list[TaskSpec]:
                 if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
                     raise ConfigError(f"{where}: family {name!r}: seeds must be whole numbers >= 0")
                 if kind == "synthetic":
-                    params = synthetic.resolve_params(source, raw)
+                    params = clusters.resolve_params(source, raw)
                     prefix = "" if source == main else f"{source}-"
-                    tid = f"syn/{name}/{prefix}{synthetic.id_part(source, params)}-s{seed}"
+                    tid = f"syn/{name}/{prefix}{clusters.id_part(source, params)}-s{seed}"
                 else:
-                    params = augment.resolve_real_params(source, raw)
-                    tid = f"real/{name}/{augment.id_part(params, seed)}"
+                    params = real_subsets.resolve_real_params(source, raw)
+                    tid = f"real/{name}/{real_subsets.id_part(params, seed)}"
                 out.append(TaskSpec(tid, name, kind, source, params, seed))
     return out
 
@@ -226,11 +226,11 @@ def load_builtin_task(task_id: str, *, spec: str | os.PathLike | None = None) ->
     ts = _lookup(task_id, spec)
     rng = task_rng(ts.id)
     if ts.kind == "synthetic":
-        X, y = synthetic.generate(ts.source, ts.params, rng)
+        X, y = clusters.generate(ts.source, ts.params, rng)
         source = f"synthetic:{ts.source}"
     else:
-        X, y = augment.real_task(ts.source, ts.params, rng)
-        source = f"sklearn.datasets.{augment.REAL_DATASETS[ts.source]}"
+        X, y = real_subsets.real_task(ts.source, ts.params, rng)
+        source = f"sklearn.datasets.{real_subsets.REAL_DATASETS[ts.source]}"
     return LabelledTask(id=ts.id, X=X, y=y, group=ts.family, source=source)
 
 

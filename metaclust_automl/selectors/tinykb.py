@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import BackendError
+from ..generators.shapes import make_task
 from ..knowledge_base import STATUS, Config, KnowledgeBase, Task
 
 #: a small portfolio that covers the main families (centroid, mixture, linkage, density)
@@ -29,38 +30,6 @@ TINY_PORTFOLIO: tuple[tuple[str, dict[str, Any]], ...] = (
     ("dbscan", {"eps_quantile": 0.9, "min_samples": 5}),
     ("hdbscan", {"min_cluster_size_frac": 0.05}),
 )
-
-
-def make_task(kind: str, n: int, seed: int, d: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """One generated labelled table: ``blobsK`` (K well separated blobs), ``moons``,
-    ``circles``, ``aniso`` (stretched blobs) or ``noise`` (one uniform cloud)."""
-    from sklearn.datasets import make_blobs, make_circles, make_moons
-
-    rng = np.random.default_rng(seed)
-    if kind.startswith("blobs"):
-        k = int(kind[5:] or 3)
-        X, y = make_blobs(n_samples=n, n_features=d, centers=k, cluster_std=0.5 + 0.3 * rng.random(),
-                          center_box=(-8, 8), random_state=seed)
-    elif kind == "moons":
-        X, y = make_moons(n_samples=n, noise=0.05, random_state=seed)
-        X = _pad(X, d, rng)
-    elif kind == "circles":
-        X, y = make_circles(n_samples=n, noise=0.04, factor=0.45, random_state=seed)
-        X = _pad(X, d, rng)
-    elif kind == "aniso":
-        X, y = make_blobs(n_samples=n, n_features=d, centers=3, random_state=seed)
-        X = X @ rng.normal(size=(d, d))
-    elif kind == "noise":
-        X, y = rng.uniform(-1, 1, size=(n, d)), np.zeros(n, dtype=np.int64)
-    else:
-        raise ValueError(f"unknown task kind {kind!r}")
-    return np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.int64)
-
-
-def _pad(X: np.ndarray, d: int, rng: np.random.Generator) -> np.ndarray:
-    if d <= X.shape[1]:
-        return X
-    return np.hstack([X, 0.05 * rng.normal(size=(X.shape[0], d - X.shape[1]))])
 
 
 DEFAULT_KINDS = ("blobs2", "blobs3", "blobs4", "blobs6", "moons", "circles", "aniso", "blobs3")

@@ -4,7 +4,7 @@ Two sources, mixed:
 - the built-in corpus (``meta_datasets/clustering.json``): moons, rings, spirals,
   stripes, blobs of unequal density and size, noise, irrelevant columns...; these are
   hard for a neighbour-based method, so they are where one rule beats another;
-- generated high-dimensional tasks (``deep.synthetic``): curved manifolds and blobs in
+- generated high-dimensional tasks (``generators.manifolds``): curved manifolds and blobs in
   8-100 dimensions, closer to images and embeddings, mostly easy.
 Left out of the corpus: ``digits``, the data set the deep benchmark scores the rule
 on, and ``wine`` and ``breast-cancer``, which duplicate datasets of the evaluation
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...corpus.tasks import LabelledTask
-from . import synthetic
+from ...generators import manifolds
 
 EXCLUDED_FAMILIES = ("digits", "wine", "breast-cancer")
 MAX_ROWS = 2000
@@ -43,7 +43,7 @@ class TaskPool:
         generated one."""
         if self.train and rng.random() < self.corpus_share:
             return self.train[int(rng.integers(len(self.train)))]
-        return synthetic.sample_task(rng, self.rows)
+        return manifolds.sample_task(rng, self.rows)
 
 
 def corpus_task(X: np.ndarray, y: np.ndarray, name: str, seed: int = 0) -> LabelledTask:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...corpus.tasks import LabelledTask
+from ..corpus.tasks import LabelledTask
 
 
 def _sizes(n: int, k: int, rng: np.random.Generator, imbalance: float) -> np.ndarray:

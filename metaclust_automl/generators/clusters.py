@@ -335,7 +335,7 @@ _LAYOUTS = ("random", "grid", "ring")
 
 def mixed(rng: np.random.Generator, *, n: int, k: int, d: int, sep: float, cats: int, purity: float,
           levels: int, noisecats: int) -> tuple[np.ndarray, np.ndarray]:
-    """A mixed-type table (``corpus/mixed.py``): d overlapping numeric columns and ``cats``
+    """A mixed-type table (``generators/mixed.py``): d overlapping numeric columns and ``cats``
     categorical columns naming the cluster with probability ``purity`` (plus ``noisecats``
     unrelated ones), encoded as the loader encodes a mixed table (standardised numbers,
     one-hot categories, layout carried)."""
