@@ -11,7 +11,7 @@ and 5 x 10,000 tables; the machine's load (``uptime``) is recorded before each, 
 machine may be shared.
 
 The policy never saw these datasets: it is trained on generated tasks only
-(``python -m metaclust_automl.anomaly.train``). Nothing here is tuned per dataset.
+(``metaclust train anomaly-policy``). Nothing here is tuned per dataset.
 
     python bench/anomaly.py            # writes bench/results/anomaly.{json,md}
 
@@ -225,7 +225,7 @@ def markdown(report: dict) -> str:
               + ", ".join(f"{r['dataset']} {r['auto_flagged']}/{r['true_anomalies']}" for r in report["datasets"]), "",
               "## Notes", "",
               "- meta_rl is the shipped policy, trained only on generated tasks (`meta_datasets/anomaly/corpus.json`, "
-              "`python -m metaclust_automl.anomaly.train`); none of these datasets was used to train it or to tune "
+              "`metaclust train anomaly-policy`); none of these datasets was used to train it or to tune "
               "anything per dataset. What these sets *did* decide (so these numbers are not a pristine held-out "
               "estimate): the first round's design (state, regularisers) was chosen while this benchmark's mean was "
               "watched; in this round the pyod side-by-side on these sets (`--pyod`, `anomaly_pyod.md`) replaced "

@@ -380,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         report["prototype_rule"] = {"path": str(rule_mod.DEFAULT_PATH.relative_to(REPO)), **{
             k: v for k, v in learned.meta.items() if k.startswith("heldout_") or k in (
                 "command", "seconds", "iters", "steps", "values")}}
-        from metaclust_automl.backends.prototype_meta import META_DEFAULTS
+        from metaclust_automl.training.prototype_rule import META_DEFAULTS
 
         built_with = learned.meta.get("defaults")
         if built_with != META_DEFAULTS:

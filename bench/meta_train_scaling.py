@@ -51,8 +51,8 @@ def cli(args: list[str], *, wait: bool = True) -> subprocess.Popen | tuple[float
 
 def storage_counts(url: str) -> dict[str, int]:
     """Counted (finished, one per slot) search trials, all search trials, and voided ones."""
-    from metaclust_automl.metatrain.slots import VOID, finished_by_slot
-    from metaclust_automl.metatrain.storage import open_storage
+    from metaclust_automl.training.kb.slots import VOID, finished_by_slot
+    from metaclust_automl.training.kb.storage import open_storage
 
     storage = open_storage(url)
     counted = created = void = 0

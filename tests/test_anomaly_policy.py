@@ -10,7 +10,7 @@ from sklearn.metrics import roc_auc_score
 from metaclust_automl.generators.anomalies import generate
 from metaclust_automl.anomaly.observe import observe
 from metaclust_automl.anomaly.policy import META_FILE, WEIGHTS_FILE, Policy
-from metaclust_automl.anomaly.train import TrainConfig, task_states, train_policy
+from metaclust_automl.training.anomaly_policy import TrainConfig, task_states, train_policy
 from metaclust_automl.errors import KnowledgeBaseError
 
 SPEC = {
@@ -75,7 +75,7 @@ def test_contamination_head_learns_the_share_of_anomalies(trained: Policy) -> No
 
 
 def test_undetectable_tasks_are_left_out_of_training() -> None:
-    from metaclust_automl.anomaly.train import TaskStates, filter_tasks
+    from metaclust_automl.training.anomaly_policy import TaskStates, filter_tasks
 
     rng = np.random.default_rng(0)
     normal = rng.normal(size=(200, 3)) * 3.0

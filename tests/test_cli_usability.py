@@ -177,7 +177,7 @@ def test_train_selectors_writes_where_recommend_reads(cli, tmp_path) -> None:
 
 def test_meta_train_help_names_the_backends_it_searches() -> None:
     from metaclust_automl.cli.metatrain_cmd import DEFAULT_BACKENDS_TEXT
-    from metaclust_automl.metatrain import DEFAULT_BACKENDS
+    from metaclust_automl.training.kb import DEFAULT_BACKENDS
 
     assert DEFAULT_BACKENDS_TEXT == ", ".join(DEFAULT_BACKENDS)
 

@@ -257,12 +257,12 @@ def test_shipped_rule_is_meta_learned_and_loads():
 
 
 def test_es_meta_training_moves_the_rule_deterministically_within_bounds():
-    from metaclust_automl.backends import prototype_meta
+    from metaclust_automl.training import prototype_rule
     from metaclust_automl.backends.deep import meta_tasks, rule
 
     def train():
         pool = meta_tasks.TaskPool(corpus_share=0.0, rows=(60, 90))
-        learned, info = prototype_meta.meta_train_es(iters=2, steps=5, seed=1, meta_lr=0.05, pool=pool,
+        learned, info = prototype_rule.meta_train_es(iters=2, steps=5, seed=1, meta_lr=0.05, pool=pool,
                                                      pairs=1, sigma=0.2, log=lambda s: None)
         return learned, info
 

@@ -450,7 +450,7 @@ def test_evaluate_leave_one_out_builds_a_kb_from_the_corpus(tasks, kb, tmp_path,
         kb.save(out_dir)
         return KnowledgeBase.load(out_dir)
 
-    monkeypatch.setitem(__import__("sys").modules, "metaclust_automl.metatrain",
+    monkeypatch.setitem(__import__("sys").modules, "metaclust_automl.training.kb",
                         types.SimpleNamespace(build_knowledge_base=build_knowledge_base))
     corpus = write_corpus(tasks, tmp_path / "corpus")
     out = tmp_path / "out"

@@ -85,8 +85,8 @@ def _tasks(extra: bool = False) -> list[LabelledTask]:
 
 
 def test_extend_adds_configurations_and_tasks_and_resumes(tmp_path):
-    from metaclust_automl.metatrain import build_knowledge_base
-    from metaclust_automl.metatrain.extend import extend_knowledge_base, grid_candidates
+    from metaclust_automl.training.kb import build_knowledge_base
+    from metaclust_automl.training.kb.extend import extend_knowledge_base, grid_candidates
 
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
     base = build_knowledge_base(_tasks(), tmp_path / "base", storage=url, trials=2, backends=["dbscan"],
@@ -129,7 +129,7 @@ def test_extend_adds_configurations_and_tasks_and_resumes(tmp_path):
 
 
 def test_greedy_prune_keeps_the_best_cover():
-    from metaclust_automl.metatrain.extend import greedy_prune
+    from metaclust_automl.training.kb.extend import greedy_prune
 
     P = np.array([[0.9, 0.1, 0.5], [0.1, 0.9, 0.5], [0.2, 0.2, 0.6]])
     assert greedy_prune(P, 1) == [2]  # the best single cover

@@ -15,7 +15,7 @@ from sklearn.datasets import make_blobs, make_moons
 from metaclust_automl.corpus import LabelledTask
 from metaclust_automl.errors import ConfigError
 from metaclust_automl.knowledge_base import STATUS, KnowledgeBase
-from metaclust_automl.metatrain import build_knowledge_base
+from metaclust_automl.training.kb import build_knowledge_base
 
 FAST = dict(trials=2, backends=["kmeans", "dbscan"], portfolio_size=4, time_limit=30, progress=False)
 
@@ -97,7 +97,7 @@ def test_interrupted_claims_are_taken_over(tmp_path):
     import optuna
     from optuna.trial import FrozenTrial, TrialState
 
-    from metaclust_automl.metatrain.slots import OWNER, SLOT, claim, ensure_study, scan
+    from metaclust_automl.training.kb.slots import OWNER, SLOT, claim, ensure_study, scan
 
     storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 's.db'}")
     sid, new = ensure_study(storage, "s", {"seed": 0})

@@ -132,10 +132,10 @@ def test_two_workers_on_postgres_equal_one_worker_on_sqlite(tmp_path, postgres_u
     assert all(r["total"] == 4 * 2 * 3 for r in runs)
     import optuna
 
-    from metaclust_automl.metatrain.storage import open_storage
+    from metaclust_automl.training.kb.storage import open_storage
 
     storage = open_storage(postgres_url)
-    from metaclust_automl.metatrain.slots import finished_by_slot
+    from metaclust_automl.training.kb.slots import finished_by_slot
 
     for s in storage.get_all_studies():
         if "/search/" in s.study_name:

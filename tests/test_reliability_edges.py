@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from metaclust_automl.errors import DataError
 from metaclust_automl.loading import load_table
-from metaclust_automl.metatrain.storage import open_storage
+from metaclust_automl.training.kb.storage import open_storage
 from metaclust_automl.validation import check_matrix
 
 from tables import blobs_csv

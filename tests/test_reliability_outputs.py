@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from metaclust_automl import atomic
 from metaclust_automl.atomic import check_distinct, check_output_dir, check_output_path
 from metaclust_automl.errors import DataError
-from metaclust_automl.metatrain.build import check_kb_output
+from metaclust_automl.training.kb.build import check_kb_output
 
 from tables import blobs_csv
 from tinykb_dir import tiny_kb_dir

@@ -23,30 +23,62 @@ def test_train_kb_has_meta_train_s_options(cli):
 
 
 @pytest.mark.parametrize("command, module, attr, extra, want", [
-    ("prototype-rule", "metaclust_automl.backends.prototype_meta", "main", ["--iters", "3", "--pairs", "2"],
-     {"--iters": "3", "--pairs": "2", "--seed": "7", "--method": "es"}),
-    ("anomaly-policy", "metaclust_automl.anomaly.train", "main", ["--out", "POLICY", "--steps", "5"],
-     {"--out": "POLICY", "--steps": "5", "--seed": "7"}),
+    ("prototype-rule", "metaclust_automl.training.prototype_rule", "train_rule", ["--iters", "3", "--pairs", "2"],
+     {"iters": 3, "pairs": 2, "seed": 7, "method": "es", "progress": False}),
+    ("anomaly-policy", "metaclust_automl.training.anomaly_policy", "train", ["-o", "POLICY", "--steps", "5"],
+     {"steps": 5, "seed": 7, "progress": False}),
 ])
-def test_train_commands_pass_their_options_to_the_module_entry_points(cli, monkeypatch, command, module, attr,
-                                                                      extra, want):
+def test_train_commands_pass_their_options_to_the_trainers(cli, monkeypatch, command, module, attr, extra, want):
     import importlib
+    import types
 
-    seen: list[list[str]] = []
-    monkeypatch.setattr(importlib.import_module(module), attr, lambda argv: seen.append(argv) or 0)
-    code, _, err = cli("train", command, *extra, "--seed", "7")
+    seen: list[tuple[tuple, dict]] = []
+
+    def fake(*args, **kwargs):
+        seen.append((args, kwargs))
+        return ("rule.safetensors", {}) if attr == "train_rule" else types.SimpleNamespace(info={})
+
+    monkeypatch.setattr(importlib.import_module(module), attr, fake)
+    code, _, err = cli("train", command, *extra, "--seed", "7", "--no-progress")
     assert code == 0, err
-    argv = seen[0]
-    got = dict(zip(argv[::2], argv[1::2]))
-    assert all(got[k] == v for k, v in want.items()), got
+    (args, kwargs), = seen
+    assert all(kwargs[k] == v for k, v in want.items()), kwargs
+    assert kwargs["command"].startswith(f"metaclust train {command} ") and "--seed 7" in kwargs["command"]
+    if command == "anomaly-policy":
+        assert args == ("POLICY",)
 
 
-def test_a_failing_builder_exits_non_zero(cli, monkeypatch):
-    from metaclust_automl.anomaly import train
+def test_the_old_out_spelling_still_names_the_output(cli, monkeypatch):
+    import types
 
-    monkeypatch.setattr(train, "main", lambda argv: 2)
-    code, _, err = cli("train", "anomaly-policy", "--out", "x")
-    assert code != 0 and "exit code 2" in err and "Traceback" not in err
+    from metaclust_automl.training import anomaly_policy
+
+    seen: list[tuple] = []
+    monkeypatch.setattr(anomaly_policy, "train", lambda *a, **k: seen.append(a) or types.SimpleNamespace(info={}))
+    code, _, err = cli("train", "anomaly-policy", "--out", "DIR", "--no-progress")
+    assert code == 0, err
+    assert seen == [("DIR",)]
+
+
+def test_a_bad_output_is_one_line_and_non_zero(cli, tmp_path):
+    code, _, err = cli("train", "anomaly-policy", "-o", tmp_path / "missing" / "policy", "--no-progress")
+    assert code != 0 and "does not exist" in err and "Traceback" not in err
+    assert not (tmp_path / "missing").exists()
+    code, _, err = cli("train", "anomaly-policy", "--no-progress")
+    assert code != 0 and "-o/--output" in err
+
+
+@pytest.mark.parametrize("module, command", [("metaclust_automl.backends.prototype_meta", "prototype-rule"),
+                                             ("metaclust_automl.anomaly.train", "anomaly-policy")])
+def test_old_module_entry_points_run_the_train_commands(module, command, cli):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    _, want, _ = cli("train", command, "--help")
+    assert "--seed" in done.stdout and "--output" in done.stdout
+    assert done.stdout.split("Options")[1].split() == want.split("Options")[1].split()
 
 
 def test_train_without_a_command_shows_the_four(cli):

@@ -14,7 +14,7 @@ promise.
 
 ``rule=meta`` (default) trains with the step-size, temperature, balance and
 neighbour-reach schedules meta-learned across the built-in corpus and generated tasks
-(``prototype_meta``; shipped in ``data/weights/prototype_rule.safetensors``); the
+(``training/prototype_rule.py``; shipped in ``data/weights/prototype_rule.safetensors``); the
 reach at the end of training also picks which neighbour links group the tiles.
 ``rule=plain`` uses constant conventional values and every mined neighbour. If the
 weights file is missing or broken the backend warns and runs the plain rule.

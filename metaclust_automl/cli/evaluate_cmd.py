@@ -166,10 +166,10 @@ def _build_kb(tasks, out_dir: Path, *, trials: int, seed: int, jobs: int, progre
     from ..errors import ConfigError
 
     try:
-        from ..metatrain import build_knowledge_base
+        from ..training.kb import build_knowledge_base
     except ImportError:
         raise ConfigError("--leave-one-out without --kb builds a knowledge base, but meta-training "
-                          "(metaclust_automl.metatrain) is not installed; pass --kb DIR built on this corpus") from None
+                          "(metaclust_automl.training.kb) is not installed; pass --kb DIR built on this corpus") from None
     _mkdir(out_dir.parent)
     err_console.print(f"building a knowledge base from {len(tasks)} tasks in {out_dir} ({trials} trials "
                       "per task and backend)", highlight=False)

@@ -13,7 +13,7 @@ import typer
 from ..running.backend_runner import DEFAULT_TIME_LIMIT
 from .app import OutAliasOpt, ProgressOpt, SeedOpt, app, console, err_console, pick_output, split_list
 
-#: the backends searched when --backends is not given (metatrain.DEFAULT_BACKENDS; kept
+#: the backends searched when --backends is not given (training.kb.DEFAULT_BACKENDS; kept
 #: here as text so that --help does not import the meta-training code)
 DEFAULT_BACKENDS_TEXT = "kmeans, gmm, agglomerative, dbscan, hdbscan, birch"
 
@@ -99,8 +99,8 @@ def meta_train(
     """
     from ..errors import ConfigError
     from .app import option_time_limit
-    from ..metatrain import build_knowledge_base
-    from ..metatrain.build import check_kb_output
+    from ..training.kb import build_knowledge_base
+    from ..training.kb.build import check_kb_output
 
     out = pick_output(output, out_alias)
     if out is None:
@@ -137,7 +137,7 @@ def meta_train(
     try:
         if extend is not None:
             from ..knowledge_base import KnowledgeBase
-            from ..metatrain.extend import extend_knowledge_base, grid_candidates
+            from ..training.kb.extend import extend_knowledge_base, grid_candidates
 
             base = KnowledgeBase.load(extend)
             size = portfolio_size if portfolio_size_given else None
@@ -157,7 +157,8 @@ def meta_train(
     console.print(f"{out}: {len(kb.tasks)} tasks, {len(kb.configs)} configurations, "
                   f"{len(kb.metafeature_names)} meta-features", highlight=False)
     if selector_names:
-        from ..selectors.saving import train_and_save, weights_dir
+        from ..recommend.weights import weights_dir
+        from ..training.selector_weights import train_and_save
         from .recommend_cmd import print_selector_report
 
         report = train_and_save(kb, weights_dir(out), selector_names, seed=seed, progress=progress)
@@ -168,7 +169,7 @@ def meta_train(
 def _selector_names(raw: Optional[list[str]]) -> list[str]:
     """--selectors: the default three, 'none' for none; unknown names fail before any work."""
     from ..plugins import get_registry
-    from ..selectors.saving import DEFAULT_SELECTORS
+    from ..training.selector_weights import DEFAULT_SELECTORS
 
     names = split_list(raw) if raw is not None else list(DEFAULT_SELECTORS)
     if names == ["none"]:

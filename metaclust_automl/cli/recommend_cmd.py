@@ -205,7 +205,8 @@ def train_selectors(
     from ..atomic import check_output_dir
     from ..knowledge_base import KnowledgeBase
     from ..plugins import get_registry
-    from ..selectors.saving import DEFAULT_SELECTORS, check_selector_dirs, train_and_save, weights_dir
+    from ..recommend.weights import weights_dir
+    from ..training.selector_weights import DEFAULT_SELECTORS, check_selector_dirs, train_and_save
 
     names = split_list((selectors or []) + (selector_alias or [])) or list(DEFAULT_SELECTORS)
     reg = get_registry()

@@ -1,20 +1,22 @@
 """``metaclust train kb|selectors|prototype-rule|anomaly-policy``: one group for everything that
-builds a shipped artefact.
+builds a shipped artefact, with the same option names (``-o/--output``, ``--seed``,
+``--progress/--no-progress``) and a progress bar in each.
 
 ``kb`` and ``selectors`` are the ``meta-train`` and ``train-selectors`` commands themselves
-(those names stay as aliases); ``prototype-rule`` and ``anomaly-policy`` take the options of
-``python -m metaclust_automl.backends.prototype_meta`` and ``python -m
-metaclust_automl.anomaly.train`` under the same names (``--out``, ``--seed``, ``--steps``)
-and run them, so the module entry points stay valid.
+(those names stay as aliases); ``prototype-rule`` and ``anomaly-policy`` run
+``training.prototype_rule.train_rule`` and ``training.anomaly_policy.train``. Their old module
+entry points (``python -m metaclust_automl.backends.prototype_meta``, ``python -m
+metaclust_automl.anomaly.train``) run these commands, and ``--out`` stays accepted.
 """
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
-from .app import SeedOpt, app
+from .app import OutAliasOpt, ProgressOpt, SeedOpt, app, err_console, pick_output
 from .metatrain_cmd import meta_train
 from .recommend_cmd import train_selectors
 
@@ -26,18 +28,20 @@ train_app.command("kb")(meta_train)
 train_app.command("selectors")(train_selectors)
 
 
-def _run(main, argv: list[str], what: str) -> None:  # noqa: ANN001 - a module's argparse main
-    from ..errors import MetaclustError
-
-    code = int(main(argv) or 0)
-    if code:
-        raise MetaclustError(f"{what} stopped with exit code {code} (see the messages above)")
+def _command_line(name: str, options: dict[str, Any]) -> str:
+    """The command with every option it ran with, recorded in the artefact's metadata."""
+    parts = ["metaclust", "train", name]
+    for flag, value in options.items():
+        if value is not None:
+            parts += [flag, str(value)]
+    return " ".join(shlex.quote(p) for p in parts)
 
 
 @train_app.command("prototype-rule")
 def prototype_rule(
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Safetensors file to write (default: the "
-                                                "shipped metaclust_automl/data/weights/prototype_rule.safetensors).")] = None,
+    output: Annotated[Optional[str], typer.Option("-o", "--output", metavar="FILE", help="Safetensors file to "
+                      "write (default: the shipped metaclust_automl/data/weights/prototype_rule.safetensors).")] = None,
+    out_alias: OutAliasOpt = None,
     method: Annotated[str, typer.Option("--method", help="Meta-learner: es (evolution strategies) or maml.")] = "es",
     iters: Annotated[int, typer.Option("--iters", min=1, help="Meta-gradient steps.")] = 150,
     meta_batch: Annotated[int, typer.Option("--meta-batch", min=1, help="maml: tasks per meta-gradient step.")] = 2,
@@ -50,26 +54,32 @@ def prototype_rule(
                                                 "built-in corpus (the rest are generated).")] = 0.7,
     threads: Annotated[int, typer.Option("--threads", min=1, help="Torch CPU threads.")] = 2,
     seed: SeedOpt = 0,
+    progress: ProgressOpt = True,
 ) -> None:
     """Meta-train the prototype backend's update rule (learning-rate, temperature and balance
     schedules) on generated and built-in tasks; prints progress and the held-out ARI."""
-    from ..backends import prototype_meta
     from ..errors import ConfigError
+    from ..training.prototype_rule import train_rule
 
     if method not in ("es", "maml"):
         raise ConfigError(f"--method must be es or maml, got {method!r}")
-    argv = ["--method", method, "--iters", str(iters), "--meta-batch", str(meta_batch), "--pairs", str(pairs),
-            "--sigma", str(sigma), "--steps", str(steps), "--meta-lr", str(meta_lr), "--eval-tasks", str(eval_tasks),
-            "--corpus-share", str(corpus_share), "--threads", str(threads), "--seed", str(seed)]
-    if out is not None:
-        argv += ["--out", str(out)]
-    _run(prototype_meta.main, argv, "meta-training the prototype rule")
+    out = pick_output(output, out_alias)
+    options = {"-o": out, "--method": method, "--iters": iters, "--meta-batch": meta_batch, "--pairs": pairs,
+               "--sigma": sigma, "--steps": steps, "--meta-lr": meta_lr, "--eval-tasks": eval_tasks,
+               "--corpus-share": corpus_share, "--threads": threads, "--seed": seed}
+    path, _ = train_rule(out, method=method, iters=iters, meta_batch=meta_batch, pairs=pairs, sigma=sigma,
+                         steps=steps, meta_lr=meta_lr, eval_tasks=eval_tasks, corpus_share=corpus_share,
+                         threads=threads, seed=seed, progress=progress,
+                         command=_command_line("prototype-rule", options))
+    err_console.print(f"wrote {path}", highlight=False, soft_wrap=True)
 
 
 @train_app.command("anomaly-policy")
 def anomaly_policy(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory to write policy.safetensors and "
-                                      "policy.json to (metaclust_automl/data/anomaly ships them).")],
+    output: Annotated[Optional[str], typer.Option("-o", "--output", metavar="DIR", help="Directory to write "
+                      "policy.safetensors and policy.json to (metaclust_automl/data/anomaly ships them); "
+                      "required.")] = None,
+    out_alias: OutAliasOpt = None,
     spec: Annotated[Optional[Path], typer.Option("--spec", help="Corpus spec (default: "
                                                  "meta_datasets/anomaly/corpus.json).")] = None,
     steps: Annotated[Optional[int], typer.Option("--steps", min=1, help="Policy-gradient steps "
@@ -79,13 +89,18 @@ def anomaly_policy(
     cache: Annotated[Optional[Path], typer.Option("--cache", help="npz file of the corpus states: read when it "
                                                   "exists, else written (speeds up reruns).")] = None,
     seed: SeedOpt = 0,
+    progress: ProgressOpt = True,
 ) -> None:
     """Meta-train the anomaly policy (reinforcement learning across labelled anomaly tasks)."""
-    from ..anomaly import train
+    from ..errors import ConfigError
+    from ..training.anomaly_policy import train
 
-    argv = ["--out", str(out), "--seed", str(seed)]
-    for flag, value in (("--spec", spec), ("--steps", steps), ("--limit-per-family", limit_per_family),
-                        ("--cache", cache)):
-        if value is not None:
-            argv += [flag, str(value)]
-    _run(train.main, argv, "training the anomaly policy")
+    out = pick_output(output, out_alias)
+    if out is None:
+        raise ConfigError("give the directory to write the policy to with -o/--output")
+    options = {"-o": out, "--spec": spec, "--steps": steps, "--limit-per-family": limit_per_family,
+               "--cache": cache, "--seed": seed}
+    policy = train(out, spec=spec, steps=steps, seed=seed, limit_per_family=limit_per_family, cache=cache,
+                   progress=progress, command=_command_line("anomaly-policy", options))
+    err_console.print(f"wrote {out} (held-out ROC-AUC {policy.info.get('validation_auc')}, "
+                      f"{policy.info.get('total_seconds')} s)", highlight=False, soft_wrap=True)

@@ -17,6 +17,15 @@ from ..knowledge_base import KnowledgeBase
 from ..paths import data_path
 
 
+#: the directory inside a knowledge base that holds its selectors' weights (one per selector)
+SELECTORS_SUBDIR = "selectors"
+
+
+def weights_dir(kb_dir: str | os.PathLike) -> Path:
+    """Where the selectors of the knowledge base in ``kb_dir`` are saved, and read by default."""
+    return Path(kb_dir) / SELECTORS_SUBDIR
+
+
 def shipped_weights_path() -> Path:
     """Where the weights shipped with the package live (one directory per selector)."""
     return data_path("selectors")
@@ -30,7 +39,7 @@ def weight_dirs(name: str, kb: KnowledgeBase, extra: Iterable[str | os.PathLike]
     for w in map(Path, extra):
         dirs.append(w / name if (w / name).is_dir() else w)
     if kb.path is not None:
-        dirs.append(Path(kb.path) / "selectors" / name)
+        dirs.append(weights_dir(kb.path) / name)
     dirs.append(shipped_weights_path() / name)
     return dirs
 
@@ -74,6 +83,6 @@ def load_selector(name: str, kb: KnowledgeBase, weights: str | os.PathLike | Non
         why = stale[0] if stale else f"no saved {name} weights for this knowledge base"
         where = f"--kb {kb.path}" if kb.path is not None else "--kb KB"
         warnings.warn(f"{why}; fitting the {name} selector now, on every call (save it once with "
-                      f"`metaclust train-selectors {where}`: KB/selectors/ is read automatically)",
+                      f"`metaclust train selectors {where}`: KB/selectors/ is read automatically)",
                       stacklevel=2)
     return fit_seeded(fresh, kb, 0)

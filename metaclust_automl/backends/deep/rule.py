@@ -17,7 +17,7 @@ piecewise-linear function (in log space) of progress through ``KNOTS`` knots:
 The *plain* rule holds them constant at conventional values (every mined neighbour is a
 partner, as in SCAN). The *meta-learned* rule is fitted across the built-in corpus and
 generated tasks by evolution strategies on the ARI of the backend's own labels
-(``prototype_meta``), and ships as a small safetensors file. Being schedules over progress, the rule applies to any number of
+(``training/prototype_rule.py``), and ships as a small safetensors file. Being schedules over progress, the rule applies to any number of
 epochs and rows.
 """
 from __future__ import annotations
@@ -125,7 +125,7 @@ def load_rule(path: str | Path) -> UpdateRule:
     p = Path(path)
     if not p.is_file():
         raise KnowledgeBaseError(f"prototype rule file not found: {p}; rebuild it with "
-                                 f"`python -m metaclust_automl.backends.prototype_meta --out {p}`")
+                                 f"`metaclust train prototype-rule -o {p}`")
     raw = p.read_bytes()
     try:
         tensors = load(raw)

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, DataError
-from ..knowledge_base import STATUS, Config, KnowledgeBase, Task
+from ...errors import ConfigError, DataError
+from ...knowledge_base import STATUS, Config, KnowledgeBase, Task
 from .portfolio import Candidate, portfolio_phase
 from .runner import Reporter, Settings, run_phase
 from .tasks import prepare_tasks, set_tasks
@@ -62,7 +62,7 @@ K_RULE_GRID: tuple[tuple[str, dict[str, Any]], ...] = (
 def grid_candidates(spec: str | os.PathLike | None) -> list[Candidate]:
     """The configurations to add: ``"k-rules"`` (the built-in grid) or a JSON file holding
     ``[{"algorithm": ..., "params": {...}}, ...]``. Each is validated by its backend."""
-    from ..plugins import get_registry
+    from ...plugins import get_registry
 
     if spec is None or str(spec) == "k-rules":
         items = [{"algorithm": a, "params": dict(p)} for a, p in K_RULE_GRID]
@@ -126,9 +126,9 @@ def extend_knowledge_base(base: KnowledgeBase, tasks: Sequence[Any], out_dir: st
     measured ARI; None keeps all). Base tasks missing from ``tasks`` are kept as they are when
     nothing is added, else dropped; base tasks
     whose meta-features no longer match (their generator changed) are run again whole."""
-    from ..metafeatures import feature_names
-    from ..metrics import INDEX_NAMES
-    from ..plugins import get_registry
+    from ...metafeatures import feature_names
+    from ...metrics import INDEX_NAMES
+    from ...plugins import get_registry
     from .build import collect_metafeatures, fill_portfolio_row, metafeature_phase
     from .storage import default_storage_url, open_storage, redact
 
@@ -216,7 +216,7 @@ def extend_knowledge_base(base: KnowledgeBase, tasks: Sequence[Any], out_dir: st
     keep = list(range(K))
     if portfolio_size is not None and portfolio_size < K:
         keep = greedy_prune(P["ari"], portfolio_size)
-    from .. import __version__
+    from ... import __version__
     from .portfolio import portfolio_digest
 
     info = dict(base.info)

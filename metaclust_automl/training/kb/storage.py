@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, DataError
+from ...errors import ConfigError, DataError
 
 JOURNAL_SUFFIXES = (".log", ".journal", ".jsonl")
 

@@ -1,8 +1,8 @@
 """Fit selectors on a knowledge base and save them where ``recommend`` looks first.
 
-``recommend --kb KB`` loads ``KB/selectors/NAME`` when its fingerprint matches KB, and
+``recommend --kb KB`` loads ``KB/selectors/NAME`` (``recommend.weights.weights_dir``) when its fingerprint matches KB, and
 fits the selector again on every call otherwise (the maml networks take a minute). Both
-``metaclust meta-train`` (as its last step) and ``metaclust train-selectors`` call
+``metaclust train kb`` (as its last step) and ``metaclust train selectors`` call
 :func:`train_and_save`, so a knowledge base comes out ready to use.
 """
 from __future__ import annotations
@@ -16,13 +16,6 @@ from ..knowledge_base import KnowledgeBase
 
 #: the selectors trained when none are named (the built-in meta-learners)
 DEFAULT_SELECTORS = ("knn", "maml", "rl2")
-#: the directory inside a knowledge base that ``load_selector`` reads
-SELECTORS_SUBDIR = "selectors"
-
-
-def weights_dir(kb_dir: str | os.PathLike) -> Path:
-    """Where the selectors of the knowledge base in ``kb_dir`` are read from by default."""
-    return Path(kb_dir) / SELECTORS_SUBDIR
 
 
 def check_selector_dirs(out_dir: Path, names: list[str] | tuple[str, ...]) -> None:
@@ -43,7 +36,8 @@ def train_and_save(kb: KnowledgeBase, out_dir: str | os.PathLike, names: list[st
     ``{selector, seconds, validation_top1, path}`` per selector. Unknown names fail before
     any work; a plugin's selector that cannot save is reported (``path`` None), not fatal."""
     from ..plugins import get_registry
-    from .base import fit_seeded
+    from ..selectors.base import fit_seeded
+    from .progress import Bar
 
     reg = get_registry()
     factories = {n: reg.selector(n) for n in names}
@@ -51,7 +45,8 @@ def train_and_save(kb: KnowledgeBase, out_dir: str | os.PathLike, names: list[st
     check_selector_dirs(out, names)
     out.mkdir(parents=False, exist_ok=True)
     report: list[dict[str, Any]] = []
-    with _Bar(progress, len(names)) as bar:
+    with Bar(progress, "selectors", len(names)) as bar:
+        bar.phase("selectors", len(names), done="selectors trained")
         for name in names:
             bar.show(f"training selector {name} on {len(kb.tasks)} tasks x {len(kb.configs)} configurations")
             start = time.perf_counter()
@@ -65,36 +60,3 @@ def train_and_save(kb: KnowledgeBase, out_dir: str | os.PathLike, names: list[st
                            "validation_top1": getattr(sel, "val_top1_", getattr(sel, "val_top1", None)), "path": path})
             bar.advance()
     return report
-
-
-class _Bar:
-    """One rich progress bar over the selectors (stderr); silent when disabled."""
-
-    def __init__(self, enabled: bool, total: int) -> None:
-        self.progress: Any = None
-        self.task: Any = None
-        if enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                     TimeElapsedColumn(), console=Console(stderr=True), transient=False)
-            self.task = self.progress.add_task("selectors", total=total)
-
-    def __enter__(self) -> _Bar:
-        if self.progress is not None:
-            self.progress.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.progress is not None:
-            self.progress.update(self.task, description="selectors trained")
-            self.progress.stop()
-
-    def show(self, text: str) -> None:
-        if self.progress is not None:
-            self.progress.update(self.task, description=text)
-
-    def advance(self) -> None:
-        if self.progress is not None:
-            self.progress.advance(self.task)

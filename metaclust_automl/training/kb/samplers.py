@@ -17,7 +17,7 @@ import math
 from functools import lru_cache
 from typing import Any
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 from .slots import SLOT
 
 SAMPLERS = ("tpe", "qmc")

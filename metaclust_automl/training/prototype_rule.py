@@ -1,7 +1,8 @@
 """Meta-train the prototype backend's update rule and write it as safetensors.
 
-    python -m metaclust_automl.backends.prototype_meta \\
-        --out metaclust_automl/data/weights/prototype_rule.safetensors
+    metaclust train prototype-rule -o metaclust_automl/data/weights/prototype_rule.safetensors
+
+(``python -m metaclust_automl.backends.prototype_meta``, the old spelling, runs the same command.)
 
 What is learned: the schedules of ``deep.rule`` (step sizes of prototypes and
 network, temperature and balance weight at five knots of training progress; twenty
@@ -37,18 +38,16 @@ That takes about 17 minutes on one CPU core.
 """
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..backends.deep import merge, meta_tasks, prototypes, rule, space
 from ..corpus.tasks import LabelledTask
 from ..generators import manifolds
-from .deep import merge, meta_tasks, prototypes, rule, space
 
 #: meta-training uses the backend's own defaults, so the learned rule fits what runs
 META_DEFAULTS = {"hidden": 128, "neighbours": 10, "batch_size": 256, "prototypes_per_cluster": 5}
@@ -116,7 +115,7 @@ def evaluate(logs: dict[str, Any], tasks: list[LabelledTask], steps: int) -> flo
 
 
 def meta_train(iters: int, steps: int, seed: int, meta_lr: float, pool: meta_tasks.TaskPool,
-               meta_batch: int = 2, log: Any = print) -> tuple[rule.UpdateRule, dict[str, Any]]:
+               meta_batch: int = 2, log: Any = print, tick: Any = None) -> tuple[rule.UpdateRule, dict[str, Any]]:
     """Adam on the log-schedules with meta-gradients averaged over ``meta_batch`` tasks;
     the rule returned is the average of the iterates over the second half (Polyak
     averaging), which tames the noise of meta-gradients through long unrolled runs."""
@@ -148,6 +147,8 @@ def meta_train(iters: int, steps: int, seed: int, meta_lr: float, pool: meta_tas
                 for k, v in theta.items():
                     average[k] += v
             averaged += 1
+        if tick is not None:
+            tick()
         if (it + 1) % 10 == 0 or it == 0:
             vals = {k: round(math.exp(float(v.detach().mean())), 4) for k, v in theta.items()}
             log(f"iter {it + 1}/{iters}  loss(last 10) {np.mean(history[-10:]):.4f}  "
@@ -160,7 +161,8 @@ def meta_train(iters: int, steps: int, seed: int, meta_lr: float, pool: meta_tas
 
 
 def meta_train_es(iters: int, steps: int, seed: int, meta_lr: float, pool: meta_tasks.TaskPool,
-                  pairs: int = 4, sigma: float = 0.2, log: Any = print) -> tuple[rule.UpdateRule, dict[str, Any]]:
+                  pairs: int = 4, sigma: float = 0.2, log: Any = print, tick: Any = None
+                  ) -> tuple[rule.UpdateRule, dict[str, Any]]:
     """ES-MAML: Adam ascent on the ES estimate of d(ARI)/d(log-schedules),
     from ``pairs`` antithetic pairs per step (each pair: one task, one seed), with
     Polyak averaging over the second half."""
@@ -201,6 +203,8 @@ def meta_train_es(iters: int, steps: int, seed: int, meta_lr: float, pool: meta_
         if it >= iters // 2:
             average += theta.detach()
             averaged += 1
+        if tick is not None:
+            tick()
         if (it + 1) % 10 == 0 or it == 0:
             vals = {k: round(math.exp(float(theta[i * rule.KNOTS:(i + 1) * rule.KNOTS].detach().mean())), 4)
                     for i, k in enumerate(names)}
@@ -214,56 +218,44 @@ def meta_train_es(iters: int, steps: int, seed: int, meta_lr: float, pool: meta_
     return rule.UpdateRule(logs, meta=info, learned=True), info
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m metaclust_automl.backends.prototype_meta",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=rule.DEFAULT_PATH, help="safetensors file to write")
-    parser.add_argument("--method", choices=("es", "maml"), default="es", help="meta-learner (see above)")
-    parser.add_argument("--iters", type=int, default=150, help="meta-gradient steps")
-    parser.add_argument("--meta-batch", type=int, default=2, help="maml: tasks per meta-gradient step")
-    parser.add_argument("--pairs", type=int, default=8, help="es: antithetic pairs (tasks) per step")
-    parser.add_argument("--sigma", type=float, default=0.2, help="es: perturbation scale in log space")
-    parser.add_argument("--steps", type=int, default=200, help="training steps unrolled per task")
-    parser.add_argument("--meta-lr", type=float, default=0.03, help="Adam step size on the log-schedules")
-    parser.add_argument("--eval-tasks", type=int, default=32, help="held-out generated tasks scored at the end")
-    parser.add_argument("--corpus-share", type=float, default=0.7,
-                        help="share of training tasks drawn from the built-in corpus (the rest are generated)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    args = parser.parse_args(argv)
-
+def train_rule(out: str | Path | None = None, *, method: str = "es", iters: int = 150, meta_batch: int = 2,
+               pairs: int = 8, sigma: float = 0.2, steps: int = 200, meta_lr: float = 0.03, eval_tasks: int = 32,
+               corpus_share: float = 0.7, threads: int = 2, seed: int = 0, progress: bool = True,
+               command: str = "") -> tuple[Path, dict[str, Any]]:
+    """Meta-train the rule (``method`` es or maml, see above), score it and the plain rule on
+    held-out tasks, and write it to ``out`` (default: the shipped file); returns the path and
+    the metadata written with it. ``metaclust train prototype-rule`` is its command line."""
     import torch
 
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    pool = meta_tasks.task_pool(args.corpus_share)
-    log = lambda s: print(s, file=sys.stderr, flush=True)  # noqa: E731
-    if args.method == "es":
-        learned, info = meta_train_es(args.iters, args.steps, args.seed, args.meta_lr, pool, args.pairs,
-                                      args.sigma, log=log)
-    else:
-        learned, info = meta_train(args.iters, args.steps, args.seed, args.meta_lr, pool, args.meta_batch,
-                                   log=log)
-    eval_rng = np.random.default_rng(10_000 + args.seed)
-    held_out = {"generated": [manifolds.sample_task(eval_rng, pool.rows) for _ in range(args.eval_tasks)],
-                "corpus": pool.held_out}
-    plain, learned_logs = rule.UpdateRule.plain().tensors(), learned.tensors()
-    for name, tasks in held_out.items():
-        if not tasks:
-            continue
-        plain_ari, learned_ari = evaluate(plain, tasks, args.steps), evaluate(learned_logs, tasks, args.steps)
-        info.update({f"heldout_{name}_tasks": len(tasks), f"heldout_{name}_ari_plain": round(plain_ari, 4),
-                     f"heldout_{name}_ari_learned": round(learned_ari, 4)})
-        print(f"held-out ARI over {len(tasks)} {name} tasks: plain {plain_ari:.4f}, learned {learned_ari:.4f}",
-              file=sys.stderr)
-    info.update({"command": "python -m metaclust_automl.backends.prototype_meta " + " ".join(argv or sys.argv[1:]),
+    from ..errors import ConfigError
+    from .progress import Bar
+
+    if method not in ("es", "maml"):
+        raise ConfigError(f"--method must be es or maml, got {method!r}")
+    out = Path(out) if out is not None else rule.DEFAULT_PATH
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    pool = meta_tasks.task_pool(corpus_share)
+    with Bar(progress, f"meta-training the rule ({method})", iters) as bar:
+        if method == "es":
+            learned, info = meta_train_es(iters, steps, seed, meta_lr, pool, pairs, sigma, log=bar.log,
+                                          tick=bar.advance)
+        else:
+            learned, info = meta_train(iters, steps, seed, meta_lr, pool, meta_batch, log=bar.log, tick=bar.advance)
+        eval_rng = np.random.default_rng(10_000 + seed)
+        held_out = {"generated": [manifolds.sample_task(eval_rng, pool.rows) for _ in range(eval_tasks)],
+                    "corpus": pool.held_out}
+        plain, learned_logs = rule.UpdateRule.plain().tensors(), learned.tensors()
+        for name, tasks in held_out.items():
+            if not tasks:
+                continue
+            bar.phase(f"scoring on held-out {name} tasks", None)
+            plain_ari, learned_ari = evaluate(plain, tasks, steps), evaluate(learned_logs, tasks, steps)
+            info.update({f"heldout_{name}_tasks": len(tasks), f"heldout_{name}_ari_plain": round(plain_ari, 4),
+                         f"heldout_{name}_ari_learned": round(learned_ari, 4)})
+            bar.log(f"held-out ARI over {len(tasks)} {name} tasks: plain {plain_ari:.4f}, learned {learned_ari:.4f}")
+    info.update({"command": command or "metaclust train prototype-rule",
                  "values": learned.values(), "defaults": META_DEFAULTS})
     learned.meta = info
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    rule.save_rule(args.out, learned)
-    print(f"wrote {args.out}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return rule.save_rule(out, learned), info

@@ -27,7 +27,7 @@ def space_digest(backend: Any) -> str:
 
 
 def search_phase(tasks: list[PreparedTask], settings: Settings) -> Phase:
-    from ..plugins import get_registry
+    from ...plugins import get_registry
 
     registry = get_registry()
     jobs = []
@@ -46,8 +46,8 @@ def run_search_slot(ctx: WorkerContext, job: StudyJob, slot: int, trial_id: int)
     """Draw one configuration from the sampler, run it under the guard, record its ARI."""
     import optuna
 
-    from ..running.worker import report_backend_problem
-    from ..plugins import get_registry
+    from ...running.worker import report_backend_problem
+    from ...plugins import get_registry
 
     settings = ctx.settings
     algorithm = job.payload["algorithm"]
@@ -57,12 +57,12 @@ def run_search_slot(ctx: WorkerContext, job: StudyJob, slot: int, trial_id: int)
     try:
         params = get_registry().backend(algorithm).search_space(trial)
     except Exception as exc:  # noqa: BLE001 - a plugin's search space may raise anything
-        from ..running.worker import Outcome
+        from ...running.worker import Outcome
 
         error = f"search_space raised {type(exc).__name__}: {exc}"
         report_backend_problem(algorithm, Outcome("failed", error=error))
         return record(ctx.storage, trial_id, "failed", None, {"error": error, "seconds": 0.0})
-    outcome = ctx.guard.call("metaclust_automl.metatrain.tasks:evaluate_job",
+    outcome = ctx.guard.call("metaclust_automl.training.kb.tasks:evaluate_job",
                              {"task": job.task, "algorithm": algorithm, "params": params,
                               "seed": settings.seed}, task_arrays(job.task, ctx.inherits))
     if not outcome.ok:

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from ..corpus.tasks import LabelledTask
-from ..errors import DataError
-from ..validation import check_matrix
+from ...corpus.tasks import LabelledTask
+from ...errors import DataError
+from ...validation import check_matrix
 
 
 @dataclass(kw_only=True)
@@ -116,8 +116,8 @@ def evaluate_job(arrays: dict[str, np.ndarray], task: int, algorithm: str, param
     Returns ARI/NMI/ACC against the reference labels (label -1 unscored), the backend's
     run time, and, if asked, the internal indices (``metrics.INDEX_NAMES``) of the
     clustering, computed on the task's rows as given."""
-    from ..metrics import INDEX_NAMES, external_scores, internal_indices
-    from ..plugins import get_registry
+    from ...metrics import INDEX_NAMES, external_scores, internal_indices
+    from ...plugins import get_registry
 
     X, y = _task_xy(arrays, task)
     run = get_registry().backend(algorithm).run(X, params, seed=seed)
@@ -135,7 +135,7 @@ def evaluate_job(arrays: dict[str, np.ndarray], task: int, algorithm: str, param
 
 def metafeatures_job(arrays: dict[str, np.ndarray], task: int, seed: int) -> tuple[dict[str, Any], dict]:
     """Guarded job: the meta-features of one task (names and values, in order)."""
-    from ..metafeatures import extract
+    from ...metafeatures import extract
 
     X = arrays["X"] if "X" in arrays else _TASKS[task].table
     values = extract(X, seed=seed)

@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import MetaclustError
-from ..running.worker import Guard
+from ...errors import MetaclustError
+from ...running.worker import Guard
 from .slots import OUTCOME, RESULT, SlotState, claim, ensure_study, finished_by_slot
 
 #: counters per phase: [ok, failed, timeout, lost]
@@ -306,7 +306,7 @@ def run_phase(phase: Phase, settings: Settings, storage: Any, url: str, *, jobs:
     counts.ok, counts.failed, counts.timeout, counts.lost = (int(v) for v in counters[:])
     message = errors.value.decode("utf-8", "replace")
     if message:
-        from ..errors import BackendError
+        from ...errors import BackendError
 
         raise BackendError(f"a meta-training worker stopped: {message}")
     bad = [p for p in procs if p.exitcode != 0]

@@ -2,7 +2,9 @@
 
 One command builds the shipped weights::
 
-    python -m metaclust_automl.anomaly.train --out metaclust_automl/data/anomaly
+    metaclust train anomaly-policy -o metaclust_automl/data/anomaly
+
+(``python -m metaclust_automl.anomaly.train``, the old spelling, runs the same command.)
 
 It generates the corpus described by ``meta_datasets/anomaly/corpus.json`` (no downloads),
 computes every task's states, trains, and writes ``policy.safetensors`` + ``policy.json``.
@@ -42,7 +44,6 @@ are never used in training.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
@@ -55,10 +56,10 @@ import numpy as np
 
 from ..corpus.tasks import LabelledTask
 from ..generators.anomalies import generate, load_spec
-from .detectors import DETECTOR_NAMES
-from .features import feature_names
-from .observe import observe
-from .policy import Policy, build_network, device
+from ..anomaly.detectors import DETECTOR_NAMES
+from ..anomaly.features import feature_names
+from ..anomaly.observe import observe
+from ..anomaly.policy import Policy, build_network, device
 
 
 @dataclass
@@ -99,13 +100,16 @@ class TaskStates:
     y: np.ndarray  # int (n,)
 
 
-def task_states(tasks: list[LabelledTask], *, seed: int = 0, progress: bool = False) -> list[TaskStates]:
+def task_states(tasks: list[LabelledTask], *, seed: int = 0, progress: bool = False,
+                tick: Any = None) -> list[TaskStates]:
     """Fit the detector bank on every task and keep its in-sample state."""
     out = []
     start = time.time()
     for i, task in enumerate(tasks):
         obs = observe(task.X, detectors=DETECTOR_NAMES, seed=seed)
         out.append(TaskStates(task.id, task.group, obs.state, task.y.astype(np.int64)))
+        if tick is not None:
+            tick()
         if progress and (i + 1) % 25 == 0:
             print(f"  states: {i + 1}/{len(tasks)} tasks, {time.time() - start:.0f} s", file=sys.stderr)
     return out
@@ -149,7 +153,8 @@ def split_tasks(tasks: list[TaskStates], share: float, seed: int) -> tuple[list[
     return train, val
 
 
-def train_policy(tasks: list[TaskStates], config: TrainConfig | None = None, *, log: Any = None) -> Policy:
+def train_policy(tasks: list[TaskStates], config: TrainConfig | None = None, *, log: Any = None,
+                 tick: Any = None) -> Policy:
     """REINFORCE with a baseline on the tasks' states; returns the best policy on held-out tasks."""
     import torch
 
@@ -229,6 +234,8 @@ def train_policy(tasks: list[TaskStates], config: TrainConfig | None = None, *, 
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
         opt.step()
         sched.step()
+        if tick is not None:
+            tick()
         if step % config.eval_every == 0 or step == config.steps:
             score = evaluate()
             mean_reward = float(reward.mean())
@@ -258,7 +265,7 @@ def calibrate_contamination(policy: Policy, train: list[TaskStates], val: list[T
     """Fit the ``--contamination auto`` rule on the training tasks, choose it on the held-out
     ones (``contamination.choose_rule``), and record the descriptor head's held-out error
     next to it for comparison."""
-    from .contamination import choose_rule, flagged_error
+    from ..anomaly.contamination import choose_rule, flagged_error
 
     rule = choose_rule([(policy.logits(t.state), t.y) for t in train], [(policy.logits(t.state), t.y) for t in val])
     policy.contamination_rule = {k: rule[k] for k in ("method", "t", "a", "b") if k in rule}
@@ -268,62 +275,54 @@ def calibrate_contamination(policy: Policy, train: list[TaskStates], val: list[T
     return rule
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m metaclust_automl.anomaly.train", description=__doc__.split("\n")[0])
-    parser.add_argument("--out", required=True, help="directory to write policy.safetensors and policy.json to")
-    parser.add_argument("--spec", default=None, help="corpus spec (default: meta_datasets/anomaly/corpus.json)")
-    parser.add_argument("--steps", type=int, default=TrainConfig.steps)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--limit-per-family", type=int, default=None, help="use at most this many tasks per family")
-    parser.add_argument("--cache", default=None,
-                        help="npz file of the corpus states: read when it exists, else written (speeds up reruns)")
-    args = parser.parse_args(argv)
-
+def train(out: str | Path, *, spec: str | Path | None = None, steps: int | None = None, seed: int = 0,
+          limit_per_family: int | None = None, cache: str | Path | None = None, progress: bool = True,
+          command: str = "") -> Policy:
+    """Generate the corpus of ``spec`` (default ``meta_datasets/anomaly/corpus.json``), compute
+    its states (or read them from ``cache``), train, and write ``policy.safetensors`` and
+    ``policy.json`` to the directory ``out``. ``metaclust train anomaly-policy`` is its command
+    line. Bad arguments raise ConfigError before any work."""
     import torch
     from threadpoolctl import threadpool_limits
 
-    from ..errors import ConfigError, MetaclustError
+    from ..errors import ConfigError
+    from .progress import Bar
 
     torch.set_num_threads(1)
-    try:
-        out = Path(args.out)
-        if not (out.parent if str(out.parent) else Path(".")).is_dir():
-            raise ConfigError(f"cannot write {out}: directory {out.parent} does not exist")
-        if out.exists() and not out.is_dir():
-            raise ConfigError(f"cannot write {out}: it is a file, not a directory")
-        spec = load_spec(args.spec)
-        spec_hash = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
-        started = time.time()
-        cache = Path(args.cache) if args.cache else None
-        with threadpool_limits(1):  # one thread each: faster than oversubscribed BLAS/OpenMP here
-            if cache is not None and cache.is_file():
-                states = load_cache(cache, spec_hash)
-                print(f"read {len(states)} task states from {cache}", file=sys.stderr)
-            else:
-                print("generating the corpus and its detector scores ...", file=sys.stderr)
-                tasks = list(generate(spec, limit_per_family=args.limit_per_family))
-                states = task_states(tasks, seed=args.seed, progress=True)
-                if cache is not None:
-                    save_cache(cache, states, spec_hash)
-            rule = dict(spec.get("filter", {}))
-            states, dropped = filter_tasks(states, float(rule.get("min_best_auc", 0.6)),
-                                           float(rule.get("min_mean_auc", 0.5)))
-            prepared = time.time() - started
-            print(f"{len(states)} tasks ready in {prepared:.0f} s ({dropped} undetectable ones left out); "
-                  "training ...", file=sys.stderr)
-            config = TrainConfig(steps=args.steps, seed=args.seed)
-            policy = train_policy(states, config, log=lambda m: print(m, file=sys.stderr))
-        policy.info.update({"corpus_spec_sha256": spec_hash, "corpus_tasks": len(states),
-                            "corpus_tasks_left_out": dropped,
-                            "command": "python -m metaclust_automl.anomaly.train " + " ".join(argv or sys.argv[1:]),
-                            "total_seconds": round(time.time() - started, 1)})
-        policy.save(args.out)
-    except MetaclustError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {args.out} (held-out ROC-AUC {policy.info.get('validation_auc')}, "
-          f"{time.time() - started:.0f} s)", file=sys.stderr)
-    return 0
+    out = Path(out)
+    if not (out.parent if str(out.parent) else Path(".")).is_dir():
+        raise ConfigError(f"cannot write {out}: directory {out.parent} does not exist")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"cannot write {out}: it is a file, not a directory")
+    spec_dict = load_spec(spec)
+    spec_hash = hashlib.sha256(json.dumps(spec_dict, sort_keys=True).encode()).hexdigest()
+    started = time.time()
+    cache_path = Path(cache) if cache else None
+    config = TrainConfig(steps=steps, seed=seed) if steps is not None else TrainConfig(seed=seed)
+    with Bar(progress, "generating the corpus") as bar, threadpool_limits(1):  # one thread each: faster
+        # than oversubscribed BLAS/OpenMP here
+        if cache_path is not None and cache_path.is_file():
+            states = load_cache(cache_path, spec_hash)
+            bar.log(f"read {len(states)} task states from {cache_path}")
+        else:
+            tasks = list(generate(spec_dict, limit_per_family=limit_per_family))
+            bar.phase("detector scores of the corpus tasks", len(tasks))
+            states = task_states(tasks, seed=seed, tick=bar.advance)
+            if cache_path is not None:
+                save_cache(cache_path, states, spec_hash)
+        rule = dict(spec_dict.get("filter", {}))
+        states, dropped = filter_tasks(states, float(rule.get("min_best_auc", 0.6)),
+                                       float(rule.get("min_mean_auc", 0.5)))
+        prepared = time.time() - started
+        bar.log(f"{len(states)} tasks ready in {prepared:.0f} s ({dropped} undetectable ones left out); training ...")
+        bar.phase("policy-gradient steps", config.steps, done="policy trained")
+        policy = train_policy(states, config, log=bar.log, tick=bar.advance)
+    policy.info.update({"corpus_spec_sha256": spec_hash, "corpus_tasks": len(states),
+                        "corpus_tasks_left_out": dropped,
+                        "command": command or "metaclust train anomaly-policy",
+                        "total_seconds": round(time.time() - started, 1)})
+    policy.save(out)
+    return policy
 
 
 def save_cache(path: Path, states: list[TaskStates], spec_hash: str) -> None:
@@ -349,6 +348,3 @@ def load_cache(path: Path, spec_hash: str) -> list[TaskStates]:
         return [TaskStates(str(i), str(f), z[f"s{k}"], z[f"y{k}"])
                 for k, (i, f) in enumerate(zip(z["ids"], z["families"]))]
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

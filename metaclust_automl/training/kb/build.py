@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, DataError
-from ..knowledge_base import STATUS, Config, KnowledgeBase, Task
+from ...errors import ConfigError, DataError
+from ...knowledge_base import STATUS, Config, KnowledgeBase, Task
 from .portfolio import Candidate, portfolio_digest, portfolio_phase, select_portfolio
 from .runner import Phase, Reporter, Settings, StudyJob, WorkerContext, metafeature_limit, record, run_phase
 from .samplers import SAMPLERS
@@ -52,7 +52,7 @@ def metafeature_phase(tasks: list[PreparedTask], settings: Settings, names: list
 
 
 def run_metafeature_slot(ctx: WorkerContext, job: StudyJob, slot: int, trial_id: int) -> str:
-    outcome = ctx.guard.call("metaclust_automl.metatrain.tasks:metafeatures_job",
+    outcome = ctx.guard.call("metaclust_automl.training.kb.tasks:metafeatures_job",
                              {"task": job.task, "seed": ctx.settings.seed},
                              task_arrays(job.task, ctx.inherits, whole=True))
     if not outcome.ok:
@@ -128,7 +128,7 @@ def _check_args(trials: int, jobs: int, portfolio_size: int, time_limit: float |
 
 
 def _resolve_backends(backends: Sequence[str] | None) -> tuple[str, ...]:
-    from ..plugins import get_registry
+    from ...plugins import get_registry
 
     registry = get_registry()
     names = tuple(dict.fromkeys(backends)) if backends else DEFAULT_BACKENDS
@@ -148,7 +148,7 @@ def _warm_imports(backends: Sequence[str]) -> None:
     import sklearn.mixture  # noqa: F401
     import sklearn.neighbors  # noqa: F401
 
-    from .. import metafeatures  # noqa: F401
+    from ... import metafeatures  # noqa: F401
 
     if "hdbscan" in backends:
         try:
@@ -163,8 +163,8 @@ def check_kb_output(out_dir: str | os.PathLike) -> Path:
 
     Anything else is refused before any work, because the atomic swap that writes the
     knowledge base replaces the directory whole: the files in it would be deleted."""
-    from ..atomic import check_output_dir
-    from ..knowledge_base import is_knowledge_base
+    from ...atomic import check_output_dir
+    from ...knowledge_base import is_knowledge_base
 
     out = Path(out_dir)
     try:
@@ -207,9 +207,9 @@ def build_knowledge_base(
     shows bars on stderr; ``verbose`` (default: as ``progress``) prints the summary lines
     (trials run now and already finished, per phase).
     """
-    from ..metafeatures import feature_names
-    from ..metrics import INDEX_NAMES
-    from ..plugins import get_registry
+    from ...metafeatures import feature_names
+    from ...metrics import INDEX_NAMES
+    from ...plugins import get_registry
     from .storage import default_storage_url, open_storage, redact
 
     started = time.perf_counter()
@@ -269,7 +269,7 @@ def assemble(tasks: list[PreparedTask], portfolio: list[Candidate], mf_names: li
              M: np.ndarray, arrays: dict[str, np.ndarray], settings: Settings, *, studies: dict[str, Any],
              corpus: dict[str, Any] | None, mf_failed: list[str], build: dict[str, Any]) -> KnowledgeBase:
     """The KnowledgeBase object (content first, provenance under ``info["build"]``)."""
-    from .. import __version__
+    from ... import __version__
 
     info = {
         "builder": "metaclust meta-train",

@@ -202,12 +202,12 @@ def portfolio_phase(tasks: list[PreparedTask], portfolio: list[Candidate], setti
 
 def run_portfolio_slot(ctx: WorkerContext, job: StudyJob, slot: int, trial_id: int) -> str:
     """Run every portfolio configuration on the job's task; store the row."""
-    from ..running.worker import report_backend_problem
+    from ...running.worker import report_backend_problem
 
     row: dict[str, list[Any]] = {"status": [], "ari": [], "nmi": [], "acc": [], "indices": [], "seconds": [],
                                  "error": []}
     for cfg in job.payload["configs"]:
-        outcome = ctx.guard.call("metaclust_automl.metatrain.tasks:evaluate_job",
+        outcome = ctx.guard.call("metaclust_automl.training.kb.tasks:evaluate_job",
                                  {"task": job.task, "algorithm": cfg["algorithm"], "params": cfg["params"],
                                   "seed": ctx.settings.seed, "indices": True,
                                   "index_sample": ctx.settings.index_sample},
