@@ -258,7 +258,8 @@ def test_shipped_rule_is_meta_learned_and_loads():
 
 def test_es_meta_training_moves_the_rule_deterministically_within_bounds():
     from metaclust_automl.training import prototype_rule
-    from metaclust_automl.backends.deep import meta_tasks, rule
+    from metaclust_automl.backends.deep import rule
+    from metaclust_automl.training import prototype_tasks as meta_tasks
 
     def train():
         pool = meta_tasks.TaskPool(corpus_share=0.0, rows=(60, 90))
@@ -505,7 +506,7 @@ def test_version_one_rule_files_load_with_the_plain_reach(tmp_path):
 
 
 def test_meta_task_pool_leaves_out_the_benchmark_and_mixes_both_sources():
-    from metaclust_automl.backends.deep import meta_tasks
+    from metaclust_automl.training import prototype_tasks as meta_tasks
 
     pool = meta_tasks.task_pool(corpus_share=0.5)
     names = [t.group for t in pool.train + pool.held_out]

@@ -5,7 +5,8 @@
 - ``selector_weights``: every selector fitted on a knowledge base and saved as plain files
   (``metaclust train selectors``, alias ``metaclust train-selectors``);
 - ``prototype_rule``: the prototype backend's update rule, meta-trained with ES-MAML
-  (``metaclust train prototype-rule``, alias ``python -m metaclust_automl.backends.prototype_meta``);
+  (``metaclust train prototype-rule``, alias ``python -m metaclust_automl.backends.prototype_meta``),
+  on the tasks of ``prototype_tasks``;
 - ``anomaly_policy``: the anomaly policy, meta-trained with REINFORCE (``metaclust train
   anomaly-policy``, alias ``python -m metaclust_automl.anomaly.train``);
 - ``progress``: the progress bar they share.

@@ -7,7 +7,7 @@
 What is learned: the schedules of ``deep.rule`` (step sizes of prototypes and
 network, temperature and balance weight at five knots of training progress; twenty
 numbers, plus the neighbour reach), across the built-in corpus tasks and generated
-high-dimensional ones (``deep.meta_tasks``; digits, the benchmark's data set, is left
+high-dimensional ones (``prototype_tasks``; digits, the benchmark's data set, is left
 out), seen in the normalised space of ``deep.space``. For each task the backend's own
 training is run from its start (one start, tiles grouped as the backend does) and
 scored against the task's labels.
@@ -45,9 +45,10 @@ from typing import Any
 
 import numpy as np
 
-from ..backends.deep import merge, meta_tasks, prototypes, rule, space
+from ..backends.deep import merge, prototypes, rule, space
 from ..corpus.tasks import LabelledTask
 from ..generators import manifolds
+from . import prototype_tasks as meta_tasks
 
 #: meta-training uses the backend's own defaults, so the learned rule fits what runs
 META_DEFAULTS = {"hidden": 128, "neighbours": 10, "batch_size": 256, "prototypes_per_cluster": 5}

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...corpus.tasks import LabelledTask
-from ...generators import manifolds
+from ..corpus.tasks import LabelledTask
+from ..generators import manifolds
 
 EXCLUDED_FAMILIES = ("digits", "wine", "breast-cancer")
 MAX_ROWS = 2000
@@ -59,7 +59,7 @@ def task_pool(corpus_share: float = 0.7, seed: int = 0) -> TaskPool:
     """The training and held-out corpus pools (see the module docstring); with
     ``corpus_share`` 0 every training task is generated, and the held-out pool is still
     there to score the result."""
-    from ...corpus.builtin import builtin_corpus, builtin_families
+    from ..corpus.builtin import builtin_corpus, builtin_families
 
     families = [f for f in builtin_families() if f not in EXCLUDED_FAMILIES]
     tasks = [corpus_task(t.X, t.y, t.id) for t in builtin_corpus(families=families)]
