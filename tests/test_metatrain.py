@@ -249,6 +249,7 @@ def test_hanging_backend_is_stopped_and_recorded_as_timed_out(tmp_path, sleepy_p
 
 
 def test_guard_survives_hangs_crashes_and_exceptions():
+    from metaclust_automl.running.backend_runner import checked_run
     from metaclust_automl.running.worker import Guard
 
     X, _ = make_blobs(n_samples=60, centers=2, random_state=0)
@@ -257,9 +258,11 @@ def test_guard_survives_hangs_crashes_and_exceptions():
         assert out.status == "timeout" and "1 s" in out.error
         out = guard.call("metaclust_automl.running.worker:exit_job", {"code": 3})
         assert out.status == "failed" and "died" in out.error
-        out, run = guard.run_backend("kmeans", X, {"n_clusters": 0})
-        assert out.status == "failed" and "n_clusters" in out.error and run is None
-        out, run = guard.run_backend("kmeans", X, {"n_clusters": 2}, seed=0)
+        job = "metaclust_automl.running.backend_runner:run_job"
+        out = guard.call(job, {"algorithm": "kmeans", "params": {"n_clusters": 0}, "seed": 0}, {"X": X})
+        assert out.status == "failed" and "n_clusters" in out.error
+        out = guard.call(job, {"algorithm": "kmeans", "params": {"n_clusters": 2}, "seed": 0}, {"X": X})
+        run = checked_run("kmeans", out, 60)
         assert out.ok and run.n_clusters == 2 and run.labels.shape == (60,)
         assert guard.restarts == 2
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from metaclust_automl import plugins
-from metaclust_automl.running import worker as guard
+from metaclust_automl.running import reporting
 from metaclust_automl.errors import BackendError
 from metaclust_automl.knowledge_base import STATUS, Config, KnowledgeBase
 from metaclust_automl.generators.shapes import make_task
@@ -83,7 +83,7 @@ def installed(tmp_path, monkeypatch):
     fake_distribution(site, DISTRIBUTION["boom"], {"boom": "flaky_boom"})
     fake_distribution(site, DISTRIBUTION["hang"], {"hang": "flaky_hang"})
     monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setattr(guard, "_reported", set())
+    monkeypatch.setattr(reporting, "_reported", set())
     plugins.reset()
     reg = plugins.get_registry()
     assert reg.source("backend", "boom") == "metaclust-boom"

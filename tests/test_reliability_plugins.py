@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from metaclust_automl import plugins
-from metaclust_automl.running import worker as guard
+from metaclust_automl.running import reporting, worker as guard
 from metaclust_automl.errors import BackendError, ConfigError
 from metaclust_automl.running.backend_runner import BackendRunner, validate_params
 
@@ -163,7 +163,7 @@ def installed(tmp_path, monkeypatch):
     site = tmp_path / "site"
     install(site)
     monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setattr(guard, "_reported", set())
+    monkeypatch.setattr(reporting, "_reported", set())
     plugins.reset()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -207,12 +207,12 @@ def test_float_labels_from_a_plugin_are_normalised(installed, blobs):
     assert set(np.unique(run.labels)) == {0, 1}
 
 
-def test_guard_run_backend_checks_labels(installed, blobs):
+def test_a_plugin_s_wrong_number_of_labels_is_a_backend_error(installed, blobs):
     X, _ = blobs
-    with guard.Guard(30) as g, warnings.catch_warnings():
+    with BackendRunner(30) as runner, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        outcome, run = g.run_backend("short", X)
-    assert run is None and outcome.status == "failed" and "labels for 300 rows" in outcome.error
+        with pytest.raises(BackendError, match="labels for 300 rows"):
+            runner.run("short", X, {})
 
 
 # -- code outside fit_predict -------------------------------------------------------------------

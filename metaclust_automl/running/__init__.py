@@ -1,3 +1,11 @@
-"""Running plugin code safely: a worker process with a time limit (``worker.Guard``) and the
-``BackendRunner`` that runs backends by name (built-ins in process, plugins' in the worker),
-with failures reported once. No knowledge of the command line: callers pass the limits."""
+"""Running plugin code safely, in three rooms:
+
+- ``worker``: a reusable worker process with a time limit (``Guard``) that runs any job named
+  by its import path and turns a raise, a crash or a hang into an ``Outcome``; it knows
+  nothing of backends or plugins;
+- ``backend_runner``: ``BackendRunner`` runs backends by name (built-ins in process, plugins'
+  in the worker) and checks what a worker sends back (``checked_run``);
+- ``reporting``: one warning per process and problem, naming the plugin's distribution.
+
+No knowledge of the command line: callers pass the limits.
+"""

@@ -6,7 +6,7 @@ through the ``metaclust`` entry points) runs in a :class:`~metaclust_automl.runn
 worker process with a time limit, because its code is not ours: it may raise anything,
 crash the interpreter or never return. Each of these becomes a :class:`BackendError`
 naming the plugin's distribution and the backend, reported once per process as one
-warning line (:func:`~metaclust_automl.running.worker.report_backend_problem`), and the caller
+warning line (:func:`~metaclust_automl.running.reporting.report_backend_problem`), and the caller
 (a probe of ``recommend --budget``, the final run of ``cluster``, a task of ``evaluate``)
 goes on with its next candidate.
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -172,7 +173,7 @@ class BackendRunner(Closing):
 
     def _fail(self, algorithm: str, params: Mapping[str, Any] | None, outcome: Any) -> None:
         """Report (once per process) and remember a guarded call that did not succeed; raise."""
-        from .worker import backend_package, report_backend_problem
+        from .reporting import backend_package, report_backend_problem
 
         report_backend_problem(algorithm, outcome)
         package = backend_package(algorithm)
@@ -197,7 +198,7 @@ class BackendRunner(Closing):
         if not self.isolates(algorithm):
             Xr = X if rows is None else X[rows]
             return self.registry.backend(algorithm).run(Xr, dict(params or {}), seed=seed)
-        from .worker import Outcome, checked_run
+        from .worker import Outcome
 
         outcome = self._call("run_job", algorithm, X, params, seed, rows)
         try:
@@ -235,7 +236,8 @@ def validate_params(algorithm: str, params: Mapping[str, Any] | None, time_limit
     in a guarded worker (default limit: the command's ``--time-limit``), because it is code
     that is not ours: a ConfigError it raises is the user's to fix and comes back as one,
     anything else (a hang, a crash, ``sys.exit``) is a BackendError naming the plugin."""
-    from .worker import Guard, backend_package, plugin_time_limit
+    from .reporting import backend_package
+    from .worker import Guard, plugin_time_limit
 
     if registry is None:
         from ..plugins import get_registry
@@ -259,6 +261,30 @@ def validate_params(algorithm: str, params: Mapping[str, Any] | None, time_limit
     what = "timed out" if outcome.status == "timeout" else "failed"
     raise BackendError(f"plugin {package}: backend {algorithm!r} {what} checking its parameters "
                        f"({outcome.error})")
+
+
+def checked_run(algorithm: str, outcome: Any, n: int) -> Any:
+    """A ``ClusterRun`` from a worker's reply, checked in the parent: the worker ran code that
+    is not ours (a plugin may override ``Backend.run``), so its labels are normalised here
+    (one integer per row, noise -1) and every field must have the right type; else BackendError."""
+    from ..backends.base import ClusterRun, normalise_labels
+
+    labels = outcome.arrays.get("labels")
+    if labels is None:
+        raise BackendError(f"algorithm {algorithm!r} returned no labels")
+    labels = normalise_labels(labels, n, f"algorithm {algorithm!r}")
+    r = outcome.result
+    try:
+        params, resolved, notes = r["params"], r["resolved"], r.get("notes", [])
+        if not (isinstance(params, dict) and isinstance(resolved, dict) and isinstance(notes, list)):
+            raise TypeError("params, resolved and notes must be a dict, a dict and a list")
+        seconds, fitted, assigned = float(r["seconds"]), int(r["fitted_rows"]), int(r["assigned_rows"])
+        if not (math.isfinite(seconds) and 0 <= fitted <= n and 0 <= assigned <= n):
+            raise ValueError("seconds or row counts out of range")
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise BackendError(f"algorithm {algorithm!r} returned a malformed run ({exc})") from None
+    return ClusterRun(labels=labels, params=params, resolved=resolved, seconds=seconds, fitted_rows=fitted,
+                      assigned_rows=assigned, notes=[str(x)[:500] for x in notes])
 
 
 # -- jobs run in the guard worker --------------------------------------------------------

@@ -14,8 +14,8 @@ import path ``"package.module:function"``; it receives ``(arrays, **kwargs)`` an
 caller prepared (the plugin registry, the tasks of a meta-training run), and a job may
 refer to that state instead of shipping arrays.
 
-Third-party plugins that fail or hang are reported once per process, with the name of
-the package that provides them (``report_once``).
+The worker knows nothing of backends or plugins: ``backend_runner`` runs backends in it,
+``reporting`` says once per process which plugin failed.
 """
 from __future__ import annotations
 
@@ -33,8 +33,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from .. import DISTRIBUTION
-from ..errors import BackendError, ConfigError
+from ..errors import ConfigError
 
 STATUSES = ("ok", "failed", "timeout")
 
@@ -302,100 +301,6 @@ class Guard(Closing):
         if not reply.get("ok"):
             return Outcome("failed", seconds=seconds, error=str(reply.get("error", "unknown error")))
         return Outcome("ok", result=dict(reply.get("result") or {}), arrays=out, seconds=seconds)
-
-    def run_backend(self, algorithm: str, X: np.ndarray, params: Mapping[str, Any] | None = None,
-                    seed: int = 0, *, time_limit: float | None = None) -> tuple[Outcome, Any]:
-        """Run a registered backend on ``X``: ``(outcome, ClusterRun or None)``.
-
-        A third-party backend that fails or times out is reported once (a PluginWarning
-        naming its package); built-in ones are only recorded in the outcome."""
-        outcome = self.call("metaclust_automl.running.worker:backend_job",
-                            {"algorithm": algorithm, "params": dict(params or {}), "seed": int(seed)},
-                            {"X": np.asarray(X, dtype=np.float64)}, time_limit=time_limit)
-        if not outcome.ok:
-            report_backend_problem(algorithm, outcome)
-            return outcome, None
-        try:
-            run = checked_run(algorithm, outcome, int(np.shape(X)[0]))
-        except BackendError as exc:
-            outcome = Outcome("failed", seconds=outcome.seconds, error=str(exc))
-            report_backend_problem(algorithm, outcome)
-            return outcome, None
-        return outcome, run
-
-
-def checked_run(algorithm: str, outcome: Outcome, n: int) -> Any:
-    """A ``ClusterRun`` from a worker's reply, checked in the parent: the worker ran code that
-    is not ours (a plugin may override ``Backend.run``), so its labels are normalised here
-    (one integer per row, noise -1) and every field must have the right type; else BackendError."""
-    from ..backends.base import ClusterRun, normalise_labels
-
-    labels = outcome.arrays.get("labels")
-    if labels is None:
-        raise BackendError(f"algorithm {algorithm!r} returned no labels")
-    labels = normalise_labels(labels, n, f"algorithm {algorithm!r}")
-    r = outcome.result
-    try:
-        params, resolved, notes = r["params"], r["resolved"], r.get("notes", [])
-        if not (isinstance(params, dict) and isinstance(resolved, dict) and isinstance(notes, list)):
-            raise TypeError("params, resolved and notes must be a dict, a dict and a list")
-        seconds, fitted, assigned = float(r["seconds"]), int(r["fitted_rows"]), int(r["assigned_rows"])
-        if not (math.isfinite(seconds) and 0 <= fitted <= n and 0 <= assigned <= n):
-            raise ValueError("seconds or row counts out of range")
-    except (KeyError, TypeError, ValueError, OverflowError) as exc:
-        raise BackendError(f"algorithm {algorithm!r} returned a malformed run ({exc})") from None
-    return ClusterRun(labels=labels, params=params, resolved=resolved, seconds=seconds, fitted_rows=fitted,
-                      assigned_rows=assigned, notes=[str(x)[:500] for x in notes])
-
-
-def backend_job(arrays: dict[str, np.ndarray], algorithm: str, params: dict[str, Any],
-                seed: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Guarded job: one backend run (used by :meth:`Guard.run_backend`)."""
-    from ..plugins import get_registry
-
-    run = get_registry().backend(algorithm).run(arrays["X"], params, seed=seed)
-    return ({"params": run.params, "resolved": run.resolved, "seconds": run.seconds,
-             "fitted_rows": run.fitted_rows, "assigned_rows": run.assigned_rows, "notes": run.notes},
-            {"labels": run.labels})
-
-
-# -- reporting ---------------------------------------------------------------------------
-
-_reported: set[str] = set()
-
-
-def report_once(message: str, key: str | None = None) -> bool:
-    """Warn (PluginWarning) once per process for each distinct ``key`` (default: the
-    message itself); True if it warned."""
-    from ..plugins import PluginWarning
-
-    key = message if key is None else key
-    if key in _reported:
-        return False
-    _reported.add(key)
-    warnings.warn(message, PluginWarning, stacklevel=3)
-    return True
-
-
-def backend_package(algorithm: str) -> str:
-    """The distribution that registered a backend ('metaclust-automl' for built-ins)."""
-    try:
-        from ..plugins import get_registry
-
-        return get_registry().source("backend", algorithm)
-    except Exception:  # noqa: BLE001
-        return "?"
-
-
-def report_backend_problem(algorithm: str, outcome: Outcome) -> None:
-    """Report a third-party backend's failure or hang once, naming its package."""
-    package = backend_package(algorithm)
-    if package in (DISTRIBUTION, "?") or outcome.ok:
-        return
-    what = "timed out" if outcome.status == "timeout" else "failed"
-    report_once(f"plugin {package}: backend {algorithm!r} {what} and was skipped "
-                f"({outcome.error}); later problems of this backend are recorded silently",
-                key=f"{package}\0{algorithm}\0{what}")
 
 
 # -- jobs for tests and diagnostics -------------------------------------------------------

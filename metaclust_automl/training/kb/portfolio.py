@@ -202,7 +202,7 @@ def portfolio_phase(tasks: list[PreparedTask], portfolio: list[Candidate], setti
 
 def run_portfolio_slot(ctx: WorkerContext, job: StudyJob, slot: int, trial_id: int) -> str:
     """Run every portfolio configuration on the job's task; store the row."""
-    from ...running.worker import report_backend_problem
+    from ...running.reporting import report_backend_problem
 
     row: dict[str, list[Any]] = {"status": [], "ari": [], "nmi": [], "acc": [], "indices": [], "seconds": [],
                                  "error": []}

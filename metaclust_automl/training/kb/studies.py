@@ -46,7 +46,7 @@ def run_search_slot(ctx: WorkerContext, job: StudyJob, slot: int, trial_id: int)
     """Draw one configuration from the sampler, run it under the guard, record its ARI."""
     import optuna
 
-    from ...running.worker import report_backend_problem
+    from ...running.reporting import report_backend_problem
     from ...plugins import get_registry
 
     settings = ctx.settings
