@@ -326,6 +326,8 @@ def load_default() -> KnowledgeBase:
     """The shipped knowledge base (works offline right after install)."""
     path = default_kb_path()
     if not (path / MANIFEST).exists():
-        raise KnowledgeBaseError(f"the shipped knowledge base is missing at {path}; reinstall metaclust-automl "
+        from . import DISTRIBUTION
+
+        raise KnowledgeBaseError(f"the shipped knowledge base is missing at {path}; reinstall {DISTRIBUTION} "
                                  "or pass --kb DIR")
     return KnowledgeBase.load(path)

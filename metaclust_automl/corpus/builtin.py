@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ..paths import data_path
+from ..paths import meta_datasets_path
 from ..generators import clusters, real_subsets
 from .tasks import LabelledTask
 
@@ -74,7 +74,7 @@ def spec_path(spec: str | os.PathLike | None = None) -> Path:
     elif os.environ.get(ENV_VAR):
         candidates.append(Path(os.environ[ENV_VAR]))
     else:
-        candidates += [Path(__file__).resolve().parents[2] / "meta_datasets", data_path("meta_datasets")]
+        candidates.append(meta_datasets_path())
     for c in candidates:
         path = c / SPEC_NAME if c.is_dir() else c
         if path.is_file():

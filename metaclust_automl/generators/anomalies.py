@@ -51,8 +51,10 @@ FAMILIES = ("synthetic", "manifold", "injected", "rare_class")
 
 
 def default_spec_path() -> Path:
-    """``meta_datasets/anomaly/corpus.json`` at the repository root."""
-    return Path(__file__).resolve().parents[2] / "meta_datasets" / "anomaly" / "corpus.json"
+    """``meta_datasets/anomaly/corpus.json`` (``paths.meta_datasets_path``)."""
+    from ..paths import meta_datasets_path
+
+    return meta_datasets_path("anomaly", "corpus.json")
 
 
 def load_spec(path: str | os.PathLike | None = None) -> dict[str, Any]:

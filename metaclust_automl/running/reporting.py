@@ -30,7 +30,7 @@ def report_once(message: str, key: str | None = None) -> bool:
 
 
 def backend_package(algorithm: str) -> str:
-    """The distribution that registered a backend ('metaclust-automl' for built-ins)."""
+    """The distribution that registered a backend (``DISTRIBUTION`` for built-ins)."""
     try:
         from ..plugins import get_registry
 
