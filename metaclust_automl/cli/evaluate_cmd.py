@@ -53,12 +53,12 @@ def evaluate(
     """Score selectors (top-1, and with --budget) and blind baselines on every task of a labelled corpus."""
     from ..atomic import check_output_dir
     from ..corpus import load_corpus
-    from ..errors import ConfigError, KnowledgeBaseError
+    from ..errors import ConfigError
     from ..evaluation.baselines import BASELINES
     from ..evaluation.leave_one_out import corpus_has_groups
+    from ..evaluation.planning import choose
     from ..evaluation.report import write_outputs
     from ..evaluation.runner import Plan, evaluate_corpus
-    from ..knowledge_base import KnowledgeBase, load_default
     from .app import option_time_limit
     from ..plugins import get_registry
 
@@ -76,37 +76,10 @@ def evaluate(
                           "or --selectors NAME (see `metaclust plugins`)")
     out_dir = check_output_dir(out)  # a file, a read-only or a missing parent fail before any work
     tasks = load_corpus(corpus, label_column=label_column)
-    by_group = leave_one_out and not no_group and corpus_has_groups([t.group for t in tasks])
-    notes: list[str] = []
-
-    base = None
-    if kb is not None:
-        base = KnowledgeBase.load(kb)
-    elif leave_one_out and names:
-        base = _build_kb(tasks, out_dir / "kb", trials=trials, seed=seed, jobs=jobs, progress=progress)
-    elif names:
-        base = load_default()
-    else:
-        try:
-            base = load_default()  # only for the ceiling of tasks it holds
-        except KnowledgeBaseError:
-            notes.append("no knowledge base: no ceiling and no selectors")
-    if leave_one_out and base is not None:
-        shared = set(base.task_ids) & {t.id for t in tasks}
-        if not shared:
-            raise KnowledgeBaseError(f"--leave-one-out needs a knowledge base built on this corpus, but "
-                                     f"{base.path or 'the knowledge base'} holds none of its tasks; drop --kb "
-                                     "to build one, or drop --leave-one-out")
-        if len(shared) < len(tasks):
-            notes.append(f"{len(tasks) - len(shared)} corpus tasks are not in the knowledge base (no ceiling for them)")
-    if base is not None:
-        overlap = len(set(base.task_ids) & {t.id for t in tasks})
-        if overlap and not leave_one_out:
-            notes.append(f"{overlap} corpus tasks are in the knowledge base; each was held out when scoring itself")
-    mode = ("baselines only (no selector)" if not names else
-            "leave-one-group-out (task and its group held out)" if by_group else
-            "leave-one-out (task held out)" if leave_one_out else
-            "unseen tasks: selectors fitted on the knowledge base, minus any task of the same id")
+    choice = choose(tasks, names, kb_dir=kb, leave_one_out=leave_one_out, no_group=no_group,
+                    build_kb=lambda: _build_kb(tasks, out_dir / "kb", trials=trials, seed=seed, jobs=jobs,
+                                               progress=progress))
+    base, by_group, mode, notes = choice.kb, choice.by_group, choice.mode, choice.notes
     plan = Plan(selectors=names, baselines=list(BASELINES) if baselines else [], kb=base, by_group=by_group,
                 budget=budget, trials=trials, seed=seed, max_rows=max_rows, notes=notes,
                 time_limit=limit)
