@@ -97,6 +97,15 @@ def _group_problem(group: Any) -> str:
     return ""
 
 
+def _lookup(table: dict[str, Any], name: str, what: str) -> Any:
+    """``table[name]``, or a ConfigError naming what is unknown and listing the known names."""
+    try:
+        return table[name]
+    except KeyError:
+        known = ", ".join(sorted(table)) or "none"
+        raise ConfigError(f"unknown {what} {name!r}; known {what}s: {known}") from None
+
+
 @dataclass
 class Registry:
     """What the plugins registered, with the package each entry came from."""
@@ -110,27 +119,15 @@ class Registry:
 
     def backend(self, name: str) -> Any:
         """The backend called ``name``, or a ConfigError that lists the known ones."""
-        try:
-            return self.backends[name]
-        except KeyError:
-            known = ", ".join(sorted(self.backends))
-            raise ConfigError(f"unknown algorithm {name!r}; known algorithms: {known}") from None
+        return _lookup(self.backends, name, "algorithm")
 
     def selector(self, name: str) -> Callable[[], Any]:
         """The factory of the selector called ``name``."""
-        try:
-            return self.selectors[name]
-        except KeyError:
-            known = ", ".join(sorted(self.selectors)) or "none"
-            raise ConfigError(f"unknown selector {name!r}; known selectors: {known}") from None
+        return _lookup(self.selectors, name, "selector")
 
     def detector(self, name: str) -> Callable[[], Any]:
         """The factory of the anomaly detector called ``name``."""
-        try:
-            return self.detectors[name]
-        except KeyError:
-            known = ", ".join(sorted(self.detectors)) or "none"
-            raise ConfigError(f"unknown detector {name!r}; known detectors: {known}") from None
+        return _lookup(self.detectors, name, "detector")
 
     def source(self, kind: str, name: str) -> str:
         return self.sources.get((kind, name), "?")
