@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     from metaclust_automl.corpus import load_directory
     from metaclust_automl.knowledge_base import load_default
     from metaclust_automl.recommend import Recommender
-    from metaclust_automl.trust import calibrate
+    from metaclust_automl.training import confidence_calibration as calibrate
 
     kb = load_default()
     rec = Recommender.default(kb=kb)

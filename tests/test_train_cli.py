@@ -84,5 +84,14 @@ def test_old_module_entry_points_run_the_train_commands(module, command, cli):
 def test_train_without_a_command_shows_the_four(cli):
     code, out, err = cli("train")
     text = out + err
-    for name in ("kb", "selectors", "prototype-rule", "anomaly-policy"):
+    for name in ("kb", "selectors", "prototype-rule", "anomaly-policy", "confidence"):
         assert name in text
+
+
+def test_train_confidence_is_calibrate_confidence(cli, tmp_path):
+    kb = tiny_kb_dir()
+    code, _, err = cli("train", "confidence", "--kb", kb, "-o", tmp_path / "new.json", "--json")
+    assert code == 0, err
+    code, _, err = cli("calibrate-confidence", "--kb", kb, "--out", tmp_path / "old.json", "--json")
+    assert code == 0, err
+    assert (tmp_path / "new.json").read_bytes() == (tmp_path / "old.json").read_bytes()

@@ -1,9 +1,9 @@
-"""``metaclust train kb|selectors|prototype-rule|anomaly-policy``: one group for everything that
+"""``metaclust train kb|selectors|prototype-rule|anomaly-policy|confidence``: one group for everything that
 builds a shipped artefact, with the same option names (``-o/--output``, ``--seed``,
 ``--progress/--no-progress``) and a progress bar in each.
 
-``kb`` and ``selectors`` are the ``meta-train`` and ``train-selectors`` commands themselves
-(those names stay as aliases); ``prototype-rule`` and ``anomaly-policy`` run
+``kb``, ``selectors`` and ``confidence`` are the ``meta-train``, ``train-selectors`` and
+``calibrate-confidence`` commands themselves (those names stay as aliases); ``prototype-rule`` and ``anomaly-policy`` run
 ``training.prototype_rule.train_rule`` and ``training.anomaly_policy.train``. Their old module
 entry points (``python -m metaclust_automl.backends.prototype_meta``, ``python -m
 metaclust_automl.anomaly.train``) run these commands, and ``--out`` stays accepted.
@@ -19,13 +19,15 @@ import typer
 from .app import OutAliasOpt, ProgressOpt, SeedOpt, app, err_console, pick_output
 from .metatrain_cmd import meta_train
 from .recommend_cmd import train_selectors
+from .trust_cmd import calibrate_confidence
 
 train_app = typer.Typer(help="Build the shipped artefacts: knowledge base, selector weights, prototype rule, "
-                             "anomaly policy.", no_args_is_help=True)
+                             "anomaly policy, confidence calibration.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
 
 train_app.command("kb")(meta_train)
 train_app.command("selectors")(train_selectors)
+train_app.command("confidence")(calibrate_confidence)
 
 
 def _command_line(name: str, options: dict[str, Any]) -> str:

@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from .app import (ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, SeedOpt, app, console,
-                  load_for_cli)
+from .app import (ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, OutAliasOpt, SeedOpt, app, console,
+                  load_for_cli, pick_output)
 
 
 @app.command("explain")
@@ -50,17 +50,19 @@ def explain_cmd(
 @app.command("calibrate-confidence")
 def calibrate_confidence(
     kb: Annotated[Optional[str], typer.Option("--kb", help="Knowledge base to calibrate on (default: the shipped one).")] = None,
-    out: Annotated[Optional[str], typer.Option("--out", help="Calibration file to write (default: the one shipped in the package).")] = None,
+    output: Annotated[Optional[str], typer.Option("-o", "--output", metavar="FILE", help="Calibration file to write "
+                      "(default: the one shipped in the package).")] = None,
+    out_alias: OutAliasOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Rebuild the confidence calibration (plain JSON) from a knowledge base's runs."""
     from ..knowledge_base import KnowledgeBase, load_default
-    from ..trust import calibrate
+    from ..training import confidence_calibration as calibrate
     from ..trust.confidence import calibration_path
 
     base = load_default() if kb is None else KnowledgeBase.load(kb)
     cal, report = calibrate.build(base)
-    path = calibrate.save(cal, out or calibration_path())
+    path = calibrate.save(cal, pick_output(output, out_alias) or calibration_path())
     if as_json:
         print(json.dumps({"path": str(path), **report}))
         return

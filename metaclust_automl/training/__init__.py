@@ -9,6 +9,9 @@
   on the tasks of ``prototype_tasks``;
 - ``anomaly_policy``: the anomaly policy, meta-trained with REINFORCE (``metaclust train
   anomaly-policy``, alias ``python -m metaclust_automl.anomaly.train``);
+- ``confidence_calibration``: the confidence calibration (``data/trust/calibration.json``)
+  fitted on a knowledge base's runs (``metaclust train confidence``, alias ``metaclust
+  calibrate-confidence``);
 - ``progress``: the progress bar they share.
 
 The typer commands are in ``cli/train_cmd.py``; the training tasks come from ``generators/``.

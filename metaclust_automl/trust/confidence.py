@@ -40,7 +40,9 @@ FORMAT = "metaclust-confidence-calibration"
 
 def calibration_path() -> Path:
     """The calibration shipped with the package."""
-    return Path(__file__).resolve().parent / "calibration.json"
+    from ..paths import data_path
+
+    return data_path("trust", "calibration.json")
 
 
 def feature_row(indices: dict[str, float], neighbour_ari: float) -> np.ndarray:

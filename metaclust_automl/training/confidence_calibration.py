@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .confidence import FEATURES, Calibration, feature_row, neighbour_ari
+from ..trust.confidence import FEATURES, Calibration, feature_row, neighbour_ari
 
 RIDGE_ALPHA = 1.0
 
