@@ -1,6 +1,8 @@
 """The plain-file form of fitted state: a JSON file of metadata next to a safetensors file of
 float32 tensors, whose SHA-256 the JSON records. Selector weights and the anomaly policy are
-written and read here (never pickle); each caller checks its own fields on top.
+written and read here (never pickle); each caller checks its own fields on top. An artefact
+that is a single file (the prototype rule) keeps its metadata in the safetensors header
+instead (``write_tensor_file`` / ``read_tensor_file``).
 """
 from __future__ import annotations
 
@@ -94,3 +96,43 @@ def read_tensors(directory: str | os.PathLike, meta: dict[str, Any], *, weights_
     if bad:
         raise KnowledgeBaseError(f"{path}: weights {', '.join(bad[:3])} hold NaN or inf; retrain it")
     return tensors
+
+
+def write_tensor_file(path: str | os.PathLike, tensors: dict[str, Any], metadata: dict[str, str]) -> Path:
+    """One safetensors file of float32 ``tensors`` whose header carries ``metadata`` (strings),
+    written atomically."""
+    from safetensors.numpy import save
+
+    from .atomic import write_bytes
+
+    data = save({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in tensors.items()}, metadata=metadata)
+    return write_bytes(path, data)
+
+
+def read_tensor_file(path: str | os.PathLike, what: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The tensors (as stored) and header metadata of a file ``write_tensor_file`` wrote;
+    KnowledgeBaseError ("not a valid safetensors WHAT file") when it cannot be read."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load
+
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+        return load(raw), _header_metadata(raw)
+    except (SafetensorError, ValueError, OSError) as exc:
+        raise KnowledgeBaseError(f"{p} is not a valid safetensors {what} file: {exc}") from None
+
+
+def _header_metadata(raw: bytes) -> dict[str, str]:
+    """The ``__metadata__`` of a safetensors file (its header is plain JSON)."""
+    from .plainjson import loads
+
+    n = int.from_bytes(raw[:8], "little")
+    if n <= 0 or n > len(raw) - 8:
+        raise ValueError("bad header length")
+    try:
+        header = loads(raw[8:8 + n].decode("utf-8"), "the safetensors header")
+    except (KnowledgeBaseError, UnicodeDecodeError) as exc:
+        raise ValueError(str(exc)) from None
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    return {str(k): str(v) for k, v in meta.items()} if isinstance(meta, dict) else {}

@@ -108,30 +108,21 @@ def final_links(logs: dict[str, Any], neighbours: Any) -> Any:
 
 def save_rule(path: str | Path, rule: UpdateRule) -> Path:
     """Write ``rule`` as safetensors (tensors) with JSON metadata, atomically."""
-    from safetensors.numpy import save
-
-    from ...atomic import write_bytes
+    from ...state_files import write_tensor_file
 
     header = {"format": FORMAT, "version": str(VERSION), "meta": json.dumps(rule.meta, sort_keys=True)}
-    data = save({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in rule.logs.items()}, metadata=header)
-    return write_bytes(path, data)
+    return write_tensor_file(path, rule.logs, header)
 
 
 def load_rule(path: str | Path) -> UpdateRule:
     """Read a rule written by :func:`save_rule`; KnowledgeBaseError when missing or foreign."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load
+    from ...state_files import read_tensor_file
 
     p = Path(path)
     if not p.is_file():
         raise KnowledgeBaseError(f"prototype rule file not found: {p}; rebuild it with "
                                  f"`metaclust train prototype-rule -o {p}`")
-    raw = p.read_bytes()
-    try:
-        tensors = load(raw)
-        header = _metadata(raw)
-    except (SafetensorError, ValueError, OSError) as exc:
-        raise KnowledgeBaseError(f"{p} is not a valid safetensors rule file: {exc}") from None
+    tensors, header = read_tensor_file(p, "rule")
     if header.get("format") != FORMAT or header.get("version") not in READABLE:
         raise KnowledgeBaseError(f"{p} is not a metaclust prototype rule (format {header.get('format')!r}, "
                                  f"version {header.get('version')!r}; expected {FORMAT!r} version {VERSION})")
@@ -148,19 +139,6 @@ def load_rule(path: str | Path) -> UpdateRule:
     except KnowledgeBaseError:
         meta = {}
     return UpdateRule(logs, meta=meta if isinstance(meta, dict) else {}, learned=True)
-
-
-def _metadata(raw: bytes) -> dict[str, str]:
-    """The ``__metadata__`` of a safetensors file (its header is plain JSON)."""
-    n = int.from_bytes(raw[:8], "little")
-    if n <= 0 or n > len(raw) - 8:
-        raise ValueError("bad header length")
-    try:
-        header = plainjson.loads(raw[8:8 + n].decode("utf-8"), "the safetensors header")
-    except (KnowledgeBaseError, UnicodeDecodeError) as exc:
-        raise ValueError(str(exc)) from None
-    meta = header.get("__metadata__") if isinstance(header, dict) else None
-    return {str(k): str(v) for k, v in meta.items()} if isinstance(meta, dict) else {}
 
 
 def rule_for(name: str, path: str | Path | None = None) -> UpdateRule:
