@@ -83,25 +83,56 @@ def test_generated_table_is_unchanged(name: str):
     assert digest == PINNED[name], f"{name} now draws another table for the same seed"
 
 
-def test_corpus_tasks_match_the_shipped_knowledge_base():
-    """The smallest task of every built-in family still has the meta-features the shipped
-    knowledge base recorded (the check ``--extend`` makes; tolerance as there)."""
-    from metaclust_automl.knowledge_base import KnowledgeBase
-    from metaclust_automl.metafeatures import extract
-    from metaclust_automl.paths import data_path
+#: corpus families whose rows in the shipped knowledge base do not match their tables yet: the
+#: knowledge-base build (``training.kb.tasks.prepare_tasks``) turns a mixed table into a plain
+#: array, so its column-type meta-features were stored as 0 (see the xfail test below)
+KNOWN_STALE = ("mixed-types",)
 
-    kb = KnowledgeBase.load(data_path("kb"))
+
+def _smallest_per_family(kb) -> dict[str, int]:  # noqa: ANN001
     known = set(builtin_task_ids())
     smallest: dict[str, int] = {}
     for i in sorted(range(len(kb.tasks)), key=lambda i: (kb.tasks[i].n * kb.tasks[i].d, kb.tasks[i].id)):
         tid = kb.tasks[i].id
         if tid in known:
             smallest.setdefault(tid.split("/")[1], i)
-    assert len(smallest) >= 20  # the shipped base covers the families
+    return smallest
+
+
+def _check_rows(kb, rows: list[int]) -> None:  # noqa: ANN001
+    from metaclust_automl.metafeatures import extract
+
     seed = int(kb.info.get("seed", 0))
-    for i in smallest.values():
+    for i in rows:
         task = load_builtin_task(kb.tasks[i].id)
         assert task.X.shape == (kb.tasks[i].n, kb.tasks[i].d)
         values = extract(task.X, seed=seed)
         row = np.array([values[k] for k in kb.metafeature_names])
         np.testing.assert_allclose(row, kb.M[i], rtol=1e-6, atol=1e-6, err_msg=kb.tasks[i].id)
+
+
+def _shipped_kb():  # noqa: ANN202
+    from metaclust_automl.knowledge_base import KnowledgeBase
+    from metaclust_automl.paths import data_path
+
+    return KnowledgeBase.load(data_path("kb"))
+
+
+def test_corpus_tasks_match_the_shipped_knowledge_base():
+    """The smallest task of every built-in family still has the meta-features the shipped
+    knowledge base recorded (the check ``--extend`` makes; tolerance as there)."""
+    kb = _shipped_kb()
+    smallest = _smallest_per_family(kb)
+    assert len(smallest) >= 20  # the shipped base covers the families
+    _check_rows(kb, [i for fam, i in smallest.items() if fam not in KNOWN_STALE])
+
+
+@pytest.mark.xfail(strict=True, reason="the shipped knowledge base stores 0 for the column-type "
+                   "meta-features of mixed tables (prepare_tasks drops the table's layout); "
+                   "remove from KNOWN_STALE once it is rebuilt with the layout kept")
+@pytest.mark.parametrize("family", KNOWN_STALE)
+def test_known_stale_families_still_differ(family: str):
+    kb = _shipped_kb()
+    smallest = _smallest_per_family(kb)
+    assert family in smallest
+    _check_rows(kb, [smallest[family]])
