@@ -114,10 +114,13 @@ class MetaAnomalyDetector(OutlierMixin, BaseEstimator):
         self.policy_ = policy_
         self.observation_ = obs
         self.n_features_in_ = X.shape[1]
-        self.decision_scores_ = policy_.prob_anomalous(obs.state)
+        from scipy.special import expit
+
+        logits = policy_.logits(obs.state)  # once: the scores and the auto share both read them
+        self.decision_scores_ = expit(logits)
         self.base_scores_ = obs.scores
         if contamination == "auto":
-            self.contamination_ = policy_.estimate_share(obs.state)
+            self.contamination_ = policy_.estimate_share(obs.state, logits)
         else:
             self.contamination_ = float(contamination)
         self.threshold_ = top_share_threshold(self.decision_scores_, self.contamination_)

@@ -47,11 +47,12 @@ def observe(X: np.ndarray, *, detectors: tuple[str, ...] = DETECTOR_NAMES, max_r
     """Fit every detector on ``X`` (a validated float matrix) and build the in-sample state."""
     bank = DetectorBank(max_reference=max_reference, seed=seed, names=tuple(detectors))
     with _small_blas():
-        S = bank.fit(X)
+        S, Z = bank.fit_transform(X)
         normaliser = ScoreNormaliser.fit(S)
         ranks, mags = normaliser.transform(S)
         n_constant = X.shape[1] - bank.keep_.size
-        table = table_descriptors(bank.transform(X), n_constant, seed=seed)
+        table = table_descriptors(Z, n_constant, seed=seed)
+        del Z
     det = detector_descriptors(ranks, mags, seed=seed)
     return Observation(bank=bank, normaliser=normaliser, table=table, detectors_desc=det, scores=S,
                        state=build_state(ranks, mags, table, det))
