@@ -18,8 +18,8 @@ as its own nearest neighbour, as in pyod).
 
 Thresholds: a number in (0, 0.5] flags that share of the fitted rows (the top scores).
 ``contamination="auto"`` flags the share estimated from the policy's scores of this table
-(``contamination_``: EM prior re-estimation on the calibrated scores, see
-``anomaly.contamination``). Not the policy's own calls (P >= 0.5): rewarded
+(``contamination_``: by the policy's fitted rule, the share of rows whose logit passes a
+threshold fitted on the corpus for the shipped policy; see ``anomaly.contamination``). Not the policy's own calls (P >= 0.5): rewarded
 class-balanced, they favour recall and flag several times too many rows on a table with
 2% anomalies.
 """
