@@ -11,7 +11,8 @@
    (``../shared/datasets/clustering``; skipped when missing) loads as a plain float matrix
    with no layout, and the refactored preprocessing is bit-identical to ``main``'s on each.
 
-    python bench/mixed_tables.py [--seeds 10]     # writes bench/results/mixed_tables.{json,md}
+    python bench/mixed_tables.py [--seeds 10] [--portfolio]   # writes bench/results/mixed_tables.{json,md}
+    python bench/mixed_tables.py --compare 'old-knn=--kb build/kb-old --selectors-dir D --selector knn' ...
 """
 from __future__ import annotations
 
@@ -42,14 +43,38 @@ from sklearn.metrics import adjusted_rand_score  # noqa: E402
 CENTRES = [(0, 0), (8, 0), (0, 8), (8, 8)]
 
 
-def cli(*args: object) -> int:
+def cli(*args: object, capture: dict | None = None) -> int:
+    """Run the command line in process; with ``capture``, its stdout lands in ``capture["stdout"]``."""
     from metaclust_automl.cli import main
 
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        return main([str(a) for a in args])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        code = main([str(a) for a in args])
+    if capture is not None:
+        capture["stdout"] = out.getvalue()
+    return code
 
 
-def mixed_part(seeds: int, tmp: Path) -> list[dict]:
+def portfolio_best(X: np.ndarray, y: np.ndarray, kb_dir: str | None) -> tuple[float, str]:
+    """The best ARI any configuration of the knowledge base reaches on the table (chosen with
+    the labels: what a perfect selector would get), and that configuration."""
+    from metaclust_automl.knowledge_base import KnowledgeBase, load_default
+    from metaclust_automl.plugins import get_registry
+
+    kb = KnowledgeBase.load(kb_dir) if kb_dir else load_default()
+    best, which = -1.0, ""
+    for c in kb.configs:
+        try:
+            a = adjusted_rand_score(y, get_registry().backend(c.algorithm).run(X, dict(c.params), seed=0).labels)
+        except Exception:  # noqa: BLE001 - a failed configuration scores nothing
+            continue
+        if a > best:
+            best, which = a, f"{c.algorithm} {json.dumps(c.params, sort_keys=True)}"
+    return best, which
+
+
+def mixed_part(seeds: int, tmp: Path, extra: tuple = (), kb_dir: str | None = None,
+               portfolio: bool = False) -> list[dict]:
     from metaclust_automl.corpus.mixed import mixed_frame
     from metaclust_automl.loading import load_table
 
@@ -61,10 +86,18 @@ def mixed_part(seeds: int, tmp: Path) -> list[dict]:
         numeric = KMeans(3, random_state=0, n_init=3).fit_predict(df[["x1", "x2"]].to_numpy())
         onehot = KMeans(3, random_state=0, n_init=3).fit_predict(np.asarray(load_table(path).X))
         start = time.perf_counter()
-        code = cli("cluster", path, "-o", tmp / "labels.csv", "--json", "--seed", 0)
+        got: dict = {}
+        code = cli("cluster", path, "-o", tmp / "labels.csv", "--json", "--seed", 0, *extra, capture=got)
         seconds = time.perf_counter() - start
         labels = pd.read_csv(tmp / "labels.csv")["label"].to_numpy() if code == 0 else np.zeros(len(y))
-        rows.append({"seed": seed, "exit": code, "ari": adjusted_rand_score(y, labels),
+        try:
+            chosen = json.loads(got["stdout"])
+            chosen = f"{chosen['algorithm']} {json.dumps(chosen['params'], sort_keys=True)}"
+        except (KeyError, ValueError):
+            chosen = None
+        best = portfolio_best(np.asarray(load_table(path).X), y, kb_dir) if portfolio else (None, None)
+        rows.append({"seed": seed, "exit": code, "ari": adjusted_rand_score(y, labels), "chosen": chosen,
+                     "portfolio_best": best[0], "portfolio_best_config": best[1],
                      "kmeans_numeric_true_k": adjusted_rand_score(y, numeric),
                      "kmeans_onehot_true_k": adjusted_rand_score(y, onehot),
                      "colour_alone": adjusted_rand_score(y, df["colour"].to_numpy()),
@@ -133,10 +166,32 @@ def numeric_part() -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--portfolio", action="store_true", help="also run every configuration of the knowledge base "
+                    "on each mixed table (the portfolio's best, chosen with the labels)")
+    ap.add_argument("--compare", metavar="NAME=ARGS", action="append", default=[],
+                    help="mixed part only, with extra cluster options (e.g. 'old-maml=--kb build/kb-old "
+                         "--selectors-dir DIR --selector maml'); written to bench/results/mixed_tables_compare.json")
     args = ap.parse_args()
+    if args.compare:
+        res = {}
+        with tempfile.TemporaryDirectory() as d:
+            for item in args.compare:
+                name, _, opts = item.partition("=")
+                extra = tuple(opts.split())
+                kb_dir = extra[extra.index("--kb") + 1] if "--kb" in extra else None
+                print(f"== {name}: cluster {' '.join(extra)}", flush=True)
+                rows = mixed_part(args.seeds, Path(d), extra, kb_dir, args.portfolio)
+                ari = np.array([r["ari"] for r in rows])
+                res[name] = {"options": list(extra), "mean": float(ari.mean()), "min": float(ari.min()),
+                             "at_target": int((ari >= 0.7).sum()), "rows": rows}
+                print(f"{name}: mean {ari.mean():.3f} min {ari.min():.3f} {int((ari >= 0.7).sum())}/{len(ari)} >= 0.7")
+        out = REPO / "bench" / "results" / "mixed_tables_compare.json"
+        out.write_text(json.dumps({"compare": res, "note": "measured on a shared 2-core machine under load"},
+                                  indent=2, default=str))
+        return
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        mixed = mixed_part(args.seeds, tmp)
+        mixed = mixed_part(args.seeds, tmp, portfolio=args.portfolio)
         pred = predict_part(max(1, args.seeds // 2), tmp)
     numeric = numeric_part()
     ari = np.array([r["ari"] for r in mixed])
@@ -156,9 +211,12 @@ def main() -> None:
     res.mkdir(parents=True, exist_ok=True)
     (res / "mixed_tables.json").write_text(json.dumps(out, indent=2, default=str))
     lines = ["# Mixed tables and saved models (bench/mixed_tables.py)", "",
-             "| mixed table seed | `cluster` ARI | numeric k-means (true k) | one-hot k-means (true k) | colour alone |",
-             "|---:|---:|---:|---:|---:|"]
-    lines += [f"| {r['seed']} | {r['ari']:.3f} | {r['kmeans_numeric_true_k']:.3f} | {r['kmeans_onehot_true_k']:.3f} "
+             "| mixed table seed | `cluster` ARI | chosen | portfolio's best | numeric k-means (true k) "
+             "| one-hot k-means (true k) | colour alone |",
+             "|---:|---:|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['seed']} | {r['ari']:.3f} | {r['chosen']} | "
+              f"{'' if r['portfolio_best'] is None else format(r['portfolio_best'], '.3f')} | "
+              f"{r['kmeans_numeric_true_k']:.3f} | {r['kmeans_onehot_true_k']:.3f} "
               f"| {r['colour_alone']:.3f} |" for r in mixed]
     lines += ["", f"Mixed: mean ARI {summary['mixed_ari_mean']:.3f}, min {summary['mixed_ari_min']:.3f}, "
               f"{summary['mixed_seeds_at_target']}/{len(mixed)} seeds >= 0.7.", "",

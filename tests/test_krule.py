@@ -135,3 +135,40 @@ def test_greedy_prune_keeps_the_best_cover():
     assert greedy_prune(P, 1) == [2]  # the best single cover
     assert greedy_prune(P, 2) == [0, 2]  # then the biggest gain on top of it
     assert greedy_prune(P, 5) == [0, 1, 2]
+
+
+def _without_metafeatures(kb: KnowledgeBase, drop: list[str]) -> KnowledgeBase:
+    """``kb`` as a build from before the meta-features ``drop`` were installed."""
+    keep = [j for j, n in enumerate(kb.metafeature_names) if n not in drop]
+    return KnowledgeBase(tasks=list(kb.tasks), configs=list(kb.configs),
+                         metafeature_names=[kb.metafeature_names[j] for j in keep], index_names=list(kb.index_names),
+                         M=kb.M[:, keep], P={m: kb.P[m] for m in kb.P}, C=kb.C, seconds=kb.seconds,
+                         status=kb.status, info=dict(kb.info))
+
+
+def test_extend_computes_metafeatures_installed_since_the_base(tmp_path):
+    from metaclust_automl.metatrain import build_knowledge_base
+    from metaclust_automl.metatrain.extend import extend_knowledge_base
+
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    full = build_knowledge_base(_tasks(), tmp_path / "base", storage=url, trials=2, backends=["dbscan"],
+                                portfolio_size=2, time_limit=30, progress=False, sampler="qmc")
+    added = [n for n in full.metafeature_names if n.startswith("column_types.")]
+    assert added
+    old = _without_metafeatures(full, added)
+    # a base task the corpus lacks could not get the new meta-features: a clear error
+    with pytest.raises(DataError, match="meta-features were added"):
+        extend_knowledge_base(old, _tasks()[:2], tmp_path / "kb0", storage=url, progress=False)
+    assert not (tmp_path / "kb0").exists()
+    kb = extend_knowledge_base(old, _tasks(extra=True), tmp_path / "kb", storage=url, time_limit=30, progress=False)
+    assert kb.metafeature_names == full.metafeature_names
+    assert kb.info["extended"]["added_metafeatures"] == added
+    assert kb.info["extended"]["rerun_changed_tasks"] == []  # compared on the base's meta-features only
+    bi = [kb.task_ids.index(t) for t in full.task_ids]
+    np.testing.assert_allclose(kb.M[bi], full.M)  # the new columns as a fresh build computes them
+    np.testing.assert_array_equal(kb.P["ari"][bi], full.P["ari"])
+    # a base with a meta-feature no installed plugin computes cannot be extended
+    odd = _without_metafeatures(full, [])
+    odd.metafeature_names[0] = "nobody.computes_this"
+    with pytest.raises(DataError, match="no installed plugin"):
+        extend_knowledge_base(odd, _tasks(), tmp_path / "kb1", storage=url, progress=False)

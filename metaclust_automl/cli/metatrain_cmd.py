@@ -89,6 +89,9 @@ def meta_train(
     add_configs: Annotated[Optional[str], typer.Option(
         "--add-configs", metavar="k-rules|FILE", help="With --extend: 'k-rules' (the built-in grid of k-rule "
         "configurations) or a JSON file [{algorithm, params}, ...].")] = None,
+    builtin: Annotated[bool, typer.Option(
+        "--builtin", help="With CORPUS paths: the built-in corpus too (before them), e.g. to extend a knowledge "
+        "base built from both with meta-features added since.")] = False,
     progress: ProgressOpt = True,
     seed: SeedOpt = 0,
 ) -> None:
@@ -113,10 +116,10 @@ def meta_train(
         portfolio_size = 80
     selector_names = _selector_names(selectors)
     check_kb_output(out)  # before the corpus is read: nothing in OUT is ever deleted by mistake
-    if corpus:
+    if corpus and not builtin:
         if limit is not None or exclude_families is not None:
             raise ConfigError("--limit and --exclude-families apply to the built-in corpus only; "
-                              "drop them or the CORPUS paths")
+                              "drop them or the CORPUS paths (or add --builtin)")
         from ..corpus import load_corpus
 
         tasks = load_corpus(corpus, label_column=label_column)
@@ -134,6 +137,14 @@ def meta_train(
             families = [f for f in known if f not in excluded]
         tasks = builtin_corpus(families=families, limit=limit, seed=seed)
         info = {"source": "builtin", "limit": limit, "excluded_families": excluded}
+        if corpus:  # --builtin with CORPUS paths: both, ids unique across them
+            from ..corpus import load_corpus
+            from ..corpus.tasks import check_unique
+
+            tasks = tasks + load_corpus(corpus, label_column=label_column)
+            check_unique(tasks)
+            info = {"source": "builtin+directories", "limit": limit, "excluded_families": excluded,
+                    "paths": list(corpus), "label_column": label_column}
     try:
         if extend is not None:
             from ..knowledge_base import KnowledgeBase

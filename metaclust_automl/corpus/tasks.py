@@ -121,11 +121,12 @@ def load_directory(root: str | os.PathLike, *, label_column: str = "label") -> l
     if not tasks:
         raise DataError(f"no labelled tasks found in {root} (expected .data.gz + .labels0.gz, "
                         f"CSV/parquet with a {label_column!r} column, or .npz with X and y)")
-    _check_unique(tasks)
+    check_unique(tasks)
     return sorted(tasks, key=lambda t: t.id)
 
 
-def _check_unique(tasks: list[LabelledTask]) -> None:
+def check_unique(tasks: list[LabelledTask]) -> None:
+    """DataError when two tasks share an id (they would overwrite each other's rows)."""
     seen: dict[str, str] = {}
     for t in tasks:
         if t.id in seen:
@@ -139,5 +140,5 @@ def load_corpus(paths: Iterable[str | os.PathLike], *, label_column: str = "labe
     tasks: list[LabelledTask] = []
     for p in paths:
         tasks.extend(load_directory(p, label_column=label_column))
-    _check_unique(tasks)
+    check_unique(tasks)
     return tasks

@@ -125,7 +125,9 @@ def extend_knowledge_base(base: KnowledgeBase, tasks: Sequence[Any], out_dir: st
     hold added (every configuration run on them), then cut to ``portfolio_size`` (greedy on
     measured ARI; None keeps all). Base tasks missing from ``tasks`` are kept as they are when
     nothing is added, else dropped; base tasks
-    whose meta-features no longer match (their generator changed) are run again whole."""
+    whose meta-features no longer match (their generator changed) are run again whole.
+    Meta-features installed since the base was built are computed on every task (compared on
+    the base's own), which needs every base task in ``tasks``."""
     from ..metafeatures import feature_names
     from ..metrics import INDEX_NAMES
     from ..plugins import get_registry
@@ -137,8 +139,22 @@ def extend_knowledge_base(base: KnowledgeBase, tasks: Sequence[Any], out_dir: st
     prepared = prepare_tasks(tasks, max_rows=max_rows, seed=seed)
     by_id = {t.id: i for i, t in enumerate(prepared)}
     mf_names = feature_names()
-    if list(base.metafeature_names) != list(mf_names):
-        raise DataError("the installed meta-features differ from the base knowledge base's; rebuild it whole")
+    base_names = list(base.metafeature_names)
+    if not set(base_names) <= set(mf_names):
+        lost = [n for n in base_names if n not in mf_names]
+        raise DataError(f"the base knowledge base has meta-features no installed plugin computes ({lost[0]}, ...); "
+                        "install that plugin or rebuild the knowledge base whole")
+    # meta-features installed since the base was built (a new group) are computed on every task;
+    # a base task the corpus lacks could not get them, so every base task must then be in it
+    added_mf = [n for n in mf_names if n not in base_names]
+    if added_mf:
+        absent_now = [t for t in base.task_ids if t not in by_id]
+        if absent_now:
+            raise DataError(f"meta-features were added since the base was built ({', '.join(added_mf[:3])}"
+                            f"{', ...' if len(added_mf) > 3 else ''}), and {len(absent_now)} of its tasks "
+                            f"(e.g. {absent_now[0]}) are not in the corpus, so they cannot be computed there: pass "
+                            "every corpus the base was built from (CORPUS paths and --builtin)")
+    base_cols = [mf_names.index(n) for n in base_names]
     old_keys = {json.dumps([c.algorithm, c.params], sort_keys=True) for c in base.configs}
     new = [c for c in add if c.key() not in old_keys]
     new = list({c.key(): c for c in new}.values())
@@ -170,7 +186,7 @@ def extend_knowledge_base(base: KnowledgeBase, tasks: Sequence[Any], out_dir: st
         M, mf_failed = collect_metafeatures(store, mf_phase, mf_names)
         base_pos = {t: i for i, t in enumerate(base.task_ids)}
         same = {gi: base_pos[t.id] for gi, t in enumerate(prepared)
-                if t.id in base_pos and np.allclose(M[gi], base.M[base_pos[t.id]], rtol=1e-6, atol=1e-6)}
+                if t.id in base_pos and np.allclose(M[gi, base_cols], base.M[base_pos[t.id]], rtol=1e-6, atol=1e-6)}
         base_idx = sorted(same)
         fresh_idx = [gi for gi in range(len(prepared)) if gi not in same]
         changed = [prepared[gi].id for gi in fresh_idx if prepared[gi].id in base_pos]
@@ -199,7 +215,7 @@ def extend_knowledge_base(base: KnowledgeBase, tasks: Sequence[Any], out_dir: st
     C = np.full((T, K, I), np.nan)
     seconds = np.zeros((T, K))
     status = np.full((T, K), STATUS["skipped"], dtype=np.int8)
-    M = np.vstack([M, base.M[kept_absent]]) if kept_absent else M
+    M = np.vstack([M, base.M[kept_absent]]) if kept_absent else M  # kept_absent is empty when added_mf
     same.update({len(prepared) + j: bi for j, bi in enumerate(kept_absent)})
     for gi in [*base_idx, *range(len(prepared), T)]:  # the base's own rows, unchanged
         bi = same[gi]
@@ -227,6 +243,7 @@ def extend_knowledge_base(base: KnowledgeBase, tasks: Sequence[Any], out_dir: st
                      "portfolio_digest": base.info.get("portfolio_digest")},
             "added_configs": [{"algorithm": c.algorithm, "params": c.params} for c in new],
             "added_tasks": len(fresh_idx) - len(changed), "rerun_changed_tasks": changed,
+            "added_metafeatures": added_mf,
             "dropped_tasks": dropped, "portfolio_size": portfolio_size, "max_rows": max_rows,
             "corpus": corpus or {}, "metafeature_failures": mf_failed,
             "build": {"storage": redact(url), "jobs": jobs,
