@@ -228,3 +228,33 @@ def test_heavy_tailed_family_draws_student_t_columns() -> None:
         return float(np.mean(Z**4))
     heavy, light = [kurtosis(t) for t in tasks[:2]], [kurtosis(t) for t in tasks[2:]]
     assert min(heavy) > 6.0 and max(light) < 4.0
+
+
+def test_histogram_bins_by_arithmetic_match_a_search_of_the_edges() -> None:
+    from metaclust_automl.anomaly.detectors import _bin_density
+
+    rng = np.random.default_rng(5)
+    for trial in range(60):
+        ref = rng.normal(size=200) * rng.uniform(0.01, 100.0)
+        if trial % 2:
+            ref = np.round(ref)  # discrete values sit exactly on bin edges
+        density, edges = np.histogram(ref, bins=int(rng.integers(2, 15)), density=True)
+        x = np.concatenate([ref, edges, np.nextafter(edges, np.inf), np.nextafter(edges, -np.inf),
+                            3.0 * ref.std() * rng.normal(size=50)])
+        b = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, density.size - 1)
+        expected = np.where((x >= edges[0]) & (x <= edges[-1]), density[b], 0.0)
+        np.testing.assert_array_equal(_bin_density(x, density, edges), expected)
+
+
+def test_spanning_tree_attachments_reused_from_the_main_search_equal_a_search_of_the_tree() -> None:
+    # 3,000 rows: the tree is a sample of the reference, so most rows reuse the main search
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(3000, 5))
+    bank = DetectorBank(names=("knn", "mst"))
+    S = bank.fit(X)
+    alone = DetectorBank(names=("mst",)).fit(X)  # no main search: the tree is searched directly
+    np.testing.assert_allclose(S[:, 1], alone[:, 0], rtol=1e-12)
+    new = rng.normal(size=(200, 5)) * 1.5
+    only_tree = DetectorBank(names=("mst",))
+    only_tree.fit(X)
+    np.testing.assert_allclose(bank.score(new)[:, 1], only_tree.score(new)[:, 0], rtol=1e-12)

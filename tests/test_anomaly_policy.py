@@ -102,7 +102,10 @@ def test_save_load_round_trip(trained: Policy, tmp_path) -> None:
     loaded = Policy.load(tmp_path / "p")
     X, _ = planted_table(seed=9)
     state = observe(X).state
-    np.testing.assert_allclose(loaded.prob_anomalous(state), trained.prob_anomalous(state), rtol=1e-6)
+    # torch runs in float32: on logits up to ~15 its rounding reaches a few 1e-6 (measured
+    # 3.7e-6 before and after the numpy forward pass was restructured)
+    np.testing.assert_allclose(loaded.logits(state), trained.logits(state), rtol=0, atol=2e-5)
+    np.testing.assert_allclose(loaded.prob_anomalous(state), trained.prob_anomalous(state), rtol=0, atol=1e-6)
     assert loaded.detectors == trained.detectors and loaded.hidden == (16, 16)
     assert loaded.info["best_step"] == trained.info["best_step"]
 

@@ -112,9 +112,25 @@ def _import_deadwood():  # noqa: ANN202
 
 
 def _bin_density(x: np.ndarray, density: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """The histogram density at each value of x (0 outside the histogram's range)."""
-    b = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, density.size - 1)
-    return np.where((x >= edges[0]) & (x <= edges[-1]), density[b], 0.0)
+    """The histogram density at each value of x (0 outside the histogram's range).
+
+    The edges are ``np.histogram``'s equal-width ones, so the bin is found by arithmetic and
+    corrected against the edges as numpy's own histogram does (a value on an edge goes to the
+    bin it starts, the last bin holds its right edge): the same bins as a search of the
+    edges, several times faster on 50,000 rows x 100 columns."""
+    nb = density.size
+    lo, hi = edges[0], edges[-1]
+    inside = (x >= lo) & (x <= hi)
+    if hi > lo:
+        with np.errstate(invalid="ignore"):
+            b = ((x - lo) * (nb / (hi - lo))).astype(np.intp)
+        np.clip(b, 0, nb - 1, out=b)
+        b[x < edges[b]] -= 1
+        np.clip(b, 0, nb - 1, out=b)
+        b[(x >= edges[b + 1]) & (b != nb - 1)] += 1
+    else:
+        b = np.zeros(x.shape, dtype=np.intp)
+    return np.where(inside, density[b], 0.0)
 
 
 @dataclass
@@ -136,16 +152,28 @@ class DetectorBank:
     R_: np.ndarray | None = field(default=None, repr=False)
     n_fit_: int = 0
     _state: dict = field(default_factory=dict, repr=False)
+    #: the neighbour search of the rows being scored, while they are (shared with ``_mst``)
+    _search: tuple | None = field(default=None, repr=False)
 
     # --- preprocessing ------------------------------------------------------------------
     def transform(self, X: np.ndarray) -> np.ndarray:
         """The standardised kept columns of X (what every detector sees)."""
         # Dividing by the largest magnitude first keeps values of 1e300 or 1e-300 from
         # overflowing or underflowing on the way.
-        return (X[:, self.keep_] / self.prescale_ - self.mean_) / self.scale_
+        Z = (X[:, self.keep_].astype(np.float64, copy=False) if self.keep_.size < X.shape[1]
+             else np.array(X, dtype=np.float64))
+        Z /= self.prescale_  # in place: Z is a copy already
+        Z -= self.mean_
+        Z /= self.scale_
+        return Z
 
     def fit(self, X: np.ndarray) -> np.ndarray:
         """Fit on ``X`` (validated float matrix); returns in-sample scores, shape (n, len(names))."""
+        return self.fit_transform(X)[0]
+
+    def fit_transform(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``fit``, also returning ``transform(X)`` (computed on the way: the table descriptors
+        read it, and standardising 50,000 x 100 twice cost 0.3 s)."""
         n, d = X.shape
         rng = np.random.default_rng(self.seed)
         self._state = {}
@@ -172,7 +200,7 @@ class DetectorBank:
         self.n_fit_ = n
         self_index = np.full(n, -1, dtype=np.int64)
         self_index[ref_idx] = np.arange(ref_idx.size)
-        return self._score(Z, fit=True, self_index=self_index, rng=rng)
+        return self._score(Z, fit=True, self_index=self_index, rng=rng), Z
 
     def score(self, X: np.ndarray) -> np.ndarray:
         """Scores of new rows, shape (n, len(names))."""
@@ -203,6 +231,7 @@ class DetectorBank:
             out["inne"] = self._inne(Z, fit, rng)
         if "mst" in wanted:
             out["mst"] = self._mst(Z, fit, rng, self_index)
+        self._search = None
         S = np.column_stack([out[name] for name in self.names]).astype(np.float64)
         # Last line of defence: a score is always finite.
         return np.nan_to_num(S, nan=0.0, posinf=np.finfo(np.float64).max / 1e3, neginf=0.0)
@@ -229,15 +258,14 @@ class DetectorBank:
         wide = int(np.clip(round(WIDE_SHARE * self.n_fit_), WIDE_MIN, WIDE_MAX))
         k_wide = _scaled_k(wide, self.n_fit_, m)
         k_max = max(k_knn, k_20, k_lof, k_wide)
-        dist = idx = None
+        dist, idx = kneighbors(Z, R, k_max, self_index=self_index)
+        self._search = (dist, idx)  # for the spanning tree's attachment search (``_mst``)
         if fit:
-            # The reference's own k-distances (leave-one-out), needed by LOF; when the
-            # reference is the whole table they come from the same search.
-            if m == Z.shape[0]:
-                dist, idx = kneighbors(Z, R, k_max, self_index=self_index)
-                rd, ri = dist[:, :k_lof], idx[:, :k_lof]
-            else:
-                rd, ri = kneighbors(R, R, k_lof, self_index=np.arange(m))
+            # The reference's own k-distances (leave-one-out), needed by LOF: the reference
+            # rows are rows of the fitted table, so they come from the same search.
+            rows = np.flatnonzero(self_index >= 0)
+            rows = rows[np.argsort(self_index[rows])]  # row of the table holding reference row i
+            rd, ri = dist[rows, :k_lof], idx[rows, :k_lof]
             kdist = rd[:, -1]
             positive = kdist[kdist > 0]
             floor = LOF_FLOOR * (float(np.median(positive)) if positive.size else 1.0)
@@ -246,8 +274,6 @@ class DetectorBank:
             bandwidth = float(np.median(kdist)) if np.median(kdist) > 0 else floor / LOF_FLOOR
             self._state["lof"] = (kdist, 1.0 / reach.mean(axis=1), floor, bandwidth)
         kdist, lrd_ref, floor, bandwidth = self._state["lof"]
-        if dist is None:
-            dist, idx = kneighbors(Z, R, k_max, self_index=self_index)
         knn = dist[:, k_knn - 1]
         d, i = dist[:, :k_lof], idx[:, :k_lof]
         reach = np.maximum(np.maximum(kdist[i], d), floor)
@@ -263,27 +289,36 @@ class DetectorBank:
     def _ecdf(self, Z: np.ndarray, fit: bool) -> dict[str, np.ndarray]:
         if fit:
             R = self.R_
-            sorted_cols = np.sort(R, axis=0)
             mu = R.mean(axis=0)
             sd = R.std(axis=0)
             skew = np.mean(((R - mu) / np.where(sd > 0, sd, 1.0)) ** 3, axis=0)
-            self._state["ecdf"] = (sorted_cols, np.sign(skew))
-        sorted_cols, skew_sign = self._state["ecdf"]
-        m = sorted_cols.shape[0]
+            # per column: its distinct reference values and how many reference values lie
+            # below each (one search per value then gives both tails, ties included)
+            columns = []
+            for j in range(R.shape[1]):
+                values, counts = np.unique(R[:, j], return_counts=True)
+                columns.append((values, np.concatenate([[0], np.cumsum(counts)]), counts))
+            self._state["ecdf"] = (columns, np.sign(skew), R.shape[0])
+        columns, skew_sign, m = self._state["ecdf"]
         n, d = Z.shape
-        u_left = np.empty((n, d))
-        u_right = np.empty((n, d))
-        for j in range(d):
-            col = sorted_cols[:, j]
-            le = np.searchsorted(col, Z[:, j], side="right")  # reference values <= x
-            ge = m - np.searchsorted(col, Z[:, j], side="left")  # reference values >= x
-            # (count + 1) / (m + 1): never 0, so -log never inf, in or out of sample.
-            u_left[:, j] = -np.log((le + 1.0) / (m + 1.0))
-            u_right[:, j] = -np.log((ge + 1.0) / (m + 1.0))
-        # The tail that the column's skew points to (pyod's "skewness-corrected" tail).
-        u_skew = np.where(skew_sign < 0, u_left, u_right)
-        ecod = np.maximum(u_skew, np.maximum(u_left, u_right)).sum(axis=1)
-        copod = np.maximum(u_skew, 0.5 * (u_left + u_right)).sum(axis=1)
+        # -log((count + 1) / (m + 1)) for every possible count 0..m: a lookup, not a log per cell;
+        # never 0 in the denominator, so -log is never inf, in or out of sample.
+        tail = np.log(m + 1.0) - np.log(np.arange(m + 1) + 1.0)
+        ecod = np.zeros(n)
+        copod = np.zeros(n)
+        for j, (values, below, counts) in enumerate(columns):
+            z = Z[:, j]
+            i = np.searchsorted(values, z, side="left")
+            lt = below[i]  # reference values < x
+            at = np.minimum(i, values.size - 1)
+            eq = np.where(values[at] == z, counts[at], 0)
+            u_left = tail[lt + eq]  # from the count of reference values <= x
+            u_right = tail[m - lt]  # from the count of reference values >= x
+            # The tail that the column's skew points to (pyod's "skewness-corrected" tail);
+            # ECOD's max(skew tail, left, right) is max(left, right).
+            u_skew = u_left if skew_sign[j] < 0 else u_right
+            ecod += np.maximum(u_left, u_right)
+            copod += np.maximum(u_skew, 0.5 * (u_left + u_right))
         return {"ecod": ecod, "copod": copod}
 
     def _hbos(self, Z: np.ndarray, fit: bool) -> np.ndarray:
@@ -337,16 +372,27 @@ class DetectorBank:
             axes = vecs * np.where(flip == 0, 1.0, flip)
             self._state["gauss"] = (mu, vecs, floored, max(rest, 1e-6 * top), axes, ratio)
         mu, vecs, vals, rest, axes, ratio = self._state["gauss"]
-        C = Z - mu
-        P = C @ vecs
-        maha2 = np.einsum("ij,ij->i", P / vals, P)
-        sq = np.einsum("ij,ij->i", C, C)
-        if vecs.shape[1] < Z.shape[1]:
-            # the directions beyond the leading ones, as one isotropic residual
-            maha2 = maha2 + np.maximum(sq - np.einsum("ij,ij->i", P, P), 0.0) / rest
-        # pyod's PCA: sum_j ||z - v_j|| / ratio_j, the v_j unit principal axes (as points)
-        pca = (np.sqrt(np.maximum(sq[:, None] - 2.0 * (C @ axes) + 1.0, 0.0)) / ratio).sum(axis=1)
-        return {"mahalanobis": np.sqrt(maha2), "pca": pca}
+        # the axes are the directions up to sign: one projection serves both scores
+        sign = np.sign((axes * vecs).sum(axis=0))
+        n = Z.shape[0]
+        maha = np.empty(n)
+        pca = np.empty(n)
+        for start in range(0, n, 4096):  # blocks: the temporaries stay small (and in cache)
+            C = Z[start:start + 4096] - mu
+            P = C @ vecs
+            maha2 = np.einsum("ij,ij->i", P / vals, P)
+            sq = np.einsum("ij,ij->i", C, C)
+            if vecs.shape[1] < Z.shape[1]:
+                # the directions beyond the leading ones, as one isotropic residual
+                maha2 += np.maximum(sq - np.einsum("ij,ij->i", P, P), 0.0) / rest
+            maha[start:start + 4096] = np.sqrt(maha2)
+            # pyod's PCA: sum_j ||z - v_j|| / ratio_j, the v_j unit principal axes (as points)
+            P *= -2.0 * sign
+            P += sq[:, None] + 1.0
+            np.maximum(P, 0.0, out=P)
+            np.sqrt(P, out=P)
+            pca[start:start + 4096] = P @ (1.0 / ratio)
+        return {"mahalanobis": maha, "pca": pca}
 
     def _gmm(self, Z: np.ndarray, fit: bool, rng: np.random.Generator | None) -> np.ndarray:
         if fit:
@@ -446,6 +492,33 @@ class DetectorBank:
             out[start:start + 4096] = iso.mean(axis=1)
         return out
 
+    def _tree_neighbours(self, Z: np.ndarray, T: np.ndarray, tree_idx: np.ndarray, kk: int,
+                         own: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The kk nearest tree rows of each row of Z (indices into T), leave-one-out by ``own``.
+
+        The tree rows are reference rows, so the tree rows among a row's nearest reference
+        rows (``_neighbours``'s search of the same Z) are, in order, its nearest tree rows: a
+        row with at least kk of them needs no search of its own (exact, and on 50,000 x 100
+        it saved a second pass over the table). The others are searched against T."""
+        from .neighbors import kneighbors
+
+        search = self._search
+        if search is None or search[0].shape[0] != Z.shape[0]:
+            return kneighbors(Z, T, kk, self_index=own)
+        rdist, ridx = search
+        pos = np.full(self.R_.shape[0], -1, dtype=np.int64)
+        pos[tree_idx] = np.arange(tree_idx.size)
+        tpos = pos[ridx]
+        member = tpos >= 0
+        first = np.argsort(~member, axis=1, kind="stable")[:, :kk]  # the first kk tree rows, in order
+        dist = np.take_along_axis(rdist, first, axis=1)
+        idx = np.take_along_axis(tpos, first, axis=1)
+        short = np.flatnonzero(member.sum(axis=1) < kk)
+        if short.size:
+            d2, i2 = kneighbors(Z[short], T, kk, self_index=None if own is None else own[short])
+            dist[short], idx[short] = d2, i2
+        return dist, idx
+
     def _mst(self, Z: np.ndarray, fit: bool, rng: np.random.Generator | None,
              self_index: np.ndarray | None) -> np.ndarray:
         """deadwood's minimum spanning tree of mutual-reachability distances on at most MST_ROWS
@@ -454,8 +527,6 @@ class DetectorBank:
         mutual-reachability distance to its nearest tree row, in units of the median tree
         edge). Rows outside the tree take the debris flag of the tree row they attach to, or
         1 when they attach by an edge longer than those deadwood cut."""
-        from .neighbors import kneighbors
-
         if fit:
             deadwood = _import_deadwood()
             R = self.R_
@@ -489,7 +560,7 @@ class DetectorBank:
             pos = np.full(self.R_.shape[0], -1, dtype=np.int64)
             pos[tree_idx] = np.arange(tree_idx.size)
             own = np.where(self_index >= 0, pos[np.maximum(self_index, 0)], -1)
-        dist, idx = kneighbors(Z, T, kk, self_index=own)
+        dist, idx = self._tree_neighbours(Z, T, tree_idx, kk, own)
         core_x = dist[:, -1]
         mreach = np.maximum(np.maximum(dist, core[idx]), core_x[:, None])
         j = mreach.argmin(axis=1)

@@ -18,8 +18,8 @@ as its own nearest neighbour, as in pyod).
 
 Thresholds: a number in (0, 0.5] flags that share of the fitted rows (the top scores).
 ``contamination="auto"`` flags the share estimated from the policy's scores of this table
-(``contamination_``: EM prior re-estimation on the calibrated scores, see
-``anomaly.contamination``). Not the policy's own calls (P >= 0.5): rewarded
+(``contamination_``: by the policy's fitted rule, the share of rows whose logit passes a
+threshold fitted on the corpus for the shipped policy; see ``anomaly.contamination``). Not the policy's own calls (P >= 0.5): rewarded
 class-balanced, they favour recall and flag several times too many rows on a table with
 2% anomalies.
 """
@@ -114,10 +114,13 @@ class MetaAnomalyDetector(OutlierMixin, BaseEstimator):
         self.policy_ = policy_
         self.observation_ = obs
         self.n_features_in_ = X.shape[1]
-        self.decision_scores_ = policy_.prob_anomalous(obs.state)
+        from scipy.special import expit
+
+        logits = policy_.logits(obs.state)  # once: the scores and the auto share both read them
+        self.decision_scores_ = expit(logits)
         self.base_scores_ = obs.scores
         if contamination == "auto":
-            self.contamination_ = policy_.estimate_share(obs.state)
+            self.contamination_ = policy_.estimate_share(obs.state, logits)
         else:
             self.contamination_ = float(contamination)
         self.threshold_ = top_share_threshold(self.decision_scores_, self.contamination_)

@@ -47,6 +47,13 @@ def feature_names(detectors: tuple[str, ...]) -> list[str]:
 
 def mid_ranks(sorted_ref: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Share of reference values below each value, counting ties as half: in [0, 1]."""
+    if values.size > 256:  # numpy's search is much faster on sorted keys (cache, and it narrows)
+        order = np.argsort(values, kind="stable")
+        keys = values[order]
+        out = np.empty(values.size)
+        out[order] = (np.searchsorted(sorted_ref, keys, side="left")
+                      + np.searchsorted(sorted_ref, keys, side="right")) / (2.0 * sorted_ref.size)
+        return out
     lo = np.searchsorted(sorted_ref, values, side="left")
     hi = np.searchsorted(sorted_ref, values, side="right")
     return (lo + hi) / (2.0 * sorted_ref.size)
