@@ -111,7 +111,7 @@ def cluster(
         "sample of the table before choosing.")] = 0,
     selector: Annotated[Optional[str], typer.Option(
         "--selector", metavar="NAME", help="Without --algorithm: the meta-learner that chooses (default: "
-        "maml, the best one in the benchmark).")] = None,
+        "knn, the best one leave-one-battery-out on the dev datasets).")] = None,
     kb: Annotated[Optional[str], typer.Option(
         "--kb", metavar="DIR", help="Without --algorithm: knowledge base directory (default: the shipped "
         "one).")] = None,

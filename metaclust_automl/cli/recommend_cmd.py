@@ -16,7 +16,7 @@ from .app import (CategoricalOpt, NumericOpt, ColumnsOpt, DropOpt, ImputeOpt, Js
 TopOpt = Annotated[int, typer.Option("--top", min=1, metavar="N", help="How many ranked configurations to show.")]
 SelectorOpt = Annotated[Optional[str], typer.Option(
     "--selector", metavar="NAME", help="Meta-learner to rank with (knn, maml, rl2 or a plugin's; default: "
-    "maml, the best one in the benchmark).")]
+    "knn, the best one leave-one-battery-out on the dev datasets).")]
 KbOpt = Annotated[Optional[str], typer.Option(
     "--kb", metavar="DIR", help="Knowledge base directory (default: the one shipped with metaclust).")]
 SelectorsDirOpt = Annotated[Optional[str], typer.Option(
