@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     from metaclust_automl.knowledge_base import KnowledgeBase, load_default
     from metaclust_automl.plugins import get_registry
+    from metaclust_automl.recommend.ranking import ranked_first
     from metaclust_automl.selectors.base import Query
     from metaclust_automl.selectors.features import performance
     from metaclust_automl.selectors.validity import ValidityIndex
@@ -62,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
                     if b > 0:
                         top = np.argsort(-s, kind="stable")[:b]
                         s = vi.rescore(s, {int(c): kb.C[t, c] for c in top}, algos)
-                    res.setdefault(f"{name} (budget {b})", {})[kb.tasks[t].id] = float(P[t, int(np.argmax(s))])
+                    pick = int(np.lexsort((-s, ~ranked_first(sel, len(kb.configs))))[0])  # as the ranking core orders
+                    res.setdefault(f"{name} (budget {b})", {})[kb.tasks[t].id] = float(P[t, pick])
             print(f"{name}: {bat} done", flush=True)
     rows = {k: float(np.mean(list(v.values()))) for k, v in res.items()}
     rows["ceiling (best per dataset)"] = float(P[dev].max(1).mean())

@@ -6,8 +6,8 @@ configurations (made concrete for the table) out.
 benchmark number is what a user gets. Everything a ranking decides lives here: which
 configurations may run on this table (:func:`.feasibility.feasible_mask`),
 the meta-features moved into the knowledge base's range (:func:`clip_to_kb_range`), probes on a
-bounded sample with the budget enforced, few-label evidence, and the parameters resolved
-on the table.
+bounded sample with the budget enforced, few-label evidence, the selector's robust
+sub-portfolio ranked first (:func:`ranked_first`), and the parameters resolved on the table.
 """
 from __future__ import annotations
 
@@ -154,6 +154,19 @@ class TableSession:
                               cache=self.transforms)
 
 
+def ranked_first(selector: Any, n_configs: int) -> np.ndarray:
+    """Which configurations rank before the others, whatever their scores: the selector's
+    ``portfolio_`` (a boolean mask, e.g. the knn selector's robust sub-portfolio) when it has
+    one of the right length, else all of them."""
+    mask = getattr(selector, "portfolio_", None)
+    if mask is None:
+        return np.ones(n_configs, dtype=bool)
+    mask = np.asarray(mask, dtype=bool).reshape(-1)
+    if mask.shape != (n_configs,) or not mask.any():
+        return np.ones(n_configs, dtype=bool)
+    return mask
+
+
 @dataclass
 class Ranking:
     """What :func:`rank` returns: the recommendations, best first, and the session that
@@ -214,6 +227,7 @@ def rank(X: np.ndarray, kb: KnowledgeBase, selector: Any, runner: Any, *, top: i
     if scores.shape != (len(kb.configs),):
         raise KnowledgeBaseError(f"selector {name!r} returned {scores.shape} scores for "
                                  f"{len(kb.configs)} configurations")
+    first = ranked_first(selector, len(kb.configs))
     if int(budget) > 0 and session.indices:  # probes judged by the learned validity index
         from ..selectors.validity import rescore_probes
 
@@ -221,7 +235,7 @@ def rank(X: np.ndarray, kb: KnowledgeBase, selector: Any, runner: Any, *, top: i
     if query.labels is not None and not getattr(selector, "adapts_to_labels", False):
         # selectors that do not learn from labels still profit from them: score the best few
         # configurations on the known rows and move their scores towards what was observed
-        found = score_on_labels(query, kb, scores, feasible)
+        found = score_on_labels(query, kb, scores, feasible & first if (feasible & first).any() else feasible)
         if found is not None:
             scores = blend_observed(scores, found[0], found[1], found[2])
             labelled = dict(zip(found[0], found[1].tolist()))
@@ -229,7 +243,10 @@ def rank(X: np.ndarray, kb: KnowledgeBase, selector: Any, runner: Any, *, top: i
     if adaptation:
         labelled = dict(zip(adaptation["configs"], adaptation["observed"]))
     scores = np.where(feasible & np.isfinite(scores), scores, -np.inf)
-    order = [int(c) for c in np.argsort(-scores, kind="stable") if np.isfinite(scores[c])]
+    # a selector's robust sub-portfolio (and whatever was seen to work here) ranks first, the rest behind
+    first = first.copy()
+    first[list(session.indices) + list(labelled)] = True
+    order = [int(c) for c in np.lexsort((-scores, ~first)) if np.isfinite(scores[c])]
     out: list[Recommendation] = []
     seen: set[str] = set()
     backend_error: BackendError | None = None

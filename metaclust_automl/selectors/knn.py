@@ -2,7 +2,12 @@
 
 A new table is placed in the standardised meta-feature space of the knowledge base's
 tasks; the performance rows of its ``k`` nearest tasks, weighted by closeness, are its
-predicted scores (the warm-start idea of auto-sklearn). With a budget it runs its best
+predicted scores (the warm-start idea of auto-sklearn). By default each neighbour's row is
+read as shares of that task's best score (so a task where nothing works weighs as much as
+one where everything does), scaled back to the ARI scale by the neighbours' mean best; and
+the first choices come from a robust sub-portfolio (``portfolio.greedy_cover``), the
+other configurations ranking behind it as fallbacks. Both were chosen leave-one-family-out
+over the corpus and leave-one-battery-out over the dev tasks (``bench/selection_cv.py``). With a budget it runs its best
 few configurations and re-scores each one from the tasks where that configuration
 produced similar internal indices, so that what the indices say is read in context
 instead of trusted blindly.
@@ -17,11 +22,16 @@ import numpy as np
 from ..knowledge_base import KnowledgeBase
 from .base import Query, Selector
 from .features import Standardiser, index_features, index_vector, performance
-from .state import kb_fingerprint, load_state, save_state
+from .portfolio import portfolio_mask, share_of_best
+from .state import TARGET_VALUES, kb_fingerprint, load_state, save_state
 
 
 #: neighbours averaged by the kNN estimate (chosen by bench/selectors_cv.py on the knowledge base)
 DEFAULT_K = 10
+#: configurations of the robust sub-portfolio ranked first (bench/selection_cv.py)
+DEFAULT_PORTFOLIO_SIZE = 20
+#: what the neighbours' rows are averaged as: "share_of_best" (each row over its best) or "ari"
+TARGETS = TARGET_VALUES
 
 
 def knn_base(Z_ref: np.ndarray, P_ref: np.ndarray, Zq: np.ndarray, k: int = DEFAULT_K,
@@ -56,16 +66,24 @@ def task_groups(kb: KnowledgeBase) -> np.ndarray:
 
 
 class KNNSelector(Selector):
-    """Average of the nearest tasks' performance rows."""
+    """Average of the nearest tasks' performance rows.
+
+    ``k``: neighbours averaged; ``target``: "share_of_best" (rows over their best, scaled back
+    by the neighbours' mean best) or "ari" (raw rows); ``portfolio_size``: configurations of
+    the robust sub-portfolio that rank first (0 = no restriction); ``index_weight`` and
+    ``probe_blend``: how a probe's internal indices re-score its configuration."""
 
     name: ClassVar[str] = "knn"
 
     def __init__(self, k: int = DEFAULT_K, metric: str = "ari", index_weight: float = 2.0,
-                 probe_blend: float = 0.5) -> None:
+                 probe_blend: float = 0.5, target: str = "share_of_best",
+                 portfolio_size: int = DEFAULT_PORTFOLIO_SIZE) -> None:
         self.k = k
         self.metric = metric
         self.index_weight = index_weight
         self.probe_blend = probe_blend
+        self.target = target
+        self.portfolio_size = portfolio_size
 
     # -- fitting ----------------------------------------------------------------------
     def fit(self, kb: KnowledgeBase) -> KNNSelector:
@@ -74,12 +92,28 @@ class KNNSelector(Selector):
         return self
 
     def _setup(self, kb: KnowledgeBase, mscale: Standardiser, iscale: Standardiser) -> None:
+        from ..errors import ConfigError
+
+        if self.target not in TARGETS:
+            raise ConfigError(f"knn target must be one of {', '.join(TARGETS)}, got {self.target!r}")
+        if int(self.portfolio_size) < 0:
+            raise ConfigError(f"knn portfolio_size must be 0 (no restriction) or more, got {self.portfolio_size}")
         self.kb_ = kb
         self.mscale_, self.iscale_ = mscale, iscale
         self.Z_ = mscale.transform(kb.M)
         self.P_ = performance(kb, self.metric)
+        self.best_ = self.P_.max(axis=1)
+        self.share_ = share_of_best(self.P_)
+        #: configurations ranked first (the ranking core reads it; the rest are fallbacks)
+        self.portfolio_ = portfolio_mask(self.P_, int(self.portfolio_size))
         self.CZ_ = iscale.transform(index_features(kb.C))
         self.fingerprint_ = kb_fingerprint(kb)
+
+    def _estimate(self, nn: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """Scores on the ARI scale from neighbours ``nn`` with weights ``w``."""
+        if self.target == "ari":
+            return w @ self.P_[nn]
+        return (w @ self.share_[nn]) * float(w @ self.best_[nn])
 
     def _check(self) -> KnowledgeBase:
         if getattr(self, "kb_", None) is None:
@@ -101,10 +135,12 @@ class KNNSelector(Selector):
         kb = self._check()
         dist = self._task_distances(query.metafeatures)
         nn, w = self._neighbours(dist)
-        scores = w @ self.P_[nn]
+        scores = self._estimate(nn, w)
         budget = int(query.budget or 0)
         if budget > 0 and query.probe is not None:
             allowed = np.ones(scores.size, bool) if query.feasible is None else np.asarray(query.feasible, bool)
+            if (allowed & self.portfolio_).any():
+                allowed = allowed & self.portfolio_  # probe what may be chosen first
             order = [c for c in np.argsort(-scores, kind="stable") if allowed[c]][:budget]
             for c in order:
                 obs = self.iscale_.transform(index_features(index_vector(query.probe(int(c)), kb.index_names)))
@@ -123,11 +159,13 @@ class KNNSelector(Selector):
 
     # -- files ------------------------------------------------------------------------
     def save(self, directory: str | os.PathLike) -> None:
-        self._check()
+        kb = self._check()
         save_state(directory, self.name, {
             "kb_fingerprint": self.fingerprint_,
             "hyper": {"k": self.k, "metric": self.metric, "index_weight": self.index_weight,
-                      "probe_blend": self.probe_blend},
+                      "probe_blend": self.probe_blend, "target": self.target,
+                      "portfolio_size": int(self.portfolio_size)},
+            "portfolio": [kb.configs[i].id for i in np.flatnonzero(self.portfolio_)],
             "metafeature_scaler": self.mscale_.to_dict(), "index_scaler": self.iscale_.to_dict(),
         })
 
@@ -140,4 +178,5 @@ class KNNSelector(Selector):
         return self
 
     def get_info(self) -> dict[str, Any]:
-        return {"name": self.name, "k": self.k, "metric": self.metric}
+        return {"name": self.name, "k": self.k, "metric": self.metric, "target": self.target,
+                "portfolio_size": int(self.portfolio_size)}

@@ -83,7 +83,10 @@ HYPER_LIMITS: dict[str, tuple[str, float, float]] = {
     "probe_share": ("float", 0.0, 1.0), "list_weight": ("float", 0.0, 1e3), "weight_decay": ("float", 0.0, 1.0),
     "input_noise": ("float", 0.0, 100.0), "entropy": ("float", 0.0, 100.0), "index_weight": ("float", 0.0, 1e3),
     "probe_blend": ("float", 0.0, 1.0), "metric": ("metric", 0, 0), "table_input": ("bool", 0, 0),
+    "portfolio_size": ("int", 0, 100_000), "target": ("target", 0, 0),
 }
+#: what the knn selector's neighbour rows may be averaged as (``knn.TARGETS``)
+TARGET_VALUES = ("share_of_best", "ari")
 
 
 def check_state(meta: dict[str, Any], kb: KnowledgeBase | None, where: Path) -> None:
@@ -101,6 +104,9 @@ def check_state(meta: dict[str, Any], kb: KnowledgeBase | None, where: Path) -> 
         if kind == "metric":
             if value not in METRICS:
                 raise KnowledgeBaseError(f"{where}: metric must be one of {', '.join(METRICS)}, got {value!r}")
+        elif kind == "target":
+            if value not in TARGET_VALUES:
+                raise KnowledgeBaseError(f"{where}: target must be one of {', '.join(TARGET_VALUES)}, got {value!r}")
         elif kind == "bool":
             if not isinstance(value, bool):
                 raise KnowledgeBaseError(f"{where}: {key} must be true or false, got {value!r}")
