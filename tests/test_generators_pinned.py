@@ -78,7 +78,12 @@ def test_every_generator_is_pinned():
 
 @pytest.mark.parametrize("name", sorted(PINNED))
 def test_generated_table_is_unchanged(name: str):
-    X, y = _cases()[name]()
+    from threadpoolctl import threadpool_limits
+
+    # the anomaly corpus fits Gaussian mixtures: BLAS's summation order (hence the last bits,
+    # hence the digest) depends on its thread count, so every digest is taken on one thread
+    with threadpool_limits(1):
+        X, y = _cases()[name]()
     digest = task_checksum(LabelledTask(id=name, X=np.asarray(X, dtype=np.float64), y=np.asarray(y)))[:16]
     assert digest == PINNED[name], f"{name} now draws another table for the same seed"
 
