@@ -162,3 +162,17 @@ def test_empty_stdin_says_so():
     proc = run_cli(["cluster", "-", "-a", "kmeans"], b"")
     assert proc.returncode == 2
     assert proc.stderr.decode().strip() == "error: standard input is empty: nothing was piped in"
+
+
+def test_a_reader_that_goes_away_gets_no_false_plugin_message():
+    """`metaclust --help | head -1`: rich exits 1 on the broken pipe; that is not a plugin's exit."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "metaclust_automl", "--help"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the command writes
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "plugin stopped" not in err
+    assert "Traceback" not in err

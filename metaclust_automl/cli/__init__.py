@@ -77,6 +77,12 @@ def _is_usage_error(exc: BaseException) -> bool:
     return hasattr(exc, "format_message") and isinstance(getattr(exc, "exit_code", None), int)
 
 
+def _reader_went_away(exc: SystemExit) -> bool:
+    """True when the exit is rich's answer to a broken pipe on stdout (`metaclust ... | head`):
+    rich points stdout at devnull and raises SystemExit(1), which is no plugin's doing."""
+    return isinstance(exc.__context__, BrokenPipeError)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     warnings.showwarning = _show_warning
@@ -106,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             _error("interrupted")
             code = INTERRUPTED
         except SystemExit as exc:  # a plugin that called sys.exit in the parent
+            if _reader_went_away(exc):  # the reader of stdout went away (`| head`): no message
+                return 1
             _error(f"a plugin stopped the command (SystemExit {exc.code!r}); it was not allowed to")
             code = 1
         except Exception as exc:  # noqa: BLE001 - last line of defence: never a traceback
