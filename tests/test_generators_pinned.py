@@ -19,7 +19,8 @@ from metaclust_automl.corpus import builtin_task_ids, load_builtin_task, task_ch
 from metaclust_automl.corpus.tasks import LabelledTask
 from metaclust_automl.generators import anomalies, clusters, manifolds, shapes
 
-#: digests of the tables below, taken before the generators moved into one package
+#: digests of the tables below, taken before the generators moved into one package (heavy,
+#: hypercube, scene3d and the skew and ints columns: when they were added, issue 16)
 PINNED = {
     "clusters/blobs": "8ad9db2eda7e7973",
     "clusters/moons": "9556caa004a4139f",
@@ -30,6 +31,10 @@ PINNED = {
     "clusters/mixed": "838485979a8a37fa",
     "clusters/scene": "fba842e5325d8c69",
     "clusters/blobs-common": "533a7c1bda222c88",
+    "clusters/heavy": "f4166645c0edd32f",
+    "clusters/hypercube": "e95d84fbbe67a436",
+    "clusters/scene3d": "538a18a3f6f8b2f4",
+    "clusters/blobs-skew-ints": "744313bd422586e0",
     "manifolds/mixture": "0e0ecf1d59328141",
     "manifolds/blobs": "dd2f2ebee5386465",
     "manifolds/sample": "a457efe7b6cefcae",
@@ -62,6 +67,8 @@ def _cases() -> dict[str, Callable[[], Table]]:
     out["clusters/blobs-common"] = lambda: clusters.generate(
         "blobs", {"n": 300, "d": 3, "k": 4, "noise": 0.1, "out": 0.05, "embed": 6, "irr": 2, "scale": 2.0,
                   "aniso": 3.0, "shear": 2.0, "layout": "grid"}, np.random.default_rng(8))
+    out["clusters/blobs-skew-ints"] = lambda: clusters.generate(
+        "blobs", {"n": 300, "d": 4, "k": 3, "skew": 0.5, "ints": 0.5, "scale": 2.0}, np.random.default_rng(9))
     out["manifolds/mixture"] = lambda: _xy(manifolds.manifold_mixture(500, 4, 20, seed=3))
     out["manifolds/blobs"] = lambda: _xy(manifolds.gaussian_blobs(400, 3, 5, seed=4))
     out["manifolds/sample"] = lambda: _xy(manifolds.sample_task(np.random.default_rng(5)))

@@ -58,6 +58,8 @@ COMMON_PARAMS: tuple[Param, ...] = (
     Param("embed", 0, int),       # rotate the structure into this many dimensions (0 = keep)
     Param("irr", 0, int),         # number of irrelevant Gaussian columns appended
     Param("scale", 0.0, float),   # column scales span this many decades (0 = same scale)
+    Param("skew", 0.0, float),    # share of columns made right-skewed (log-normal-like), before scaling
+    Param("ints", 0.0, float),    # share of columns made integer-valued (counts, ratings), after scaling
 )
 
 
@@ -350,6 +352,10 @@ def mixed(rng: np.random.Generator, *, n: int, k: int, d: int, sep: float, cats:
     return fit_schema(num, numeric, df, categorical).encode(num, df), y
 
 
+from .heavy_tailed import DISTS, heavy  # noqa: E402  (they use the helpers above, at call time)
+from .hypercube import hypercube  # noqa: E402
+from .scenes3d import scene3d  # noqa: E402
+
 GENERATORS: dict[str, GeneratorSpec] = {
     g.name: g for g in (
         GeneratorSpec("blobs", blobs, (
@@ -376,6 +382,17 @@ GENERATORS: dict[str, GeneratorSpec] = {
             Param("noisecats", 0, int)), mixed.__doc__ or ""),
         GeneratorSpec("scene", scene, (
             Param("n", 1000, int), Param("parts", 4, int), Param("jitter", 1.0, float)), scene.__doc__ or ""),
+        GeneratorSpec("heavy", heavy, (
+            Param("n", 1000, int), Param("d", 2, int), Param("k", 3, int), Param("sep", 3.0, float),
+            Param("dist", "t", str, DISTS), Param("df", 3.0, float), Param("aniso", 1.0, float),
+            Param("imb", 1.0, float)), heavy.__doc__ or ""),
+        GeneratorSpec("hypercube", hypercube, (
+            Param("n", 1000, int), Param("k", 3, int), Param("inf", 5, int), Param("red", 2, int),
+            Param("useless", 3, int), Param("sub", 2, int), Param("sep", 1.0, float),
+            Param("imb", 1.0, float)), hypercube.__doc__ or ""),
+        GeneratorSpec("scene3d", scene3d, (
+            Param("n", 1000, int), Param("parts", 4, int), Param("jitter", 1.0, float),
+            Param("gap", 3.0, float)), scene3d.__doc__ or ""),
     )
 }
 
@@ -411,6 +428,12 @@ def resolve_params(generator: str, params: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"generator {generator!r}: n={out['n']} is too small")
     if not 0.0 <= out["noise"] + out["out"] < 0.5:
         raise ConfigError(f"generator {generator!r}: noise + out must lie in [0, 0.5)")
+    for name in ("skew", "ints"):
+        if not 0.0 <= out[name] <= 1.0:
+            raise ConfigError(f"generator {generator!r}: {name} is a share of columns, in [0, 1]; got {out[name]}")
+    for name in ("df", "inf", "sub", "parts", "gap"):
+        if name in out and out[name] <= 0:
+            raise ConfigError(f"generator {generator!r}: {name} must be positive, got {out[name]}")
     for name in ("sep", "spread", "aniso", "shear", "imb", "length", "turns", "jitter", "width"):
         if name in out and out[name] <= 0:
             raise ConfigError(f"generator {generator!r}: {name} must be positive, got {out[name]}")
@@ -435,8 +458,34 @@ def id_part(generator: str, params: dict[str, Any]) -> str:
 
 # ------------------------------------------------------------ contamination, shuffle
 
+def _skewed(X: np.ndarray, rng: np.random.Generator, share: float) -> np.ndarray:
+    """A ``share`` of the columns (at least one) made right-skewed, as incomes, durations or
+    concentrations are: exp of the standardised column times a random strength in [0.5, 1.2]."""
+    d = X.shape[1]
+    cols = rng.permutation(d)[: max(1, int(round(share * d)))]
+    X = X.copy()
+    for j in cols:
+        z = (X[:, j] - X[:, j].mean()) / max(float(X[:, j].std()), 1e-12)
+        X[:, j] = np.exp(rng.uniform(0.5, 1.2) * z)
+    return X
+
+
+def _integer_valued(X: np.ndarray, rng: np.random.Generator, share: float) -> np.ndarray:
+    """A ``share`` of the columns (at least one) made integer-valued, as counts, ages or
+    ratings are: cut into 3 to 40 equal-width levels, numbered from a random integer offset."""
+    d = X.shape[1]
+    cols = rng.permutation(d)[: max(1, int(round(share * d)))]
+    X = X.copy()
+    for j in cols:
+        levels = int(rng.integers(3, 41))
+        lo, hi = float(X[:, j].min()), float(X[:, j].max())
+        X[:, j] = np.floor((X[:, j] - lo) / max(hi - lo, 1e-12) * (levels - 1e-9)) + int(rng.integers(0, 50))
+    return X
+
+
 def _finish(X: np.ndarray, y: np.ndarray, rng: np.random.Generator, n_noise: int, n_out: int,
-            embed: int, irr: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
+            embed: int, irr: int, scale: float, skew: float = 0.0,
+            ints: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     extra = []
     if n_noise:
         lo, hi = X.min(axis=0), X.max(axis=0)
@@ -456,10 +505,14 @@ def _finish(X: np.ndarray, y: np.ndarray, rng: np.random.Generator, n_noise: int
     if irr:
         level = float(np.median(X.std(axis=0)))
         X = np.hstack([X, rng.normal(0.0, level, (X.shape[0], irr))])
+    if skew > 0:  # drawn only when asked, so the tables of earlier ids stay the same
+        X = _skewed(X, rng, skew)
     if scale > 0:
         d = X.shape[1]
         factors = 10.0 ** (scale * (rng.permutation(np.linspace(0.0, 1.0, d)) - 0.5))
         X = (X + rng.uniform(-10.0, 10.0, d)) * factors
+    if ints > 0:
+        X = _integer_valued(X, rng, ints)
     order = rng.permutation(X.shape[0])
     from ..encoding import keep_layout  # a mixed table keeps its layout (when its columns still match)
 
@@ -476,4 +529,4 @@ def generate(generator: str, params: dict[str, Any], rng: np.random.Generator) -
     own = {p.name: full[p.name] for p in GENERATORS[generator].params}
     own["n"] = n - n_noise - n_out
     X, y = GENERATORS[generator].fn(rng, **own)
-    return _finish(X, y, rng, n_noise, n_out, full["embed"], full["irr"], full["scale"])
+    return _finish(X, y, rng, n_noise, n_out, full["embed"], full["irr"], full["scale"], full["skew"], full["ints"])
