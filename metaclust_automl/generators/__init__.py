@@ -2,7 +2,12 @@
 reference labels out, the same table for the same seed on any machine.
 
 - ``clusters``: the clustering corpus's synthetic families (blobs, moons, rings, spirals,
-  chainlink, stripes, scenes, mixed-type tables), named by parameters that task ids record;
+  chainlink, stripes, scenes, mixed-type tables, and those of the three modules below), named
+  by parameters that task ids record, with the column transforms every generator takes
+  (noise, outliers, irrelevant columns, skewed, scaled and integer-valued columns);
+- ``heavy_tailed``, ``hypercube``, ``scenes3d``: Student-t / Laplace mixtures,
+  make_classification-like hypercube classes, and 3-D shape scenes (issue 16's families);
+- ``layout``: what the cluster generators share (sizes, centre layouts, rotations);
 - ``real_subsets``: class subsets, subsamples and column subsets of the datasets scikit-learn
   ships (the corpus's real families);
 - ``manifolds``: curved manifolds and anisotropic blobs in many dimensions (the prototype

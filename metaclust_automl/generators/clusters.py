@@ -25,10 +25,21 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from .heavy_tailed import DISTS, heavy
+from .hypercube import hypercube
+from .layout import (  # noqa: F401  (MIN_CLUSTER and the helpers stay importable from here)
+    MIN_CLUSTER,
+    _centers,
+    _labels,
+    _nearest_center_distance,
+    _rotation,
+    _sizes,
+    _unit_vectors,
+)
+from .scenes3d import scene3d
 
 NOISE = -1
 ALWAYS_IN_ID = ("n", "d", "k")  # shown in every id that has them, default or not
-MIN_CLUSTER = 10  # smallest reference cluster a generator produces
 
 
 @dataclass(frozen=True)
@@ -61,93 +72,6 @@ COMMON_PARAMS: tuple[Param, ...] = (
     Param("skew", 0.0, float),    # share of columns made right-skewed (log-normal-like), before scaling
     Param("ints", 0.0, float),    # share of columns made integer-valued (counts, ratings), after scaling
 )
-
-
-# ---------------------------------------------------------------------------- helpers
-
-def _sizes(n: int, k: int, rng: np.random.Generator, imb: float = 1.0) -> np.ndarray:
-    """Cluster sizes summing to ``n``; the largest is ``imb`` times the smallest (ratio, not random)."""
-    if n < k * MIN_CLUSTER:
-        raise ConfigError(f"{n} points cannot hold {k} clusters of at least {MIN_CLUSTER}; "
-                          f"raise n or lower k")
-    w = imb ** -np.linspace(0.0, 1.0, k) if k > 1 else np.ones(1)
-    w = rng.permutation(w)
-    raw = n * w / w.sum()
-    sizes = np.maximum(MIN_CLUSTER, np.floor(raw).astype(np.int64))
-    while sizes.sum() < n:  # largest remainders first
-        sizes[int(np.argmax(raw - sizes))] += 1
-    while sizes.sum() > n:
-        sizes[int(np.argmax(sizes))] -= 1
-    return sizes
-
-
-def _rotation(rng: np.random.Generator, d: int) -> np.ndarray:
-    """A uniformly random orthogonal d x d matrix."""
-    q, r = np.linalg.qr(rng.standard_normal((d, d)))
-    return q * np.sign(np.diag(r))
-
-
-def _unit_vectors(rng: np.random.Generator, m: int, d: int) -> np.ndarray:
-    v = rng.standard_normal((m, d))
-    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-
-
-def _labels(sizes: np.ndarray) -> np.ndarray:
-    return np.repeat(np.arange(sizes.size, dtype=np.int64), sizes)
-
-
-def _centers(rng: np.random.Generator, k: int, d: int, layout: str) -> np.ndarray:
-    """Cluster centres about one unit apart: random (Poisson-disc), jittered grid, or rings."""
-    if layout != "random" and d < 2:
-        raise ConfigError(f"layout {layout!r} needs d >= 2")
-    if layout == "grid":
-        side = math.ceil(math.sqrt(k))
-        cells = rng.choice(side * side, size=k, replace=False)
-        c = np.zeros((k, d))
-        c[:, 0] = cells % side + rng.uniform(-0.15, 0.15, k)
-        c[:, 1] = cells // side + rng.uniform(-0.15, 0.15, k)
-        if d > 2:
-            c[:, 2:] = rng.uniform(-0.2, 0.2, (k, d - 2))
-        return c
-    if layout == "ring":
-        pts = [np.zeros(d)] if k >= 8 else []
-        ring = 1
-        while len(pts) < k:
-            cap = min(k - len(pts), int(2 * math.pi * ring))
-            phase = rng.uniform(0, 2 * math.pi)
-            for j in range(cap):
-                p = np.zeros(d)
-                a = phase + 2 * math.pi * j / cap
-                p[0], p[1] = ring * math.cos(a), ring * math.sin(a)
-                pts.append(p)
-            ring += 1
-        c = np.array(pts)
-        if d > 2:
-            c[:, 2:] = rng.uniform(-0.2, 0.2, (k, d - 2))
-        return c
-    side = 2.0 * k ** (1.0 / d)
-    min_dist = 1.0
-    pts: list[np.ndarray] = []
-    tries = 0
-    while len(pts) < k:
-        cand = rng.uniform(0.0, side, d)
-        if not pts or np.min(np.linalg.norm(np.asarray(pts) - cand, axis=1)) >= min_dist:
-            pts.append(cand)
-            tries = 0
-        else:
-            tries += 1
-            if tries >= 200:
-                min_dist *= 0.8
-                tries = 0
-    return np.asarray(pts)
-
-
-def _nearest_center_distance(c: np.ndarray) -> np.ndarray:
-    if c.shape[0] == 1:
-        return np.ones(1)
-    dist = np.linalg.norm(c[:, None, :] - c[None, :, :], axis=2)
-    np.fill_diagonal(dist, np.inf)
-    return dist.min(axis=1)
 
 
 # ------------------------------------------------------------------------- generators
@@ -351,10 +275,6 @@ def mixed(rng: np.random.Generator, *, n: int, k: int, d: int, sep: float, cats:
     num = df[numeric].to_numpy(dtype=np.float64)
     return fit_schema(num, numeric, df, categorical).encode(num, df), y
 
-
-from .heavy_tailed import DISTS, heavy  # noqa: E402  (they use the helpers above, at call time)
-from .hypercube import hypercube  # noqa: E402
-from .scenes3d import scene3d  # noqa: E402
 
 GENERATORS: dict[str, GeneratorSpec] = {
     g.name: g for g in (

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .layout import _centers, _labels, _nearest_center_distance, _rotation, _sizes
+
 DISTS = ("t", "laplace")
 
 
@@ -29,17 +31,15 @@ def heavy(rng: np.random.Generator, *, n: int, d: int, k: int, sep: float, dist:
     30 = nearly Gaussian) or a Laplace distribution, centres placed as for ``blobs`` and
     their scale set by ``sep`` the same way; ``aniso`` stretches each along random axes,
     ``imb`` is the ratio of the largest to the smallest cluster size."""
-    from . import clusters as c
-
-    centers = c._centers(rng, k, d, "random")
-    sigma = c._nearest_center_distance(centers) / (2.0 * sep)
-    sizes = c._sizes(n, k, rng, imb)
+    centers = _centers(rng, k, d, "random")
+    sigma = _nearest_center_distance(centers) / (2.0 * sep)
+    sizes = _sizes(n, k, rng, imb)
     parts = []
     for i in range(k):
         z = _draw(rng, dist, df, int(sizes[i]), d)
         if aniso > 1.0 and d > 1:
             axes = aniso ** rng.uniform(-0.5, 0.5, d)
             axes[0], axes[1] = aniso ** 0.5, aniso ** -0.5
-            z = (z * axes) @ c._rotation(rng, d).T
+            z = (z * axes) @ _rotation(rng, d).T
         parts.append(centers[i] + sigma[i] * z)
-    return np.vstack(parts), c._labels(sizes)
+    return np.vstack(parts), _labels(sizes)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .layout import _sizes
+
 
 def _vertices(rng: np.random.Generator, count: int, dims: int) -> np.ndarray:
     """``count`` distinct vertices of the hypercube {-1, 1}^dims (random points in the cube
@@ -30,9 +32,7 @@ def hypercube(rng: np.random.Generator, *, n: int, k: int, inf: int, red: int, u
     0.5 = heavy), plus ``red`` redundant and ``useless`` noise columns, columns shuffled.
     ``imb``: ratio of the largest to the smallest class size; a class's rows are split evenly
     over its sub-clusters."""
-    from . import clusters as c
-
-    sizes = c._sizes(n, k, rng, imb)
+    sizes = _sizes(n, k, rng, imb)
     centers = sep * _vertices(rng, k * sub, inf)
     parts, labels = [], []
     for i in range(k):

@@ -12,14 +12,14 @@ import math
 
 import numpy as np
 
+from .layout import _labels, _rotation, _sizes
+
 #: the pieces and how many clusters each contributes
 PIECES = {"blob": 1, "helix": 1, "linked-rings": 2, "rod": 1, "sheet": 1, "shell": 1, "torus": 1}
 
 
 def _piece(rng: np.random.Generator, kind: str, sizes: list[int], jitter: float) -> list[np.ndarray]:
     """One piece, within about one unit of the origin, randomly turned."""
-    from .clusters import _rotation
-
     turn = _rotation(rng, 3)
     m = sizes[0]
     if kind == "blob":
@@ -60,8 +60,6 @@ def scene3d(rng: np.random.Generator, *, n: int, parts: int, jitter: float,
     """``parts`` pieces (solid blobs, spherical shells, tori, helices, sheets, rods, pairs of
     linked rings) on a jittered 3-D grid whose cells are ``gap`` units apart (3 = clearly
     apart, 2 = nearly touching); ``jitter`` scales every piece's thickness."""
-    from .clusters import _labels, _sizes
-
     names = sorted(PIECES)
     kinds = [names[i] for i in rng.integers(0, len(names), parts)]
     counts = [PIECES[kd] for kd in kinds]
