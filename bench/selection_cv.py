@@ -19,7 +19,9 @@ neighbours per family, the estimate averaged over several k, mean minus half a s
 deviation over the neighbours (a risk-averse choice), ties within a margin broken towards the
 configuration the greedy cover added first, and meta-features dropped when leaving them
 out raised the mean ARI of the training groups (importance measured inside each fold, on
-the training groups only). Their paired differences are to the knn default.
+the training groups only). Their paired differences are to the knn default; each also
+counts the dev picks that move when the mixed-types family leaves the training rows (how
+stable the picks are to adding tables unlike them).
 
     python bench/selection_cv.py [--kb DIR] [--out bench/results/selection_cv.json] [--no-alternatives]
 """
@@ -52,8 +54,8 @@ BASELINE = "knn raw ARI, whole portfolio (previous default)"
 #: changes the selector's parameters do not cover: name -> spec for :func:`alternative_picks`
 ALTERNATIVES: dict[str, dict] = {
     "knn default": {},
-    "meta-features as normal scores of their ranks": {"scaling": "rank"},
-    "meta-features as z-scores (mean, sd)": {"scaling": "zscore"},
+    "meta-features as normal scores of their ranks (all tables)": {"scaling": "rank"},
+    "meta-features as z-scores (mean, sd; all tables)": {"scaling": "zscore"},
     **{f"robust scaling clipped at {c}": {"clip": c} for c in (3.0, 10.0)},
     **{f"at most {c} neighbours per family": {"cap": c} for c in (2, 5)},
     "estimate averaged over k = 5, 10, 15, 20": {"ks": (5, 10, 15, 20)},
@@ -66,14 +68,15 @@ ALT_BASELINE = "knn default"
 STABILITY_FAMILY = "mixed-types"
 
 
-def _scaler(M: np.ndarray, scaling: str, clip: float):  # noqa: ANN202
-    """A function scaling meta-feature rows as fitted on the training rows ``M``."""
+def _scaler(M: np.ndarray, names: list[str], scaling: str, clip: float):  # noqa: ANN202
+    """A function scaling meta-feature rows as fitted on the training rows ``M`` ("robust": the
+    selector's own, ``features.metafeature_scaler``; the others over all training tables)."""
     from scipy.stats import norm
 
-    from metaclust_automl.selectors.features import Standardiser
+    from metaclust_automl.selectors.features import metafeature_scaler
 
     if scaling == "robust":
-        return Standardiser.fit(M, clip=clip).transform
+        return metafeature_scaler(M, names, clip=clip).transform
     if scaling == "zscore":
         mu, sd = M.mean(0), M.std(0)
         sd = np.where(sd > 1e-9, sd, 1.0)
@@ -147,7 +150,8 @@ def alternative_picks(kb, P: np.ndarray, G: np.ndarray, folds: list[np.ndarray],
                 m = keep.copy()
                 m[j] = False
                 keep[j] = not (mean_with(m) > ref)  # dropped where leaving it out helped the training groups
-        scale = _scaler(M[train][:, keep], spec.get("scaling", "robust"), spec.get("clip", 5.0))
+        names = [n for n, k in zip(kb.metafeature_names, keep) if k]
+        scale = _scaler(M[train][:, keep], names, spec.get("scaling", "robust"), spec.get("clip", 5.0))
         Z, Zq = scale(M[train][:, keep]), scale(M[test][:, keep])
         D = np.sqrt(np.maximum(((Zq[:, None, :] - Z[None]) ** 2).mean(-1), 0.0))
         S = _alt_scores(D, P[train], G[train], spec)
@@ -171,6 +175,7 @@ class _Masked:
 
     def __init__(self, kb, mask: np.ndarray) -> None:  # noqa: ANN001
         self.M = np.asarray(kb.M, dtype=np.float64)[:, mask]
+        self.metafeature_names = [n for n, k in zip(kb.metafeature_names, mask) if k]
 
 
 def picks(kb, params: dict, folds: list[np.ndarray]) -> np.ndarray:  # noqa: ANN001

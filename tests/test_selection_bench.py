@@ -24,10 +24,11 @@ def grouped_kb(seed: int = 0, T: int = 60, K: int = 30, F: int = 6) -> Knowledge
     rng = np.random.default_rng(seed)
     M = rng.normal(size=(T, F))
     M[:, 0] = (rng.random(T) < 0.1).astype(float)  # a mostly-zero column: IQR 0
+    M[:, 1] = np.where(rng.random(T) < 0.2, rng.random(T), 0.0)  # some "mixed" tables (onehot share > 0)
     P = np.clip(0.5 + 0.4 * np.tanh(M @ rng.normal(size=(F, K))) + 0.1 * rng.normal(size=(T, K)), -1, 1)
     tasks = [Task(id=f"t{i}", group=f"g{i % 6}", n=100, d=2) for i in range(T)]
     configs = [Config(id=f"c{j}", algorithm="kmeans", params={"n_clusters": j + 2}) for j in range(K)]
-    return KnowledgeBase(tasks=tasks, configs=configs, metafeature_names=[f"f{j}" for j in range(F)],
+    return KnowledgeBase(tasks=tasks, configs=configs, metafeature_names=["f0", "column_types.onehot_share"] + [f"f{j}" for j in range(2, F)],
                          index_names=list(INDEX_NAMES), M=M, P={"ari": P, "nmi": P.copy(), "acc": P.copy()},
                          C=np.zeros((T, K, len(INDEX_NAMES))), seconds=np.full((T, K), 0.01),
                          status=np.zeros((T, K), dtype=np.int8))

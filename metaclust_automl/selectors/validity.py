@@ -17,7 +17,7 @@ The blend weight was chosen leave-one-family-out on the 353-task knowledge base
 path and also leave-one-battery-out on the dev tasks, no budget (2, 3, 5) and blend wins on
 both (bench/results/validity_cv.json), which is why ``metaclust cluster`` probes nothing by
 default: these indices cannot tell the best of a few good candidates apart (a perfect judge
-of the knn's top 3 would add +0.06 on both).
+of the knn's top 3 would add +0.06 / +0.05).
 """
 from __future__ import annotations
 
