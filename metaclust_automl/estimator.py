@@ -97,6 +97,11 @@ class MetaClusterer(ClusterMixin, BaseEstimator):
         Seconds each run of a plugin's (third-party) backend may take; one that fails or runs
         longer is reported once and the next recommendation runs. None = no limit. Built-in
         backends run in this process, without a limit.
+    structure_test : bool
+        Test the table for cluster structure first, as ``metaclust cluster`` does; a table
+        without any gets one cluster (every row 0) and ``recommendation_`` None, instead of
+        the partition some backend would always find. False = always cluster (the CLI's
+        ``--force``).
 
     Attributes
     ----------
@@ -107,23 +112,26 @@ class MetaClusterer(ClusterMixin, BaseEstimator):
     recommendations_ : list of Recommendation
         The ``top`` ranked configurations.
     n_clusters_ : int
+    structure_ : StructureVerdict or None
+        The structure test's verdict (None when ``structure_test`` is False).
     n_features_in_ : int
     """
 
     def __init__(self, selector: str | None = None, top: int = 5, budget: int = 0,
                  kb: str | os.PathLike | None = None, random_state: int = 0,
-                 time_limit: float | None = DEFAULT_TIME_LIMIT) -> None:
+                 time_limit: float | None = DEFAULT_TIME_LIMIT, structure_test: bool = True) -> None:
         self.selector = selector
         self.top = top
         self.budget = budget
         self.kb = kb
         self.random_state = random_state
         self.time_limit = time_limit
+        self.structure_test = structure_test
 
     def fit(self, X: Any, y: Any = None) -> MetaClusterer:  # noqa: ARG002 - unsupervised
         """Recommend a configuration for X and run it. A pandas DataFrame with text, boolean or
         categorical columns is encoded as the CLI encodes a mixed table (``encoding.py``)."""
-        from .saved_model import SavedModel
+        from .threads import table_threads
 
         table = _mixed_frame(X)
         if table is not None:
@@ -135,9 +143,22 @@ class MetaClusterer(ClusterMixin, BaseEstimator):
             names = getattr(self, "feature_names_in_", None)
             columns = [str(c) for c in names] if names is not None else [str(i) for i in range(X.shape[1])]
             schema = None
+        with table_threads(*X.shape):
+            return self._fit_encoded(X, columns, schema)
+
+    def _fit_encoded(self, X: np.ndarray, columns: list[str], schema: Any) -> MetaClusterer:
+        from .saved_model import SavedModel
+
         seed = 0 if self.random_state is None else int(self.random_state)
-        rec = _recommender(self.selector, self.kb)
+        rec = _recommender(self.selector, self.kb)  # a wrong selector or base fails on any table
         rec.runner.time_limit = check_time_limit(self.time_limit)
+        self.structure_ = None
+        if self.structure_test:
+            from .trust.structure import structure_test
+
+            self.structure_ = structure_test(X, seed=seed)
+            if not self.structure_.has_structure:
+                return self._fit_one_cluster(X, columns, schema, seed)
         chosen, run, recs = rec.cluster(X, budget=int(self.budget), seed=seed,
                                         fallbacks=max(2, int(self.top) - 1))
         self.recommendations_ = recs[: max(1, int(self.top))]
@@ -146,6 +167,18 @@ class MetaClusterer(ClusterMixin, BaseEstimator):
         self.n_clusters_ = run.n_clusters
         self.model_ = SavedModel.from_run(X, run.labels, chosen.algorithm, run.params, run.resolved,
                                           columns, schema, seed=seed)
+        return self
+
+    def _fit_one_cluster(self, X: np.ndarray, columns: list[str], schema: Any, seed: int) -> MetaClusterer:
+        """The answer for a table without cluster structure: one cluster, kept as a model whose
+        every new row is labelled 0 (the CLI's answer, see ``trust.verdict``)."""
+        from .saved_model import SavedModel
+        from .trust.verdict import no_structure_run
+
+        run = no_structure_run(X.shape[0], self.structure_)
+        self.recommendations_, self.recommendation_ = [], None
+        self.labels_, self.n_clusters_ = run.labels, 1
+        self.model_ = SavedModel.from_run(X, run.labels, "none", {}, {}, columns, schema, seed=seed)
         return self
 
     def predict(self, X: Any) -> np.ndarray:

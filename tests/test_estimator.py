@@ -75,3 +75,22 @@ def test_bad_inputs_raise_value_errors():
         MetaClusterer(selector="knn", kb="/nonexistent/kb").fit(np.random.default_rng(0).normal(size=(20, 2)))
     with pytest.raises(ConfigError, match="unknown algorithm"):
         BackendClusterer("nope").fit(np.zeros((5, 2)))
+
+
+def test_table_without_structure_gets_one_cluster_like_the_cli(tmp_path):
+    """MetaClusterer runs the CLI's structure test: uniform noise is one cluster, not the
+    partition some backend would always find; structure_test=False (--force) clusters it."""
+    U = np.random.default_rng(0).uniform(size=(400, 3))
+    est = MetaClusterer(selector="knn", kb=KB).fit(U)
+    assert est.structure_ is not None and not est.structure_.has_structure
+    assert est.recommendation_ is None and est.n_clusters_ == 1
+    assert np.all(est.labels_ == 0) and np.all(est.predict(U[:25]) == 0)
+    est.save(tmp_path / "model")  # the one-cluster answer is a model like any other
+    forced = MetaClusterer(selector="knn", kb=KB, structure_test=False).fit(U)
+    assert forced.structure_ is None and forced.recommendation_ is not None
+
+
+def test_blobs_pass_the_structure_test():
+    X, _ = make_blobs(n_samples=300, centers=3, random_state=0)
+    est = MetaClusterer(selector="knn", kb=KB).fit(X)
+    assert est.structure_.has_structure and est.n_clusters_ >= 2

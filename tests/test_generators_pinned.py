@@ -88,12 +88,6 @@ def test_generated_table_is_unchanged(name: str):
     assert digest == PINNED[name], f"{name} now draws another table for the same seed"
 
 
-#: corpus families whose rows in the shipped knowledge base do not match their tables yet: the
-#: knowledge-base build (``training.kb.tasks.prepare_tasks``) turns a mixed table into a plain
-#: array, so its column-type meta-features were stored as 0 (see the xfail test below)
-KNOWN_STALE = ("mixed-types",)
-
-
 def _smallest_per_family(kb) -> dict[str, int]:  # noqa: ANN001
     known = set(builtin_task_ids())
     smallest: dict[str, int] = {}
@@ -129,15 +123,5 @@ def test_corpus_tasks_match_the_shipped_knowledge_base():
     kb = _shipped_kb()
     smallest = _smallest_per_family(kb)
     assert len(smallest) >= 20  # the shipped base covers the families
-    _check_rows(kb, [i for fam, i in smallest.items() if fam not in KNOWN_STALE])
-
-
-@pytest.mark.xfail(strict=True, reason="the shipped knowledge base stores 0 for the column-type "
-                   "meta-features of mixed tables (prepare_tasks drops the table's layout); "
-                   "remove from KNOWN_STALE once it is rebuilt with the layout kept")
-@pytest.mark.parametrize("family", KNOWN_STALE)
-def test_known_stale_families_still_differ(family: str):
-    kb = _shipped_kb()
-    smallest = _smallest_per_family(kb)
-    assert family in smallest
-    _check_rows(kb, [smallest[family]])
+    assert "mixed-types" in smallest  # its column-type meta-features come from the table's layout
+    _check_rows(kb, list(smallest.values()))

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..knowledge_base import KnowledgeBase
 from .base import Query, Selector
-from .features import Standardiser, index_features, index_vector, performance
+from .features import Standardiser, index_features, index_vector, metafeature_scaler, performance
 from .portfolio import portfolio_mask, share_of_best
 from .state import TARGET_VALUES, kb_fingerprint, load_state, save_state
 
@@ -87,8 +87,10 @@ class KNNSelector(Selector):
 
     # -- fitting ----------------------------------------------------------------------
     def fit(self, kb: KnowledgeBase) -> KNNSelector:
-        """Standardise the knowledge base's meta-features and indices (deterministic: no seed)."""
-        self._setup(kb, Standardiser.fit(kb.M), Standardiser.fit(index_features(kb.C)))
+        """Standardise the knowledge base's meta-features (on the scale of its numeric tables:
+        ``metafeature_scaler``) and indices (deterministic: no seed)."""
+        self._setup(kb, metafeature_scaler(kb.M, list(kb.metafeature_names)),
+                    Standardiser.fit(index_features(kb.C)))
         return self
 
     def _setup(self, kb: KnowledgeBase, mscale: Standardiser, iscale: Standardiser) -> None:

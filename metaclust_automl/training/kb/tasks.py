@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ...corpus.tasks import LabelledTask
+from ...encoding import keep_layout
 from ...errors import DataError
 from ...validation import check_matrix
 
@@ -59,7 +60,9 @@ def prepare_tasks(tasks: Sequence[Any], *, max_rows: int | None = None, seed: in
         if tid in seen:
             raise DataError(f"task id {tid!r} occurs twice in the corpus")
         seen.add(tid)
-        X = check_matrix(task.X, name=f"task {tid}")
+        # a mixed table keeps its column layout: meta-features and backends see what a user's
+        # table would give them (column types, one-hot blocks), not a plain array
+        X = keep_layout(check_matrix(task.X, name=f"task {tid}"), task.X)
         y = np.asarray(task.y)
         if y.shape != (X.shape[0],):
             raise DataError(f"task {tid}: {y.shape[0] if y.ndim else 0} labels for {X.shape[0]} rows")
@@ -70,12 +73,12 @@ def prepare_tasks(tasks: Sequence[Any], *, max_rows: int | None = None, seed: in
         if max_rows is not None and n > max_rows:
             rng = np.random.default_rng(stable_seed(seed, tid, "rows"))
             keep = np.sort(rng.choice(n, max_rows, replace=False))
-            X_full = np.ascontiguousarray(X, dtype=np.float64)
+            X_full = keep_layout(np.ascontiguousarray(X, dtype=np.float64), X)
             X, y = X[keep], y[keep]
         if np.unique(y[y >= 0]).size < 2:
             warnings.warn(f"task {tid} has fewer than two labelled classes and was skipped", stacklevel=2)
             continue
-        X = np.ascontiguousarray(X, dtype=np.float64)
+        X = keep_layout(np.ascontiguousarray(X, dtype=np.float64), X)
         out.append(PreparedTask(id=tid, X=X, y=y, group=str(getattr(task, "group", "")),
                                 source=str(getattr(task, "source", "")), n=int(n), d=int(d),
                                 digest=task_digest(tid, X, y), X_full=X_full))
