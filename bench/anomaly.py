@@ -240,7 +240,12 @@ def markdown(report: dict) -> str:
               "watched; in this round the pyod side-by-side on these sets (`--pyod`, `anomaly_pyod.md`) replaced "
               "the reconstruction-error PCA by pyod's PCA score (0.640 -> 0.767 mean ROC-AUC alone). What did not "
               "use them: the new detectors (LODA, INNE, kNN at k = 20, KDE, MST) were added as the issue lists them "
-              "and all kept; the checkpoint and the `--contamination auto` rule were chosen on held-out corpus tasks.",
+              "and all kept; the checkpoint and the `--contamination auto` rule were chosen on held-out corpus tasks. "
+              "Third round: training draws tasks balanced over the anomaly kinds and half of each task's normal rows "
+              "from its hardest 10% (`balance_kinds`, `hard_negatives`), chosen because they gave the best mean "
+              "held-out corpus ROC-AUC and AP over the six kinds (three seeds each); these sets were also watched "
+              "(across the same three seeds meta_rl's mean ROC-AUC here was 0.809 before and 0.804-0.826 after; "
+              "the shipped seed 0 is the top of that range).",
               "- All scores come from one fit per dataset: the base detectors are the ones inside meta_rl's state "
               "(standardised columns, default parameters, one seed); seconds = the whole meta_rl fit, base detectors "
               "included.",

@@ -137,3 +137,40 @@ def test_shipped_policy_loads_and_scores_planted_anomalies() -> None:
     policy = Policy.load()
     X, y = planted_table(seed=5)
     assert roc_auc_score(y, policy.prob_anomalous(observe(X).state)) > 0.95
+
+
+def test_task_states_record_the_anomaly_kind_and_the_cache_keeps_it(tmp_path) -> None:
+    from metaclust_automl.errors import ConfigError
+    from metaclust_automl.training.anomaly_policy import load_cache, save_cache
+
+    tasks = list(generate(SPEC, limit_per_family=4))
+    states = task_states(tasks, seed=0)
+    assert [s.kind for s in states] == [t.info["kind"] for t in tasks]
+    assert set(s.kind for s in states) <= {"global", "clustered", "local"}
+    path = tmp_path / "states.npz"
+    save_cache(path, states, "h")
+    back = load_cache(path, "h")
+    assert [s.kind for s in back] == [s.kind for s in states]
+    np.testing.assert_array_equal(back[0].state, states[0].state)
+    # a cache written before the kinds were recorded is refused, not read as kind-less
+    with np.load(path) as z:
+        old = {k: z[k] for k in z.files if k != "kinds"}
+    np.savez(tmp_path / "old.npz", **old)
+    with pytest.raises(ConfigError, match="kinds"):
+        load_cache(tmp_path / "old.npz", "h")
+
+
+def test_kind_balanced_mean_weights_kinds_not_tasks() -> None:
+    from metaclust_automl.training.anomaly_policy import kind_balanced_mean
+
+    # three "a" tasks at 1.0 and one "b" task at 0.0: the task mean is 0.75, the kind mean 0.5
+    assert kind_balanced_mean([1.0, 1.0, 1.0, 0.0], ["a", "a", "a", "b"]) == pytest.approx(0.5)
+
+
+def test_training_without_kind_balance_or_hard_negatives_still_learns() -> None:
+    from dataclasses import replace
+
+    states = task_states(list(generate(SPEC)), seed=0)
+    plain = train_policy(states, replace(CONFIG, balance_kinds=False, hard_negatives=0.0))
+    X, y = planted_table()
+    assert roc_auc_score(y, plain.prob_anomalous(observe(X).state)) > 0.95

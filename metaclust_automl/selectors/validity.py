@@ -12,7 +12,12 @@ depends on who made the partition) to the ARI. Its prediction is blended with th
 selector's own score for every probed configuration.
 
 Fitted from the knowledge base in milliseconds when first needed; nothing is stored.
-The blend weight was chosen leave-one-family-out on the knowledge base (bench/validity_cv.py).
+The blend weight was chosen leave-one-family-out on the 353-task knowledge base
+(bench/validity_cv.py). Re-measured on the 366-task base through the selector's own probe
+path and also leave-one-battery-out on the dev tasks, no budget (2, 3, 5) and blend wins on
+both (bench/results/validity_cv.json), which is why ``metaclust cluster`` probes nothing by
+default: these indices cannot tell the best of a few good candidates apart (a perfect judge
+of the knn's top 3 would add +0.06 / +0.05).
 """
 from __future__ import annotations
 
