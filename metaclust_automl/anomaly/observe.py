@@ -9,25 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..threads import table_threads
 from .detectors import DETECTOR_NAMES, DetectorBank
 from .features import ScoreNormaliser, build_state, detector_descriptors, table_descriptors
-
-
-#: a table of at most this many cells is scored on one thread throughout (see ``_threads``)
-SMALL_TABLE = 2_000_000
-
-
-def _threads(cells: int):  # noqa: ANN202
-    """One BLAS thread: the matrices here are small (d x d, a few thousand rows), where
-    threads cost more than they save, and many times more on a busy machine (a Gaussian
-    mixture on 3,000 x 100 took 19 s with two contended threads, 4 s with one). The
-    neighbour search keeps its own (OpenMP) threads on a big table; on a small one
-    (``SMALL_TABLE`` cells) it runs on one thread too: its threads' start-up and waiting cost
-    more CPU than they save there (``metaclust detect`` on 1,000 x 10: 2.6-3.0 s of CPU with
-    two OpenMP threads, 1.7-1.9 s with one)."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1, user_api=None if cells <= SMALL_TABLE else "blas")
 
 
 @dataclass
@@ -43,7 +27,7 @@ class Observation:
 
     def state_of(self, X: np.ndarray) -> np.ndarray:
         """The state of new rows, placed on the fitted table's scales."""
-        with _threads(X.size):
+        with table_threads(*X.shape):
             S = self.bank.score(X)
         ranks, mags = self.normaliser.transform(S)
         return build_state(ranks, mags, self.table, self.detectors_desc)
@@ -53,7 +37,7 @@ def observe(X: np.ndarray, *, detectors: tuple[str, ...] = DETECTOR_NAMES, max_r
             seed: int = 0) -> Observation:
     """Fit every detector on ``X`` (a validated float matrix) and build the in-sample state."""
     bank = DetectorBank(max_reference=max_reference, seed=seed, names=tuple(detectors))
-    with _threads(X.size):
+    with table_threads(*X.shape):
         S, Z = bank.fit_transform(X)
         normaliser = ScoreNormaliser.fit(S)
         ranks, mags = normaliser.transform(S)

@@ -84,7 +84,17 @@ def _reader_went_away(exc: SystemExit) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit code."""
+    """Entry point of the console script; returns the exit code. The thread limits the
+    command set for its table (``app.load_for_cli``) end with it."""
+    from .app import release_table_threads
+
+    try:
+        return _main(argv)
+    finally:
+        release_table_threads()
+
+
+def _main(argv: list[str] | None) -> int:
     warnings.showwarning = _show_warning
     debug = bool(os.environ.get("METACLUST_DEBUG"))
     with _InterruptFlag() as interrupt:

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .. import __version__
+from ..threads import table_threads
 from .help_style import install as _install_help_style
 
 _install_help_style()
@@ -145,7 +146,8 @@ def shown(text: object) -> str:
 
 def load_for_cli(path: str, columns, drop, label_column, impute, categorical=None,  # noqa: ANN001, ANN201
                  numeric=None):  # noqa: ANN001
-    """Load a table and report the loader's warnings on stderr.
+    """Load a table and report the loader's warnings on stderr; the rest of the command runs
+    under the table's thread limits (``threads.table_threads``).
 
     A column named ``label`` holds reference labels unless ``--label-column`` names another
     (or ``none``): it is never a feature (clustering iris with its labels as a fifth column
@@ -175,7 +177,19 @@ def load_for_cli(path: str, columns, drop, label_column, impute, categorical=Non
     if auto is not None:
         err_console.print(f"note: column {auto!r} holds reference labels and is not used as a feature "
                           "(--label-column none keeps it)", highlight=False, soft_wrap=True)
+    _TABLE_THREADS.append(table_threads(*table.X.shape))
     return table
+
+
+#: the thread limits set for the tables a command loaded (``threads.table_threads``: one thread
+#: on a small table); they hold for the rest of the command and ``cli.main`` lifts them after it
+_TABLE_THREADS: list[Any] = []
+
+
+def release_table_threads() -> None:
+    """Give back the threads the command's tables were limited to (the command has ended)."""
+    while _TABLE_THREADS:
+        _TABLE_THREADS.pop().restore_original_limits()
 
 
 def option_time_limit(value: float) -> float | None:

@@ -9,7 +9,6 @@ import typer
 from rich.table import Table as RichTable
 
 from ..running.backend_runner import DEFAULT_TIME_LIMIT
-from ..threads import table_threads
 from .app import (CategoricalOpt, NumericOpt, ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, OutAliasOpt, ProgressOpt, SeedOpt,
                   TimeLimitOpt, app, console, err_console, load_for_cli, pick_output, status)
 
@@ -161,7 +160,6 @@ def cluster(
         return
     validate_params(algorithm, params, time_limit)  # a bad parameter fails before a big file is read
     table = load_for_cli(data, columns, drop, label_column, impute, categorical, numeric)
-    _threads = table_threads(*table.X.shape)  # noqa: F841 - in force for the rest of the command
     with status(f"running {algorithm} on {table.X.shape[0]} x {table.X.shape[1]}", progress), \
             BackendRunner(time_limit) as runner:  # a plugin's backend runs guarded
         runner.new_table(table.X)
@@ -222,7 +220,6 @@ def _cluster_recommended(data, output, seed, columns, drop, label_column, impute
 
     base = check_choice(selector, kb)
     table = load_for_cli(data, columns, drop, label_column, impute, categorical, numeric)
-    _threads = table_threads(*table.X.shape)  # noqa: F841 - in force for the rest of the command
     known = few_shot_labels(table, labels)
     rec = build_recommender(selector, base, time_limit, selectors_dir, progress)
     n, d = table.X.shape

@@ -32,8 +32,6 @@ def metafeatures(
     from ..metafeatures import describe, extract
 
     table = load_for_cli(data, columns, drop, label_column, impute, categorical, numeric)
-    from ..threads import table_threads
-    _threads = table_threads(*table.X.shape)  # noqa: F841 - in force for the rest of the command
     n, d = table.X.shape
     with status(f"extracting meta-features of {n} x {d}", progress):
         values = extract(table.X, sample_size=sample_size, seed=seed)

@@ -159,8 +159,6 @@ def recommend(
     time_limit = option_time_limit(time_limit)
     base = check_choice(selector, kb)
     table = load_for_cli(data, columns, drop, label_column, impute, categorical, numeric)
-    from ..threads import table_threads
-    _threads = table_threads(*table.X.shape)  # noqa: F841 - in force for the rest of the command
     known = few_shot_labels(table, labels)
     rec = build_recommender(selector, base, time_limit, selectors_dir, progress)
     verdict = None

@@ -32,8 +32,6 @@ def explain_cmd(
     if plot:
         check_output_path(plot)
     table = load_for_cli(data, columns, drop, label_column, impute)
-    from ..threads import table_threads
-    _threads = table_threads(*table.X.shape)  # noqa: F841 - in force for the rest of the command
     raw = load_labels(labels)
     try:
         codes = [int(float(v)) for v in raw]
