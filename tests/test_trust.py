@@ -39,6 +39,50 @@ def test_separated_blobs_and_rings_have_structure():
     assert structure_test(np.column_stack([r * np.cos(t), r * np.sin(t)])).has_structure
 
 
+def _far(X, rows, size, seed=9):
+    """``X`` with ``rows`` rows ``size`` column standard deviations from its mean (a typo, a
+    unit slip), in random directions."""
+    sign = np.random.default_rng(seed).choice([-1.0, 1.0], size=(rows, X.shape[1]))
+    return np.vstack([X, X.mean(axis=0) + size * X.std(axis=0) * sign])
+
+
+@pytest.mark.parametrize("rows,size", [(1, 10.0), (1, 1e3), (3, 1e3), (5, 1e6)])
+@pytest.mark.parametrize("make", [_uniform, _gaussian])
+def test_a_few_far_rows_do_not_make_structure(make, rows, size):
+    """Fitted to min/max, one far row made the uniform box thousands of times wider than the
+    table (and the covariance of the Gaussian null as wide): z in the hundreds."""
+    v = structure_test(_far(make(), rows, size))
+    assert not v.has_structure, v.z
+    # the test's 2,000-row sample may leave some far rows out; those it drew are set aside
+    assert 1 <= v.far_rows <= rows and "set aside" in v.message
+
+
+def test_a_numeric_header_row_read_as_data_does_not_make_structure():
+    X = np.vstack([[[2019.0, 2020.0, 2021.0]], _uniform()])
+    assert not structure_test(X).has_structure
+    wide = np.vstack([np.full((1, 20), 30.0), np.random.default_rng(5).normal(size=(2000, 20))])
+    assert not structure_test(wide).has_structure  # the principal components path
+
+
+@pytest.mark.parametrize("rows,size", [(1, 1e3), (5, 1e6)])
+def test_clusters_keep_their_structure_with_far_rows(rows, size):
+    X, _ = _four_blobs()
+    assert structure_test(_far(X, rows, size)).has_structure
+    # two touching blobs, the weakest structure of these tests, also survive a far row
+    pair = np.vstack([np.random.default_rng(2).normal(size=(1000, 2)),
+                      np.random.default_rng(3).normal(size=(1000, 2)) + [5.0, 0.0]])
+    assert structure_test(pair).has_structure and structure_test(_far(pair, rows, size)).has_structure
+
+
+def test_many_far_rows_are_a_cluster_not_outliers():
+    """Far rows beyond ``MAX_FAR_SHARE`` of the table are kept: 5 % of the rows in one far
+    clump are a small cluster next to a Gaussian blob."""
+    rng = np.random.default_rng(6)
+    X = np.vstack([rng.normal(size=(1900, 3)), rng.normal(size=(100, 3)) * 0.3 + 40.0])
+    v = structure_test(X)
+    assert v.has_structure and v.far_rows == 0
+
+
 def _write(path, X):
     np.savetxt(path, X, delimiter=",", header=",".join(f"c{j}" for j in range(X.shape[1])), comments="")
     return path
