@@ -479,6 +479,41 @@ def test_evaluate_csv_corpus_with_a_label_column(tmp_path, cli):
     assert text.count("\n") == 1 + 2 * 4
 
 
+def test_evaluate_json_is_one_object_with_the_tables_numbers(tmp_path):
+    """--json: stdout is one strict-JSON object (piped to ``python -m json.tool``), with the
+    per-task rows of results.csv and the summary's numbers; nothing else on stdout."""
+    import subprocess
+    import sys
+
+    X, y = make_blobs(n_samples=60, centers=2, random_state=0)
+    folder = tmp_path / "c"
+    folder.mkdir()
+    for i in range(2):
+        lines = ["a,b,label"] + [f"{x0},{x1},{lab}" for (x0, x1), lab in zip(X + i, y)]
+        (folder / f"t{i}.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "o"
+    cmd = [sys.executable, "-c", "from metaclust_automl.cli import run; run()", "evaluate", str(folder), "--baselines", "--selectors",
+           "none", "--trials", "2", "--out", str(out), "--json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    tool = subprocess.run([sys.executable, "-m", "json.tool"], input=proc.stdout, capture_output=True, text=True)
+    assert tool.returncode == 0, tool.stderr
+    data = json.loads(proc.stdout)
+    assert "evaluation summary" not in proc.stdout and "wrote" in proc.stderr
+    with open(out / "results.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(data["results"]) == len(rows) == 2 * 4
+    for got, want in zip(data["results"], rows):
+        assert got["task"] == want["task"] and got["method"] == want["method"]
+        assert got["ari"] == pytest.approx(float(want["ari"]), abs=1e-6)
+    summary = {s["method"]: s for s in data["summary"]}
+    assert set(summary) == {r["method"] for r in rows}
+    for method, s in summary.items():
+        aris = [float(r["ari"]) for r in rows if r["method"] == method]
+        assert s["tasks"] == 2 and s["mean_ari"] == pytest.approx(np.mean(aris), abs=1e-6)
+    assert data["written"]["results"] == str(out / "results.csv")
+
+
 def test_evaluate_errors_are_one_line(tasks, kb, tmp_path, cli, with_selectors):
     corpus = write_corpus(tasks[:2], tmp_path / "corpus")
     code, _, err = cli("evaluate", corpus, "--selectors", "nope", "--out", tmp_path / "o")

@@ -1,6 +1,8 @@
 """``metaclust evaluate``: score selectors and blind baselines on a labelled corpus."""
 from __future__ import annotations
 
+import json
+import math
 import os
 import shlex
 import time
@@ -10,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..running.backend_runner import DEFAULT_TIME_LIMIT
-from .app import OutAliasOpt, ProgressOpt, SeedOpt, TimeLimitOpt, app, console, err_console, pick_output, split_list
+from .app import JsonOpt, OutAliasOpt, ProgressOpt, SeedOpt, TimeLimitOpt, app, console, err_console, pick_output, split_list
 
 
 def _split(value: list[str] | None) -> list[str] | None:
@@ -49,8 +51,11 @@ def evaluate(
     seed: SeedOpt = 0,
     time_limit: TimeLimitOpt = DEFAULT_TIME_LIMIT,
     progress: ProgressOpt = True,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Score selectors (top-1, and with --budget) and blind baselines on every task of a labelled corpus."""
+    """Score selectors (top-1, and with --budget) and blind baselines on every task of a labelled corpus.
+
+    With --json, stdout holds one JSON object (the per-task results and the summary); the progress bar and notes stay on stderr."""
     from ..atomic import check_output_dir
     from ..corpus import load_corpus
     from ..errors import ConfigError
@@ -111,8 +116,34 @@ def evaluate(
                             time_limit=time_limit)
     written = write_outputs(results, out_dir if out_dir.exists() else _mkdir(out_dir), command=command,
                             setup=setup, notes=plan.notes)
-    _print_summary(results)
+    if as_json:
+        print(json.dumps(_json_payload(results, setup, command, written), allow_nan=False))
+    else:
+        _print_summary(results)
     err_console.print(f"wrote {', '.join(str(p) for p in written.values())}", highlight=False, soft_wrap=True)
+
+
+def _finite(value: object) -> object:
+    """NaN and infinities as null (strict JSON has neither; a failed run has no ARI)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _json_payload(results, setup: dict, command: str, written: dict) -> dict:  # noqa: ANN001
+    """What --json prints: the per-task rows of results.csv and the summary table's numbers
+    (``summarise``, the same function the table and report.md use)."""
+    import dataclasses
+
+    from ..evaluation.report import summarise
+
+    return _finite({"command": command, "setup": setup, "summary": summarise(results),
+                    "results": [dataclasses.asdict(r) for r in results],
+                    "written": {k: str(v) for k, v in written.items()}})
 
 
 def _command_line(corpus: list[str], **opts: object) -> str:
