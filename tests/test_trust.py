@@ -74,6 +74,14 @@ def test_clusters_keep_their_structure_with_far_rows(rows, size):
     assert structure_test(pair).has_structure and structure_test(_far(pair, rows, size)).has_structure
 
 
+def test_values_near_the_float_limit_are_tested_like_any_other():
+    """A uniform table scaled by 1e300 is still uniform (its variance used to overflow: z NaN)."""
+    v = structure_test(_uniform() * 1e300)
+    assert not v.has_structure and all(np.isfinite(x) for z in v.z.values() for x in z.values())
+    X, _ = _four_blobs()
+    assert structure_test(X * 1e300).has_structure
+
+
 def test_many_far_rows_are_a_cluster_not_outliers():
     """Far rows beyond ``MAX_FAR_SHARE`` of the table are kept: 5 % of the rows in one far
     clump are a small cluster next to a Gaussian blob."""

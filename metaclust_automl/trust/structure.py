@@ -130,6 +130,8 @@ def _prepare(X: np.ndarray, seed: int) -> tuple[np.ndarray, int]:
     rng = np.random.default_rng(seed)
     if X.shape[0] > SAMPLE_ROWS:
         X = X[np.sort(rng.choice(X.shape[0], SAMPLE_ROWS, replace=False))]
+    peak = np.max(np.abs(X), axis=0)
+    X = X / np.where(peak > 0, peak, 1.0)  # values near the float limit: their variance would overflow
     X, far = _drop_far(X)
     sd = X.std(axis=0)
     X = (X[:, sd > 0] - X[:, sd > 0].mean(axis=0)) / sd[sd > 0]
