@@ -154,3 +154,15 @@ def test_a_degenerate_candidate_ranks_last():
     F = J.candidate_features([0.9, 0.5], [{**IDX, "n_clusters": 1.0}, IDX], np.eye(2))
     judge.weights[1] = 1.0  # prefers the higher score: the one-cluster candidate
     assert judge.order(F) == [0, 1] and judge.order(F, [{"n_clusters": 1.0}, IDX]) == [1, 0]
+
+
+def test_the_chosen_probe_run_is_reused_and_is_what_running_it_again_gives(tiny):
+    from metaclust_automl.recommend import Recommender
+
+    kb_dir, X = tiny
+    rec = Recommender.default(selector="knn", kb=kb_dir)
+    chosen, run, _ = rec.cluster(X, budget=3)
+    c = next(i for i, cfg in enumerate(rec.kb.configs) if cfg.id == chosen.config_id)
+    assert rec.session.runs.get(c) is run  # the whole table was the probe sample
+    again = rec.run_best(X, chosen)
+    assert np.array_equal(again.labels, run.labels) and again.resolved == run.resolved

@@ -102,6 +102,8 @@ class TableSession:
     metafeatures: np.ndarray | None = None
     #: the probed configurations in the probe judge's order, best first (empty: no judge)
     judged: list[int] = field(default_factory=list)
+    #: probe runs kept when the probe sample is the whole table: the chosen one need not run twice
+    runs: dict[int, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = self.X.shape[0]
@@ -128,6 +130,8 @@ class TableSession:
         try:
             run = self.runner.run(cfg.algorithm, self.X, cfg.params, seed=self.seed, rows=self.sample)
             self.labels[c] = run.labels
+            if self.sample.size == self.X.shape[0]:
+                self.runs[c] = run
             idx = internal_indices(self.X[self.sample], run.labels, seed=self.seed)
         except BackendError:
             idx = FAILED_PROBE

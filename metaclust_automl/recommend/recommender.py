@@ -112,7 +112,7 @@ class Recommender:
                     continue
                 tried.add(rec.config_id)
                 try:
-                    run = self.run_best(X, rec, seed=seed)
+                    run = self._probed_run(X, rec, seed) or self.run_best(X, rec, seed=seed)
                 except BackendError as exc:
                     failures.append(f"rank {rec.rank} ({rec.algorithm}) failed on the whole table: {exc}")
                     continue
@@ -127,6 +127,15 @@ class Recommender:
                 break
         raise BackendError(f"none of the {len(tried)} recommended configurations tried ran on this table: "
                            + ("; ".join(failures) or "no recommendation"))
+
+    def _probed_run(self, X: np.ndarray, rec: Recommendation, seed: int) -> Any:
+        """The probe's run of ``rec`` when the probe sample was the whole of ``X`` with this seed
+        (the same run as ``run_best`` would make: same rows, parameters and seed), else None."""
+        s = self.session
+        if s is None or s.X is not X or s.seed != seed or s.sample.size != X.shape[0]:
+            return None
+        c = next((i for i, cfg in enumerate(self.kb.configs) if cfg.id == rec.config_id), None)
+        return s.runs.get(c) if c is not None else None
 
     def run_best(self, X: Any, recommendation: Recommendation, seed: int = 0) -> Any:
         """Run a recommendation on the whole table (a ``ClusterRun``)."""
