@@ -19,6 +19,7 @@ from .backend_estimator import BackendClusterer, check_X
 from .errors import DataError
 from .running.worker import check_time_limit
 from .running.backend_runner import DEFAULT_TIME_LIMIT
+from .selectors.judge import DEFAULT_BUDGET
 
 #: checks of scikit-learn's ``check_estimator`` that MetaClusterer is allowed to fail, and why.
 #: Empty: with the test knowledge base it passes every check, including check_clustering's
@@ -88,7 +89,9 @@ class MetaClusterer(ClusterMixin, BaseEstimator):
     top : int
         How many ranked recommendations to keep in ``recommendations_`` (the first one runs).
     budget : int
-        How many configurations the selector may run on (a sample of) the table before choosing.
+        How many configurations run on (a sample of) the table before choosing: with 2 or more,
+        the selector's first ``budget`` and a learned judge orders them (default 5; 0 = choose
+        from meta-features alone).
     kb : str, path, KnowledgeBase or None
         Knowledge base (directory or loaded object); None = the one shipped with the package.
     random_state : int
@@ -117,7 +120,7 @@ class MetaClusterer(ClusterMixin, BaseEstimator):
     n_features_in_ : int
     """
 
-    def __init__(self, selector: str | None = None, top: int = 5, budget: int = 0,
+    def __init__(self, selector: str | None = None, top: int = 5, budget: int = DEFAULT_BUDGET,
                  kb: str | os.PathLike | None = None, random_state: int = 0,
                  time_limit: float | None = DEFAULT_TIME_LIMIT, structure_test: bool = True) -> None:
         self.selector = selector

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import KnowledgeBaseError
+from .contamination import SHARE_FEATURES_VERSION
 from ..paths import data_path
 from ..torch_device import resolve_device
 
@@ -245,11 +246,14 @@ class Policy:
         """The share of anomalies in the table, from the rows' scores by the policy's fitted
         rule (``contamination.estimate``); the descriptor head's guess when it has none.
         ``logits``: the rows' ``logits(state)`` when the caller has them already."""
-        from .contamination import estimate
+        from .contamination import estimate, share_features
 
         if self.contamination_rule is None:
             return self.estimate_contamination(state)
-        return estimate(self.contamination_rule, self.logits(state) if logits is None else logits)
+        logits = self.logits(state) if logits is None else logits
+        features = (share_features(logits, state, len(self.detectors))
+                    if self.contamination_rule["method"] == "boosted" else None)
+        return estimate(self.contamination_rule, logits, features)
 
     def estimate_contamination(self, state: np.ndarray) -> float:
         """The share of anomalies the descriptor head expects in the table, from its
@@ -341,15 +345,49 @@ def _checked_rule(rule: Any) -> dict | None:
     """The ``--contamination auto`` rule of a policy file, validated (ValueError if malformed)."""
     if rule is None:
         return None
-    needs = {"threshold": ("t",), "em": ("a", "b")}
+    needs = {"threshold": ("t",), "em": ("a", "b"), "boosted": ("baseline",)}
     if not isinstance(rule, dict) or rule.get("method") not in needs:
-        raise ValueError("contamination_rule must name a method: threshold or em")
+        raise ValueError("contamination_rule must name a method: threshold, em or boosted")
     out: dict[str, Any] = {"method": rule["method"]}
+    if rule["method"] == "boosted":
+        out["trees"] = _checked_trees(rule.get("trees"))
+        if int(rule.get("features_version", -1)) != SHARE_FEATURES_VERSION:
+            raise ValueError("contamination_rule was fitted on other share features; retrain the policy")
+        out["features_version"] = SHARE_FEATURES_VERSION
     for key in needs[rule["method"]]:
         value = float(rule[key])
         if not np.isfinite(value):
             raise ValueError(f"contamination_rule.{key} must be finite")
         out[key] = value
+    return out
+
+
+def _checked_trees(trees: Any) -> list[dict[str, list]]:
+    """The ``boosted`` rule's trees, validated: equal-length node lists, children inside the
+    tree and after their parent (so evaluation always ends), known feature indices."""
+    from .contamination import N_SHARE_FEATURES
+
+    if not isinstance(trees, list) or not trees:
+        raise ValueError("contamination_rule.trees must be a non-empty list")
+    out = []
+    for tree in trees:
+        keys = ("feature", "threshold", "left", "right", "leaf", "value")
+        if not isinstance(tree, dict) or any(not isinstance(tree.get(k), list) for k in keys):
+            raise ValueError(f"every contamination tree needs the lists {', '.join(keys)}")
+        n = len(tree["value"])
+        if n == 0 or any(len(tree[k]) != n for k in keys):
+            raise ValueError("a contamination tree's node lists differ in length")
+        t = {"feature": [int(v) for v in tree["feature"]], "threshold": [float(v) for v in tree["threshold"]],
+             "left": [int(v) for v in tree["left"]], "right": [int(v) for v in tree["right"]],
+             "leaf": [bool(v) for v in tree["leaf"]], "value": [float(v) for v in tree["value"]]}
+        for i in range(n):
+            if t["leaf"][i]:
+                continue
+            if not (i < t["left"][i] < n and i < t["right"][i] < n and 0 <= t["feature"][i] < N_SHARE_FEATURES):
+                raise ValueError("a contamination tree has a malformed node")
+        if not all(np.isfinite(t["threshold"])) or not all(np.isfinite(t["value"])):
+            raise ValueError("a contamination tree has a non-finite number")
+        out.append(t)
     return out
 
 

@@ -19,7 +19,8 @@ A concrete ``n_clusters`` (``--set n_clusters=5``) always wins over the rule.
 """
 from __future__ import annotations
 
-import weakref
+import hashlib
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -50,6 +51,11 @@ def n_clusters_param(name: str = "n_clusters", what: str = "number of clusters")
 
 K_MAX = Param("k_max", "int", default=20, low=2, high=1000, search=False,
               help="largest k a k rule considers (it tries 2..k_max)")
+
+
+#: k chosen per (backend, rule sample, parameters), most recent last: a few tables' worth
+_K_CACHE: OrderedDict[Any, int] = OrderedDict()
+K_CACHE_SIZE = 64
 
 
 def k_sample(X: np.ndarray, size: int = K_SAMPLE) -> np.ndarray:
@@ -146,18 +152,20 @@ class KRuleMixin:
         fixed = params.get(self.k_param)
         if fixed is not None:
             return int(min(fixed, X.shape[0]))
-        key = (X.shape, params["k_rule"], params["k_max"],
+        Xs = np.ascontiguousarray(k_sample(X))
+        # k depends only on the rule's sample and the parameters: the ranking's resolution,
+        # the run and its fallbacks preprocess the same table into different arrays, so the
+        # cache is keyed by the sample's content, not its identity
+        key = (type(self).__qualname__, Xs.shape, str(Xs.dtype), hashlib.blake2b(Xs.tobytes(), digest_size=16).digest(),
                tuple(sorted((k, repr(v)) for k, v in params.items())))
-        last = getattr(self, "_k_last", None)
-        if last is not None and last[0]() is X and last[1] == key:
-            return last[2]
-        Xs = k_sample(X)
+        if key in _K_CACHE:
+            _K_CACHE.move_to_end(key)
+            return _K_CACHE[key]
         ks = candidate_ks(Xs.shape[0], params["k_max"])
         k = self.rule_k(Xs, {**params, self.k_param: None}, params["k_rule"], ks)
-        try:
-            self._k_last = (weakref.ref(X), key, k)
-        except TypeError:  # pragma: no cover - arrays support weak references
-            self._k_last = None
+        _K_CACHE[key] = k
+        while len(_K_CACHE) > K_CACHE_SIZE:
+            _K_CACHE.popitem(last=False)
         return k
 
     def resolve_k(self, X: np.ndarray, params: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table as RichTable
 
 from ..running.backend_runner import DEFAULT_TIME_LIMIT
+from ..selectors.judge import DEFAULT_BUDGET
 from .app import (CategoricalOpt, NumericOpt, ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, OutAliasOpt, ProgressOpt, SeedOpt,
                   TimeLimitOpt, app, console, err_console, load_for_cli, pick_output, status)
 
@@ -107,8 +108,8 @@ def cluster(
     numeric: NumericOpt = None,
     as_json: JsonOpt = False,
     budget: Annotated[int, typer.Option(
-        "--budget", min=0, metavar="N", help="Without --algorithm: configurations the selector may run on a "
-        "sample of the table before choosing.")] = 0,
+        "--budget", min=0, metavar="N", help="Without --algorithm: configurations run on a sample of the "
+        "table before choosing: the selector's first N, ordered by a learned judge (0: meta-features only).")] = DEFAULT_BUDGET,
     selector: Annotated[Optional[str], typer.Option(
         "--selector", metavar="NAME", help="Without --algorithm: the meta-learner that chooses (default: "
         "knn, the best one leave-one-battery-out on the dev datasets).")] = None,

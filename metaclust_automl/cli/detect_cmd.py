@@ -34,7 +34,7 @@ def detect(
         "stdout.")] = None,
     out_alias: OutAliasOpt = None,
     contamination: Annotated[str, typer.Option(
-        "--contamination", metavar="auto|SHARE", help="'auto' (the share of rows whose policy logit passes the threshold fitted on the corpus) or the share of rows to flag, in (0, 0.5].")] = "auto",
+        "--contamination", metavar="auto|SHARE", help="'auto' (the share estimated from the policy's scores by the rule in its policy file; the shipped one: the rows whose logit passes a threshold fitted on the corpus) or the share of rows to flag, in (0, 0.5].")] = "auto",
     top: Annotated[int, typer.Option("--top", metavar="N", help="How many of the most anomalous rows to print.")] = 10,
     detector: Annotated[str, typer.Option(
         "--detector", metavar="NAME", help="Detector to use (see metaclust plugins); default: the meta-learned policy.")] = "meta_rl",

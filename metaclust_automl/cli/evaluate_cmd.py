@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..running.backend_runner import DEFAULT_TIME_LIMIT
+from ..selectors.judge import DEFAULT_BUDGET
 from .app import JsonOpt, OutAliasOpt, ProgressOpt, SeedOpt, TimeLimitOpt, app, console, err_console, pick_output, split_list
 
 
@@ -34,8 +35,9 @@ def evaluate(
         "registered one; 'none' for none).")] = None,
     baselines: Annotated[bool, typer.Option("--baselines", help="Also run the blind baselines: DBSCAN and HDBSCAN "
                                             "defaults, KMeans with k by silhouette, Optuna TPE on silhouette.")] = False,
-    budget: Annotated[int, typer.Option("--budget", min=0, metavar="N", help="Also score each selector when it may run up to N "
-                                        "configurations on the table before choosing.")] = 0,
+    budget: Annotated[int, typer.Option("--budget", min=0, metavar="N", help="Also score each selector with this budget "
+                                        "(configurations run on the table before choosing; default: `metaclust "
+                                        "cluster`'s, so the SELECTOR@N rows are what cluster runs; 0: zero-shot only).")] = DEFAULT_BUDGET,
     trials: Annotated[int, typer.Option("--trials", min=1, metavar="N", help="Optuna trials of the Optuna baseline (and per task "
                                         "and backend when --leave-one-out builds a knowledge base).")] = 50,
     output: Annotated[Optional[str], typer.Option(
@@ -148,7 +150,7 @@ def _json_payload(results, setup: dict, command: str, written: dict) -> dict:  #
 
 def _command_line(corpus: list[str], **opts: object) -> str:
     """The command that reproduces this evaluation (options at their default left out)."""
-    defaults = {"kb": None, "leave_one_out": False, "selectors": None, "baselines": False, "budget": 0,
+    defaults = {"kb": None, "leave_one_out": False, "selectors": None, "baselines": False, "budget": DEFAULT_BUDGET,
                 "trials": 50, "output": "evaluation", "label_column": "label", "max_rows": 10_000,
                 "no_group": False, "seed": 0, "time_limit": DEFAULT_TIME_LIMIT}
     parts = ["metaclust", "evaluate", *(shlex.quote(c) for c in corpus)]

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table as RichTable
 
 from ..running.backend_runner import DEFAULT_TIME_LIMIT
+from ..selectors.judge import DEFAULT_BUDGET
 from .app import (CategoricalOpt, NumericOpt, ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, OutAliasOpt, ProgressOpt, SeedOpt,
                   TimeLimitOpt, app, console, err_console, load_for_cli, pick_output, split_list, status)
 
@@ -23,8 +24,8 @@ SelectorsDirOpt = Annotated[Optional[str], typer.Option(
     "--selectors-dir", metavar="DIR", help="Fitted selector weights (as train-selectors -o writes them; "
     "default: KB/selectors, then the shipped ones).")]
 BudgetOpt = Annotated[int, typer.Option(
-    "--budget", min=0, metavar="N", help="Configurations the selector may run on a sample of the table "
-    "before ranking.")]
+    "--budget", min=0, metavar="N", help="Configurations run on a sample of the table before ranking: with 2 "
+    "or more, the selector's first N and a learned judge orders them (0: meta-features only).")]
 LabelsOpt = Annotated[Optional[str], typer.Option(
     "--labels", metavar="FILE", help="A few known labels, one per row (empty or -1 = unknown), for "
     "few-shot adaptation.")]
@@ -138,7 +139,7 @@ def recommend(
     selector: SelectorOpt = None,
     kb: KbOpt = None,
     selectors_dir: SelectorsDirOpt = None,
-    budget: BudgetOpt = 0,
+    budget: BudgetOpt = DEFAULT_BUDGET,
     labels: LabelsOpt = None,
     seed: SeedOpt = 0,
     columns: ColumnsOpt = None,

@@ -106,3 +106,37 @@ def anomaly_policy(
                    progress=progress, command=_command_line("anomaly-policy", options))
     err_console.print(f"wrote {out} (held-out ROC-AUC {policy.info.get('validation_auc')}, "
                       f"{policy.info.get('total_seconds')} s)", highlight=False, soft_wrap=True)
+
+
+@train_app.command("judge")
+def judge(
+    datasets: Annotated[Optional[Path], typer.Argument(help="Directory of the knowledge base's dataset tasks "
+                                                       "(e.g. ../shared/datasets/clustering); built-in tasks are "
+                                                       "generated.")] = None,
+    kb: Annotated[Optional[str], typer.Option("--kb", help="Knowledge base (default: the shipped one).")] = None,
+    output: Annotated[Optional[str], typer.Option("-o", "--output", metavar="FILE", help="Rows file to write "
+                      "(default: the shipped metaclust_automl/data/judge/rows.json).")] = None,
+    out_alias: OutAliasOpt = None,
+    seed: SeedOpt = 0,
+    progress: ProgressOpt = True,
+) -> None:
+    """Build the probe judge's training rows: every task's first five held-out knn candidates,
+    run on its probe sample (about a second per task)."""
+    from ..atomic import check_output_path
+    from ..errors import DataError
+    from ..knowledge_base import KnowledgeBase, load_default
+    from ..selectors.judge import rows_path
+    from ..training.judge_rows import build_rows, save_rows
+
+    if datasets is not None and not datasets.is_dir():
+        raise DataError(f"{datasets} is not a directory")
+    out = pick_output(output, out_alias) or str(rows_path())
+    check_output_path(out)
+    base = load_default() if kb is None else KnowledgeBase.load(kb)
+    rows = build_rows(base, datasets=datasets, seed=seed, progress=progress)
+    if not rows["tasks"]:
+        raise DataError("no task of the knowledge base could be loaded; give the directory of its dataset tasks")
+    path = save_rows(rows, out)
+    note = f"; {len(rows['missing'])} tasks not found (e.g. {rows['missing'][0]})" if rows["missing"] else ""
+    err_console.print(f"wrote {path}: {len(rows['tasks'])} tasks in {rows['seconds']} s{note}",
+                      highlight=False, soft_wrap=True)

@@ -21,6 +21,7 @@ import numpy as np
 from ..backends.resolve import resolve_params
 from ..errors import BackendError, ConfigError, DataError, KnowledgeBaseError
 from ..knowledge_base import KnowledgeBase
+from ..selectors.judge import DEFAULT_BUDGET, MAX_CANDIDATES, MIN_CANDIDATES  # noqa: F401 (DEFAULT_BUDGET re-exported)
 from .recommendation import Recommendation
 
 #: probes run on at most this many rows, so a budget costs the same on any table size
@@ -99,6 +100,10 @@ class TableSession:
     seconds: float = 0.0
     #: the table's meta-feature vector in the knowledge base's order (trust/ reads it)
     metafeatures: np.ndarray | None = None
+    #: the probed configurations in the probe judge's order, best first (empty: no judge)
+    judged: list[int] = field(default_factory=list)
+    #: probe runs kept when the probe sample is the whole table: the chosen one need not run twice
+    runs: dict[int, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = self.X.shape[0]
@@ -125,6 +130,8 @@ class TableSession:
         try:
             run = self.runner.run(cfg.algorithm, self.X, cfg.params, seed=self.seed, rows=self.sample)
             self.labels[c] = run.labels
+            if self.sample.size == self.X.shape[0]:
+                self.runs[c] = run
             idx = internal_indices(self.X[self.sample], run.labels, seed=self.seed)
         except BackendError:
             idx = FAILED_PROBE
@@ -154,6 +161,36 @@ class TableSession:
                               cache=self.transforms)
 
 
+def _judge_for(kb: KnowledgeBase, selector: Any, budget: int) -> Any:
+    """The probe judge when it spends this budget: 2 or more, a selector that leaves its budget
+    to the judge (``Selector.probe_judge``), and rows to fit the judge on."""
+    if budget < MIN_CANDIDATES or not getattr(selector, "probe_judge", False):
+        return None
+    from ..selectors.judge import for_kb
+
+    return for_kb(kb)
+
+
+def judge_candidates(judged: Any, session: TableSession, scores: np.ndarray, allowed: np.ndarray,
+                     m: int) -> np.ndarray:
+    """Probe the first ``m`` allowed configurations by ``scores`` and return a priority per
+    configuration (the judge's order of the probed ones first, then everything else)."""
+    from ..selectors.judge import agreement, candidate_features
+
+    ok = allowed & np.isfinite(scores)
+    cands = [int(c) for c in np.lexsort((np.arange(scores.size), -scores)) if ok[c]][:m]
+    priority = np.zeros(scores.size)
+    if len(cands) < MIN_CANDIDATES:
+        return priority
+    indices = [session.probe(c) for c in cands]
+    F = candidate_features([scores[c] for c in cands], indices, agreement([session.labels.get(c) for c in cands]))
+    order = judged.order(F, indices)
+    for rank_, i in enumerate(order):
+        priority[cands[i]] = len(cands) - rank_
+    session.judged = [cands[i] for i in order]
+    return priority
+
+
 def ranked_first(selector: Any, n_configs: int) -> np.ndarray:
     """Which configurations rank before the others, whatever their scores: the selector's
     ``portfolio_`` (a boolean mask, e.g. the knn selector's robust sub-portfolio) when it has
@@ -179,7 +216,8 @@ class Ranking:
 
 def rank(X: np.ndarray, kb: KnowledgeBase, selector: Any, runner: Any, *, top: int = 5, budget: int = 0,
          labels: Any = None, seed: int = 0, probe_rows: int = PROBE_ROWS,
-         metafeatures: dict[str, float] | None = None) -> Ranking:
+         metafeatures: dict[str, float] | None = None, judge: bool = True,
+         resolve_first: int | None = None) -> Ranking:
     """The ``top`` best configurations of ``kb`` for table ``X`` (validated, writable), best
     first, according to the fitted ``selector``.
 
@@ -218,7 +256,8 @@ def rank(X: np.ndarray, kb: KnowledgeBase, selector: Any, runner: Any, *, top: i
     if missing:
         warnings.warn(missing_message(missing), stacklevel=3)
     session.metafeatures = vec
-    query = Query(metafeatures=vec, X=X, probe=session.probe, budget=int(budget),
+    judged = _judge_for(kb, selector, int(budget)) if judge else None
+    query = Query(metafeatures=vec, X=X, probe=session.probe, budget=0 if judged is not None else int(budget),
                   labels=codes if codes is not None and known.any() else None, seed=seed, feasible=feasible,
                   run=(lambda c: session.run_for_labels(c, known)) if known is not None else None)
     labelled: dict[int, float] = {}
@@ -228,7 +267,11 @@ def rank(X: np.ndarray, kb: KnowledgeBase, selector: Any, runner: Any, *, top: i
         raise KnowledgeBaseError(f"selector {name!r} returned {scores.shape} scores for "
                                  f"{len(kb.configs)} configurations")
     first = ranked_first(selector, len(kb.configs))
-    if int(budget) > 0 and session.indices:  # probes judged by the learned validity index
+    priority = np.zeros(len(kb.configs))
+    if judged is not None:
+        priority = judge_candidates(judged, session, scores, feasible & first if (feasible & first).any() else feasible,
+                                    min(int(budget), MAX_CANDIDATES))
+    elif int(budget) > 0 and session.indices:  # probes judged by the learned validity index
         from ..selectors.validity import rescore_probes
 
         scores = rescore_probes(kb, scores, session.indices)
@@ -246,7 +289,7 @@ def rank(X: np.ndarray, kb: KnowledgeBase, selector: Any, runner: Any, *, top: i
     # a selector's robust sub-portfolio (and whatever was seen to work here) ranks first, the rest behind
     first = first.copy()
     first[list(session.indices) + list(labelled)] = True
-    order = [int(c) for c in np.lexsort((-scores, ~first)) if np.isfinite(scores[c])]
+    order = [int(c) for c in np.lexsort((-scores, ~first, -priority)) if np.isfinite(scores[c])]
     out: list[Recommendation] = []
     seen: set[str] = set()
     backend_error: BackendError | None = None
@@ -256,7 +299,10 @@ def rank(X: np.ndarray, kb: KnowledgeBase, selector: Any, runner: Any, *, top: i
             break
         cfg = kb.configs[c]
         try:
-            resolved = session.resolve(cfg.algorithm, cfg.params)
+            # fallbacks beyond ``resolve_first`` keep their scale-free parameters: resolving a
+            # k rule costs a search over k, and a fallback rarely runs (the run resolves it then)
+            lazy = resolve_first is not None and len(out) >= int(resolve_first)
+            resolved = dict(cfg.params) if lazy else session.resolve(cfg.algorithm, cfg.params)
         except BackendError as exc:
             backend_error = exc  # cannot run on this table (or its plugin failed here)
             continue
@@ -274,6 +320,8 @@ def rank(X: np.ndarray, kb: KnowledgeBase, selector: Any, runner: Any, *, top: i
         if probed:
             reason += (f"; ran it on {session.sample.size} rows: {int(probed['n_clusters'])} clusters, "
                        f"silhouette {probed['silhouette']:.2f}")
+        if c in session.judged:
+            reason += f"; the probe judge ranks it {session.judged.index(c) + 1} of the {len(session.judged)} run"
         if c in labelled:
             reason += f"; ARI {labelled[c]:.2f} on the {int(known.sum())} known labels"
         out.append(Recommendation(rank=len(out) + 1, algorithm=cfg.algorithm, params=dict(cfg.params),

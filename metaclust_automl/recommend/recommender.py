@@ -31,8 +31,11 @@ class Recommender:
     """Ranks a knowledge base's configurations for new tables with one selector."""
 
     def __init__(self, kb: KnowledgeBase, selector: Any, *, probe_rows: int = PROBE_ROWS,
-                 time_limit: float | None = DEFAULT_TIME_LIMIT, runner: BackendRunner | None = None) -> None:
+                 time_limit: float | None = DEFAULT_TIME_LIMIT, runner: BackendRunner | None = None,
+                 judge: bool = True) -> None:
         self.kb = kb
+        #: with a budget of 2 or more, let the probe judge spend it (``recommend.ranking.rank``)
+        self.judge = bool(judge)
         self.selector = selector
         self.probe_rows = int(probe_rows)
         self.session: TableSession | None = None
@@ -61,7 +64,8 @@ class Recommender:
 
     # -- ranking ----------------------------------------------------------------------------
     def recommend(self, X: Any, top: int = 5, budget: int = 0, labels: Any = None, seed: int = 0, *,
-                  metafeatures: dict[str, float] | None = None) -> list[Recommendation]:
+                  metafeatures: dict[str, float] | None = None,
+                  resolve_first: int | None = None) -> list[Recommendation]:
         """The ``top`` best configurations for table ``X``, best first (see :func:`.ranking.rank`;
         ``metafeatures``: the table's ``metafeatures.extract(X, seed=seed)`` if already known)."""
         from ..validation import check_matrix
@@ -70,7 +74,8 @@ class Recommender:
         if not X.flags.writeable:  # some backends (hdbscan) fail on read-only memory maps
             X = np.array(X)
         ranking = rank(X, self.kb, self.selector, self.runner, top=top, budget=budget, labels=labels,
-                       seed=seed, probe_rows=self.probe_rows, metafeatures=metafeatures)
+                       seed=seed, probe_rows=self.probe_rows, metafeatures=metafeatures, judge=self.judge,
+                       resolve_first=resolve_first)
         self.session, self.labelled_scores = ranking.session, ranking.labelled_scores
         self.runner.release()
         return ranking.recommendations
@@ -97,7 +102,8 @@ class Recommender:
 
     def _cluster(self, X: np.ndarray, budget: int, labels: Any, seed: int, top: int,
                  metafeatures: dict[str, float] | None) -> tuple[Recommendation, Any, list[Recommendation]]:
-        recs = self.recommend(X, top=top, budget=budget, labels=labels, seed=seed, metafeatures=metafeatures)
+        recs = self.recommend(X, top=top, budget=budget, labels=labels, seed=seed, metafeatures=metafeatures,
+                              resolve_first=1)
         failures: list[str] = []
         tried: set[str] = set()
         for again in (False, True):
@@ -106,7 +112,7 @@ class Recommender:
                     continue
                 tried.add(rec.config_id)
                 try:
-                    run = self.run_best(X, rec, seed=seed)
+                    run = self._probed_run(X, rec, seed) or self.run_best(X, rec, seed=seed)
                 except BackendError as exc:
                     failures.append(f"rank {rec.rank} ({rec.algorithm}) failed on the whole table: {exc}")
                     continue
@@ -116,11 +122,20 @@ class Recommender:
                 break
             try:  # the broken plugin's configurations drop out of this ranking
                 recs = self.recommend(X, top=top + len(tried), budget=budget, labels=labels, seed=seed,
-                                      metafeatures=metafeatures)
+                                      metafeatures=metafeatures, resolve_first=1)
             except (BackendError, KnowledgeBaseError):
                 break
         raise BackendError(f"none of the {len(tried)} recommended configurations tried ran on this table: "
                            + ("; ".join(failures) or "no recommendation"))
+
+    def _probed_run(self, X: np.ndarray, rec: Recommendation, seed: int) -> Any:
+        """The probe's run of ``rec`` when the probe sample was the whole of ``X`` with this seed
+        (the same run as ``run_best`` would make: same rows, parameters and seed), else None."""
+        s = self.session
+        if s is None or s.X is not X or s.seed != seed or s.sample.size != X.shape[0]:
+            return None
+        c = next((i for i, cfg in enumerate(self.kb.configs) if cfg.id == rec.config_id), None)
+        return s.runs.get(c) if c is not None else None
 
     def run_best(self, X: Any, recommendation: Recommendation, seed: int = 0) -> Any:
         """Run a recommendation on the whole table (a ``ClusterRun``)."""

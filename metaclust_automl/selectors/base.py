@@ -51,6 +51,10 @@ class Selector(ABC):
     end in ``_`` and returns self."""
 
     name: ClassVar[str] = ""
+    #: True: with a budget of 2 or more the ranking core spends it (the probe judge orders the
+    #: selector's first candidates); False: the selector receives the budget and probes as it
+    #: sees fit (rl2's sequential probing). The judge was fitted on the knn selector's candidates.
+    probe_judge: ClassVar[bool] = False
 
     @abstractmethod
     def fit(self, kb: KnowledgeBase) -> Selector:

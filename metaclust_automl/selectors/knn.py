@@ -74,6 +74,7 @@ class KNNSelector(Selector):
     ``probe_blend``: how a probe's internal indices re-score its configuration."""
 
     name: ClassVar[str] = "knn"
+    probe_judge: ClassVar[bool] = True
 
     def __init__(self, k: int = DEFAULT_K, metric: str = "ari", index_weight: float = 2.0,
                  probe_blend: float = 0.5, target: str = "share_of_best",

@@ -46,9 +46,9 @@ corpus tasks, help the policy transfer from generated tasks to real tables:
 - tasks that no detector can solve without labels are left out (``filter_tasks``).
 
 ``--contamination auto`` estimates a table's share of anomalies from the policy's scores
-(``contamination``): two rules are fitted here, after training, on the training tasks, the
-held-out tasks choose between them, and their measured errors are recorded in
-``info.contamination`` next to the descriptor head's (a supervised head that predicts the
+(``contamination``): three rules (threshold, EM, boosted regression) are scored here, after
+training, by leave-one-family-out over the corpus tasks, the best is refitted on them all,
+and their measured errors are recorded in ``info.contamination`` next to the descriptor head's (a supervised head that predicts the
 share from the table's descriptors, kept for that comparison).
 The checkpoint kept is the one with the best
 mean ROC-AUC (of P(anomalous)) on held-out *tasks* of the corpus; the benchmark datasets
@@ -322,13 +322,23 @@ def train_policy(tasks: list[TaskStates], config: TrainConfig | None = None, *, 
 
 
 def calibrate_contamination(policy: Policy, train: list[TaskStates], val: list[TaskStates]) -> dict[str, Any]:
-    """Fit the ``--contamination auto`` rule on the training tasks, choose it on the held-out
-    ones (``contamination.choose_rule``), and record the descriptor head's held-out error
-    next to it for comparison."""
-    from ..anomaly.contamination import choose_rule, flagged_error
+    """Choose the ``--contamination auto`` method by leave-one-family-out over all corpus tasks
+    (``contamination.choose_rule``), fit it on them all, and record the descriptor head's
+    held-out error next to it for comparison."""
+    from ..anomaly.contamination import choose_rule, flagged_error, share_features
 
-    rule = choose_rule([(policy.logits(t.state), t.y) for t in train], [(policy.logits(t.state), t.y) for t in val])
-    policy.contamination_rule = {k: rule[k] for k in ("method", "t", "a", "b") if k in rule}
+    def described(t: TaskStates) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+        z = policy.logits(t.state)
+        return z, t.y, share_features(z, t.state, len(policy.detectors)), t.family
+
+    tasks = [described(t) for t in list(train) + list(val)]
+    if len({t[3] for t in tasks}) < 2:  # a one-family corpus: two alternating halves stand in
+        tasks = [(z, y, f, f"half{i % 2}") for i, (z, y, f, _) in enumerate(tasks)]  # for families
+    rule = choose_rule(tasks)
+    policy.contamination_rule = {k: rule[k] for k in ("method", "t", "a", "b", "baseline", "trees",
+                                                      "features_version") if k in rule}
+    # the trees live in the rule (policy.json's contamination_rule), not twice in info
+    rule = {k: v for k, v in rule.items() if k != "trees"}
     if val:
         head = [flagged_error(policy.estimate_contamination(t.state), t.y.size, int(t.y.sum())) for t in val]
         rule["within_2x"]["share_head"] = round(float(np.mean(np.asarray(head) <= 2.0)), 4)

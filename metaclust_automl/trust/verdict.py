@@ -18,6 +18,21 @@ def no_structure_run(n: int, verdict: StructureVerdict) -> Any:
                       fitted_rows=n, notes=[verdict.message])
 
 
+#: the parameters that hold a k-rule backend's number of clusters
+K_PARAMS = ("n_clusters", "n_components")
+
+
+def fixed_k(params: dict[str, Any], resolved: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with the k its rule chose on the whole table fixed: stability measures the
+    partition under resampling, not the rule's search over k again on every subsample (a
+    search over 2..20 fitted mixtures is most of the cost of a k-rule run)."""
+    out = dict(params)
+    for key in K_PARAMS:
+        if out.get(key) is None and isinstance(resolved.get(key), int) and not isinstance(resolved[key], bool):
+            out[key] = resolved[key]
+    return out
+
+
 def recommendation_confidence(recommender: Any, X: np.ndarray, rec: Any, run: Any, seed: int = 0) -> Any:
     """The ``Confidence`` of ``run``, made by recommendation ``rec`` of ``recommender``."""
     from .confidence import partition_confidence
@@ -32,8 +47,10 @@ def recommendation_confidence(recommender: Any, X: np.ndarray, rec: Any, run: An
 
         mf = metafeature_vector(kb, extract(X, seed=seed))[0]
 
+    params = fixed_k(rec.params, run.resolved)
+
     def run_rows(rows: np.ndarray, s: int) -> np.ndarray:
-        return recommender.runner.run(rec.algorithm, X, rec.params, seed=s, rows=rows).labels
+        return recommender.runner.run(rec.algorithm, X, params, seed=s, rows=rows).labels
 
     try:
         return partition_confidence(X, run.labels, kb, mf, c, run_rows, seed=seed)
