@@ -465,13 +465,18 @@ def test_evaluate_leave_one_out_builds_a_kb_from_the_corpus(tasks, kb, tmp_path,
     assert "leave-one-out (task held out)" in md and "--no-group" in md
 
 
-def test_evaluate_csv_corpus_with_a_label_column(tmp_path, cli):
+def _two_csv_tasks(folder, label: str):
+    """Two labelled two-blob CSV tables in ``folder`` (created), the label in column ``label``."""
     X, y = make_blobs(n_samples=60, centers=2, random_state=0)
-    folder = tmp_path / "c"
     folder.mkdir()
     for i in range(2):
-        lines = ["a,b,cls"] + [f"{x0},{x1},{lab}" for (x0, x1), lab in zip(X + i, y)]
+        lines = [f"a,b,{label}"] + [f"{x0},{x1},{lab}" for (x0, x1), lab in zip(X + i, y)]
         (folder / f"t{i}.csv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_evaluate_csv_corpus_with_a_label_column(tmp_path, cli):
+    folder = _two_csv_tasks(tmp_path / "c", "cls")
     code, _, err = cli("evaluate", folder, "--baselines", "--selectors", "none", "--trials", "2",
                        "--label-column", "cls", "--out", tmp_path / "o")
     assert code == 0, err
@@ -485,12 +490,7 @@ def test_evaluate_json_is_one_object_with_the_tables_numbers(tmp_path):
     import subprocess
     import sys
 
-    X, y = make_blobs(n_samples=60, centers=2, random_state=0)
-    folder = tmp_path / "c"
-    folder.mkdir()
-    for i in range(2):
-        lines = ["a,b,label"] + [f"{x0},{x1},{lab}" for (x0, x1), lab in zip(X + i, y)]
-        (folder / f"t{i}.csv").write_text("\n".join(lines) + "\n")
+    folder = _two_csv_tasks(tmp_path / "c", "label")
     out = tmp_path / "o"
     cmd = [sys.executable, "-c", "from metaclust_automl.cli import run; run()", "evaluate", str(folder), "--baselines", "--selectors",
            "none", "--trials", "2", "--out", str(out), "--json"]
