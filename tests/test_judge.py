@@ -166,3 +166,38 @@ def test_the_chosen_probe_run_is_reused_and_is_what_running_it_again_gives(tiny)
     assert rec.session.runs.get(c) is run  # the whole table was the probe sample
     again = rec.run_best(X, chosen)
     assert np.array_equal(again.labels, run.labels) and again.resolved == run.resolved
+
+
+def test_judge_rows_are_built_from_held_out_candidates_run_on_the_task(tmp_path):
+    from metaclust_automl.corpus.builtin import load_builtin_task
+    from metaclust_automl.selectors.tinykb import build_kb
+    from metaclust_automl.training.judge_rows import build_rows, save_rows
+
+    ids = ["syn/blobs-iso/n400-d2-k3-s0", "syn/blobs-iso/n400-d5-k3-s0",
+           "syn/blobs-iso/n400-d2-k8-s0", "syn/blobs-iso/n400-d5-k8-s0"]
+    tasks = [(i, load_builtin_task(i).X, load_builtin_task(i).y) for i in ids]
+    kb = build_kb(tasks)
+    for t, g in zip(kb.tasks, ["k3", "k3", "k8", "k8"]):
+        t.group = g
+    rows = build_rows(kb, progress=False)
+    assert rows["missing"] == [] and [r["id"] for r in rows["tasks"]] == ids
+    P = kb.performance("ari")
+    for t, r in enumerate(rows["tasks"]):
+        cs = [next(i for i, c in enumerate(kb.configs) if c.id == cid) for cid in r["configs"]]
+        assert len(cs) == J.MAX_CANDIDATES and r["ari"] == pytest.approx(P[t, cs], abs=1e-6)
+        A = np.asarray(r["agree"])
+        assert np.allclose(A, A.T) and np.allclose(np.diag(A), 1.0)
+    path = save_rows(rows, tmp_path / "rows.json")
+    assert len(J.read_rows(path)["tasks"]) == 4
+
+
+def test_train_judge_refuses_a_knowledge_base_whose_tasks_it_cannot_load(tmp_path, cli):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from tinykb_dir import tiny_kb_dir
+
+    out = tmp_path / "rows.json"
+    code, _, err = cli("train", "judge", "--kb", tiny_kb_dir(), "-o", out, "--no-progress")
+    assert code == 2 and "could be loaded" in err and not out.exists()

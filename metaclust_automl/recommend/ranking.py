@@ -171,14 +171,21 @@ def _judge_for(kb: KnowledgeBase, selector: Any, budget: int) -> Any:
     return for_kb(kb)
 
 
-def judge_candidates(judged: Any, session: TableSession, scores: np.ndarray, allowed: np.ndarray,
-                     m: int) -> np.ndarray:
-    """Probe the first ``m`` allowed configurations by ``scores`` and return a priority per
+def first_candidates(scores: np.ndarray, first: np.ndarray, feasible: np.ndarray, m: int) -> list[int]:
+    """The first ``m`` feasible configurations in the ranking core's order (the selector's
+    first-ranked ones by score, then the rest): what the probe judge is shown, here and in
+    ``training.judge_rows``, so that it is trained on what it will see."""
+    s = np.where(feasible, scores, -np.inf)
+    return [int(c) for c in np.lexsort((-s, ~first)) if np.isfinite(s[c])][:m]
+
+
+def judge_candidates(judged: Any, session: TableSession, scores: np.ndarray, first: np.ndarray,
+                     feasible: np.ndarray, m: int) -> np.ndarray:
+    """Probe the first ``m`` candidates (:func:`first_candidates`) and return a priority per
     configuration (the judge's order of the probed ones first, then everything else)."""
     from ..selectors.judge import agreement, candidate_features
 
-    ok = allowed & np.isfinite(scores)
-    cands = [int(c) for c in np.lexsort((np.arange(scores.size), -scores)) if ok[c]][:m]
+    cands = first_candidates(scores, first, feasible, m)
     priority = np.zeros(scores.size)
     if len(cands) < MIN_CANDIDATES:
         return priority
@@ -269,7 +276,7 @@ def rank(X: np.ndarray, kb: KnowledgeBase, selector: Any, runner: Any, *, top: i
     first = ranked_first(selector, len(kb.configs))
     priority = np.zeros(len(kb.configs))
     if judged is not None:
-        priority = judge_candidates(judged, session, scores, feasible & first if (feasible & first).any() else feasible,
+        priority = judge_candidates(judged, session, scores, first, feasible,
                                     min(int(budget), MAX_CANDIDATES))
     elif int(budget) > 0 and session.indices:  # probes judged by the learned validity index
         from ..selectors.validity import rescore_probes

@@ -43,7 +43,7 @@ def build_rows(kb: KnowledgeBase, *, datasets: str | os.PathLike | None = None, 
     """The rows (a plain dict, see module docstring); tasks whose data cannot be found
     (a dev task without ``datasets``) are listed under ``missing``."""
     from ..recommend.feasibility import feasible_mask
-    from ..recommend.ranking import TableSession, ranked_first
+    from ..recommend.ranking import TableSession, first_candidates, ranked_first
     from ..running.backend_runner import BackendRunner
     from ..selectors.base import Query
     from ..selectors.knn import KNNSelector, task_groups
@@ -73,8 +73,7 @@ def build_rows(kb: KnowledgeBase, *, datasets: str | os.PathLike | None = None, 
             bar.show(f"judge rows: {task.id}")
             X = np.array(check_matrix(data.X))
             scores = np.asarray(sel.predict_scores(Query(metafeatures=kb.M[t])), dtype=np.float64)
-            scores = np.where(feasible_mask(kb, X.shape[0], runner.registry), scores, -np.inf)
-            order = [int(c) for c in np.lexsort((-scores, ~first)) if np.isfinite(scores[c])][:MAX_CANDIDATES]
+            order = first_candidates(scores, first, feasible_mask(kb, X.shape[0], runner.registry), MAX_CANDIDATES)
             if len(order) < 2:
                 continue
             session = TableSession(kb=kb, X=X, runner=runner, seed=seed, budget=len(order))
