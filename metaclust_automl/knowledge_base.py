@@ -153,6 +153,10 @@ class KnowledgeBase:
     def task_ids(self) -> list[str]:
         return [t.id for t in self.tasks]
 
+    def config_index(self, config_id: str) -> int | None:
+        """The position of configuration ``config_id`` in the portfolio (None: not in it)."""
+        return next((i for i, c in enumerate(self.configs) if c.id == config_id), None)
+
     def performance(self, metric: str = "ari") -> np.ndarray:
         """P[task, config] with failed runs counted as 0 (what a user would get from them)."""
         P = np.where(self.status == STATUS["ok"], self.P[metric], np.nan)

@@ -156,7 +156,7 @@ class KRuleMixin:
         # k depends only on the rule's sample and the parameters: the ranking's resolution,
         # the run and its fallbacks preprocess the same table into different arrays, so the
         # cache is keyed by the sample's content, not its identity
-        key = (type(self).__qualname__, Xs.shape, str(Xs.dtype), hashlib.blake2b(Xs.tobytes(), digest_size=16).digest(),
+        key = (type(self), Xs.shape, str(Xs.dtype), hashlib.blake2b(Xs.tobytes(), digest_size=16).digest(),
                tuple(sorted((k, repr(v)) for k, v in params.items())))
         if key in _K_CACHE:
             _K_CACHE.move_to_end(key)

@@ -14,8 +14,12 @@ from ..knowledge_base import KnowledgeBase
 QUADRATIC_MAX_ROWS = 20_000
 
 
+#: the parameters that hold a configuration's number of clusters (gmm calls it n_components)
+K_PARAMS = ("n_clusters", "n_components")
+
+
 def n_clusters_param(params: dict[str, Any]) -> int | None:
-    for key in ("n_clusters", "n_components"):
+    for key in K_PARAMS:
         v = params.get(key)
         if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
             return int(v)

@@ -21,7 +21,7 @@ import numpy as np
 from ..backends.resolve import resolve_params
 from ..errors import BackendError, ConfigError, DataError, KnowledgeBaseError
 from ..knowledge_base import KnowledgeBase
-from ..selectors.judge import DEFAULT_BUDGET, MAX_CANDIDATES, MIN_CANDIDATES  # noqa: F401 (DEFAULT_BUDGET re-exported)
+from ..selectors.judge import MAX_CANDIDATES, MIN_CANDIDATES, agreement, candidate_features, for_kb
 from .recommendation import Recommendation
 
 #: probes run on at most this many rows, so a budget costs the same on any table size
@@ -166,8 +166,6 @@ def _judge_for(kb: KnowledgeBase, selector: Any, budget: int) -> Any:
     to the judge (``Selector.probe_judge``), and rows to fit the judge on."""
     if budget < MIN_CANDIDATES or not getattr(selector, "probe_judge", False):
         return None
-    from ..selectors.judge import for_kb
-
     return for_kb(kb)
 
 
@@ -183,8 +181,6 @@ def judge_candidates(judged: Any, session: TableSession, scores: np.ndarray, fir
                      feasible: np.ndarray, m: int) -> np.ndarray:
     """Probe the first ``m`` candidates (:func:`first_candidates`) and return a priority per
     configuration (the judge's order of the probed ones first, then everything else)."""
-    from ..selectors.judge import agreement, candidate_features
-
     cands = first_candidates(scores, first, feasible, m)
     priority = np.zeros(scores.size)
     if len(cands) < MIN_CANDIDATES:

@@ -134,8 +134,7 @@ class Recommender:
         s = self.session
         if s is None or s.X is not X or s.seed != seed or s.sample.size != X.shape[0]:
             return None
-        c = next((i for i, cfg in enumerate(self.kb.configs) if cfg.id == rec.config_id), None)
-        return s.runs.get(c) if c is not None else None
+        return s.runs.get(self.kb.config_index(rec.config_id))
 
     def run_best(self, X: Any, recommendation: Recommendation, seed: int = 0) -> Any:
         """Run a recommendation on the whole table (a ``ClusterRun``)."""

@@ -179,7 +179,7 @@ def for_kb(kb: Any, path: str | os.PathLike | None = None) -> Judge | None:
     shares fewer than ``MIN_SHARED_TASKS`` with them); None when no rows file exists."""
     p = Path(path) if path is not None else rows_path()
     ids = tuple(kb.task_ids)
-    key = (str(p), hash(ids))
+    key = (str(p), ids)
     if key not in _CACHE:
         if not p.is_file():
             _CACHE[key] = None

@@ -18,14 +18,12 @@ def no_structure_run(n: int, verdict: StructureVerdict) -> Any:
                       fitted_rows=n, notes=[verdict.message])
 
 
-#: the parameters that hold a k-rule backend's number of clusters
-K_PARAMS = ("n_clusters", "n_components")
-
-
 def fixed_k(params: dict[str, Any], resolved: dict[str, Any]) -> dict[str, Any]:
     """``params`` with the k its rule chose on the whole table fixed: stability measures the
     partition under resampling, not the rule's search over k again on every subsample (a
     search over 2..20 fitted mixtures is most of the cost of a k-rule run)."""
+    from ..recommend.feasibility import K_PARAMS
+
     out = dict(params)
     for key in K_PARAMS:
         if out.get(key) is None and isinstance(resolved.get(key), int) and not isinstance(resolved[key], bool):
@@ -38,7 +36,7 @@ def recommendation_confidence(recommender: Any, X: np.ndarray, rec: Any, run: An
     from .confidence import partition_confidence
 
     kb = recommender.kb
-    c = next(i for i, cfg in enumerate(kb.configs) if cfg.id == rec.config_id)
+    c = kb.config_index(rec.config_id)
     session = getattr(recommender, "session", None)
     mf = getattr(session, "metafeatures", None)
     if mf is None:
