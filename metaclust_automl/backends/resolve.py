@@ -21,7 +21,7 @@ def jsonable(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [jsonable(v) for v in obj]
     if isinstance(obj, np.generic):
-        return obj.item()
+        return jsonable(obj.item())  # a numpy NaN is a non-finite float too
     if isinstance(obj, float) and not np.isfinite(obj):
         return None
     return obj

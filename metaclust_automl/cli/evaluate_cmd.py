@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import shlex
 import time
@@ -125,25 +124,16 @@ def evaluate(
     err_console.print(f"wrote {', '.join(str(p) for p in written.values())}", highlight=False, soft_wrap=True)
 
 
-def _finite(value: object) -> object:
-    """NaN and infinities as null (strict JSON has neither; a failed run has no ARI)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
 def _json_payload(results, setup: dict, command: str, written: dict) -> dict:  # noqa: ANN001
     """What --json prints: the per-task rows of results.csv and the summary table's numbers
     (``summarise``, the same function the table and report.md use)."""
     import dataclasses
 
+    from ..backends.resolve import jsonable
     from ..evaluation.report import summarise
 
-    return _finite({"command": command, "setup": setup, "summary": summarise(results),
+    # NaN and infinities as null: strict JSON has neither, and a failed run has no ARI
+    return jsonable({"command": command, "setup": setup, "summary": summarise(results),
                     "results": [dataclasses.asdict(r) for r in results],
                     "written": {k: str(v) for k, v in written.items()}})
 
