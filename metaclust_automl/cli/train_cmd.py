@@ -1,4 +1,4 @@
-"""``metaclust train kb|selectors|prototype-rule|anomaly-policy|confidence``: one group for everything that
+"""``metaclust train kb|selectors|prototype-rule|anomaly-policy|confidence|judge``: one group for everything that
 builds a shipped artefact, with the same option names (``-o/--output``, ``--seed``,
 ``--progress/--no-progress``) and a progress bar in each.
 
@@ -22,7 +22,7 @@ from .recommend_cmd import train_selectors
 from .trust_cmd import calibrate_confidence
 
 train_app = typer.Typer(help="Build the shipped artefacts: knowledge base, selector weights, prototype rule, "
-                             "anomaly policy, confidence calibration.", no_args_is_help=True)
+                             "anomaly policy, confidence calibration, probe-judge rows.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
 
 train_app.command("kb")(meta_train)
