@@ -72,7 +72,9 @@ class GenieBackend(KRuleMixin, Backend):
     )
 
     def _fit(self, X: np.ndarray, params: dict[str, Any], k: int, coarser: bool) -> Any:
-        import genieclust
+        from .deferred_import import import_genieclust
+
+        genieclust = import_genieclust()  # without matplotlib.pyplot until a plot is drawn
 
         n = X.shape[0]
         model = genieclust.Genie(n_clusters=int(max(1, min(k, n - 1))), gini_threshold=params["gini_threshold"],

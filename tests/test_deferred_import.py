@@ -1,0 +1,161 @@
+"""What `metaclust cluster` imports: genieclust without matplotlib.pyplot, scikit-learn
+without pandas, labels written without pandas (backends/deferred_import.py, loading.py),
+and that nothing a user imports afterwards sees a stand-in."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from metaclust_automl.backends.deferred_import import DeferredModule, deferring
+
+
+def _python(code: str, cwd: Path | None = None) -> str:
+    """Run ``code`` in a fresh interpreter; its last stdout line."""
+    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          check=False, cwd=cwd, env={"MPLBACKEND": "Agg", **_env()})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout.strip().splitlines()[-1]
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+
+
+def _blobs(path: Path, n: int = 150) -> Path:
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(c, 0.3, size=(n // 3, 2)) for c in ((0, 0), (4, 0), (0, 4))])
+    np.savetxt(path, X, delimiter=",", header="a,b", comments="", fmt="%.6g")
+    return path
+
+
+def test_genie_clusters_without_pyplot_and_pyplot_is_real_afterwards() -> None:
+    out = _python("""
+        import json, sys, numpy as np
+        from metaclust_automl.plugins import get_registry
+        X = np.vstack([np.random.default_rng(0).normal(c, 0.2, size=(60, 2)) for c in (0, 3, 6)])
+        run = get_registry().backend("genie").run(X, {"n_clusters": 3}, seed=0)
+        before = "matplotlib.pyplot" in sys.modules
+        import deadwood, genieclust
+        import matplotlib.pyplot as plt
+        print(json.dumps([int(np.unique(run.labels).size), before, type(plt).__name__,
+                          hasattr(plt, "figure"), deadwood.plots.plt.figure is plt.figure,
+                          "matplotlib.pyplot" in sys.modules]))
+    """)
+    assert json.loads(out) == [3, False, "module", True, True, True]
+
+
+def test_deadwood_palette_and_plots_unchanged_by_the_deferral(tmp_path: Path) -> None:
+    """deadwood's palette is built from the same colormaps, and genieclust's plot helper
+    (which needs the real pyplot) still draws."""
+    deferred = _python(f"""
+        import json
+        from metaclust_automl.backends.deferred_import import import_genieclust
+        g = import_genieclust()
+        import deadwood, numpy as np
+        colors = list(deadwood.plots.colors)
+        X = np.random.default_rng(0).normal(size=(30, 2))
+        g.plots.plot_scatter(X, labels=np.zeros(30, dtype=int))
+        import matplotlib.pyplot as plt
+        plt.savefig({str(tmp_path / "p.png")!r})
+        print(json.dumps(colors))
+    """)
+    eager = _python("import json, deadwood; print(json.dumps(list(deadwood.plots.colors)))")
+    assert json.loads(deferred) == json.loads(eager)
+    assert (tmp_path / "p.png").stat().st_size > 0
+
+
+def test_cluster_writes_labels_without_pandas_or_pyplot(tmp_path: Path) -> None:
+    """The plot-free path of `metaclust cluster` on a CSV (default options, and genie by name)
+    imports neither pandas nor matplotlib.pyplot; the labels file is complete."""
+    table = _blobs(tmp_path / "t.csv")
+    for extra in ([], ["-a", "genie"]):
+        out = tmp_path / f"labels{len(extra)}.csv"
+        argv = ["cluster", str(table), "-o", str(out), "--no-progress", *extra]
+        res = _python(f"""
+            import sys, json
+            from metaclust_automl.cli import main
+            try:
+                main({argv!r})
+            except SystemExit:
+                pass
+            print(json.dumps(["pandas" in sys.modules, "matplotlib.pyplot" in sys.modules]))
+        """)
+        assert json.loads(res) == [False, False], extra
+        lines = out.read_text().splitlines()
+        assert lines[0] == "label" and len(lines) == 151
+
+
+def test_cluster_with_genie_still_plots(tmp_path: Path) -> None:
+    table = _blobs(tmp_path / "t.csv")
+    png = tmp_path / "p.png"
+    proc = subprocess.run([sys.executable, "-m", "metaclust_automl", "cluster", str(table), "-a", "genie",
+                           "--set", "n_clusters=3", "--plot", str(png), "--no-progress"],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_deferring_stands_in_then_imports_the_real_module(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    (tmp_path / "slowmod_i16t.py").write_text("LOADED = True\nPALETTE = ['real']\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("slowmod_i16t", None)
+    with deferring("slowmod_i16t", {"PALETTE": lambda: ["stand-in"]}):
+        import slowmod_i16t as m
+
+        assert isinstance(m, DeferredModule)
+        assert m.PALETTE == ["stand-in"]  # answered without importing
+        assert isinstance(sys.modules["slowmod_i16t"], DeferredModule)
+    assert "slowmod_i16t" not in sys.modules  # the stand-in is gone: a later import is real
+    assert m.LOADED is True  # any other name imports the real module and forwards
+    real = sys.modules["slowmod_i16t"]
+    assert not isinstance(real, DeferredModule) and real.PALETTE == ["real"]
+    assert m.PALETTE == ["real"]  # once it is imported, the stand-in forwards everything
+    sys.modules.pop("slowmod_i16t", None)
+
+
+def test_deferring_leaves_an_imported_module_alone() -> None:
+    import json as real
+
+    with deferring("json", {}):
+        import json
+    assert json is real and sys.modules["json"] is real
+
+
+def test_labels_csv_matches_pandas_bytes(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    from metaclust_automl.loading import write_labels_csv
+
+    cases = [{"label": np.array([0, 1, -1, 2])},
+             {"a,b": np.array([1, 2], dtype=np.int32), 'q"x': np.array([3, 4], dtype=np.uint8)},
+             {"label": np.array([], dtype=np.int64)},
+             {"score": np.array([0.5, 1.25]), "is_anomaly": np.array([True, False])}]
+    for cols in cases:
+        write_labels_csv(tmp_path / "a.csv", cols)
+        pd.DataFrame(cols, columns=list(cols)).to_csv(tmp_path / "b.csv", index=False, lineterminator="\n",
+                                                      encoding="utf-8")
+        assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes(), cols
+
+
+def test_arrow_float_columns_read_like_to_numpy() -> None:
+    """The loader reads float columns from arrow's buffers (no pandas): the same values as
+    pyarrow's ``to_numpy``, NaN where missing, on sliced arrays too."""
+    pa = pytest.importorskip("pyarrow")
+    from metaclust_automl.loading import _float_values
+
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        n = int(rng.integers(1, 40))
+        arr = pa.array(rng.normal(size=n), mask=rng.random(n) < 0.3, type=pa.float64())
+        start = int(rng.integers(0, n))
+        part = arr.slice(start, int(rng.integers(0, n - start + 1)))
+        assert _float_values(part, pa).tobytes() == part.to_numpy(zero_copy_only=False).tobytes()
+    flags = pa.array([True, None, False]).cast(pa.float64())
+    np.testing.assert_array_equal(_float_values(flags, pa), [1.0, np.nan, 0.0])
