@@ -28,7 +28,7 @@ def table_threads(n_rows: int, n_cols: int) -> Any:
 
     from .backends.deferred_import import import_sklearn
 
-    import_sklearn()  # without pandas, which it imports and the clustering never uses
+    import_sklearn()  # without pandas and scipy.stats, which it imports and the clustering never uses
     import sklearn.utils._openmp_helpers  # noqa: F401 - loads scikit-learn's OpenMP runtime
     from threadpoolctl import threadpool_limits
 

@@ -159,3 +159,44 @@ def test_arrow_float_columns_read_like_to_numpy() -> None:
         assert _float_values(part, pa).tobytes() == part.to_numpy(zero_copy_only=False).tobytes()
     flags = pa.array([True, None, False]).cast(pa.float64())
     np.testing.assert_array_equal(_float_values(flags, pa), [1.0, np.nan, 0.0])
+
+
+def test_sklearn_imported_without_scipy_stats_which_still_works_when_used() -> None:
+    """After a table's thread limits (which import sklearn.cluster), scipy.stats is not
+    imported; the names scikit-learn took from it work (and import it), and a later
+    ``import scipy.stats`` is the real module."""
+    out = _python("""
+        import json, sys, numpy as np
+        from metaclust_automl.threads import table_threads
+        table_threads(100, 2)
+        import sklearn.cluster, sklearn.metrics._ranking as r
+        before = ["scipy.stats" in sys.modules, "pandas" in sys.modules, type(r.rankdata).__name__]
+        ranks = r.rankdata([3.0, 1.0, 2.0]).tolist()
+        from sklearn.covariance import MinCovDet
+        X = np.random.default_rng(0).normal(size=(80, 2))
+        MinCovDet(random_state=0).fit(X)  # calls chi2(...).isf at run time
+        import scipy.stats
+        print(json.dumps(before + [ranks, type(scipy.stats).__name__, hasattr(scipy.stats, "norm"),
+                                   sys.modules["scipy.stats"] is scipy.stats]))
+    """)
+    assert json.loads(out) == [False, False, "LazyAttribute", [3.0, 1.0, 2.0], "module", True, True]
+
+
+def test_a_deferred_package_still_imports_its_submodules(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    pkg = tmp_path / "slowpkg_i16t"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("from .core import f\nINIT = True\n")
+    # a submodule that imports its siblings both ways while the package is a stand-in
+    (pkg / "core.py").write_text("from . import helper\nfrom .helper import one\n"
+                                 "def f(x):\n    return x + one\n")
+    (pkg / "helper.py").write_text("one = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with deferring("slowpkg_i16t", lazy=("f",)):
+        from slowpkg_i16t import f  # a stand-in: nothing imported yet
+        assert "slowpkg_i16t.core" not in sys.modules
+        from slowpkg_i16t.core import f as g  # a submodule imports through the real __path__
+        assert "INIT" not in sys.modules["slowpkg_i16t"].__dict__  # the package's __init__ waits
+    assert g(1) == 2 and f(1) == 2
+    assert sys.modules["slowpkg_i16t"].INIT is True
+    for name in ("slowpkg_i16t", "slowpkg_i16t.core", "slowpkg_i16t.helper"):
+        sys.modules.pop(name, None)

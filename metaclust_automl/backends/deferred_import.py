@@ -1,74 +1,130 @@
 """Importing genieclust and scikit-learn without the modules they import and never use here.
 
-``genieclust`` imports ``deadwood``, whose ``deadwood/plots.py`` runs ``import
-matplotlib.pyplot as plt`` at module level (for two plot helpers) and reads ``plt.colormaps``
-to build its palette. pyplot is most of that cost: on this 2-core machine (load 1.5)
-``import genieclust`` took 0.43 s of a 3 s ``metaclust cluster`` on 240 rows, 0.32 s of it
-in ``matplotlib.pyplot`` (``python -X importtime``); genie is among the probes on most tables.
+Three imports cost a ``metaclust cluster`` process more than half a second and serve nothing
+it does (``python -X importtime`` on this 2-core machine, load about 1.5):
 
-``sklearn.utils.fixes`` runs ``import pandas as pd`` (0.2-0.3 s, pyarrow aside) only to keep
-the name for a helper that is handed a frame; scikit-learn's checks for pandas input look in
-``sys.modules`` at run time. A table loaded by this package never needs pandas on the
-streaming path (loading.py), so while scikit-learn is first imported pandas is deferred the
-same way: it is imported for real the moment anything uses it.
+- ``genieclust`` imports ``deadwood``, whose ``deadwood/plots.py`` runs ``import
+  matplotlib.pyplot as plt`` at module level (for two plot helpers) and reads
+  ``plt.colormaps`` for its palette: 0.32 s of the 0.43 s genieclust import is pyplot, and
+  genie is among the probes on most tables;
+- ``sklearn.utils.fixes`` runs ``import pandas as pd`` (0.2-0.3 s) to keep the name for a
+  helper that is handed a frame; scikit-learn's checks for pandas input look in
+  ``sys.modules`` at run time, and a table this package streams in never needs pandas;
+- ``sklearn.utils.fixes`` imports ``scipy.stats`` (0.5 s, most of it building docstrings of
+  the distributions), and five scikit-learn modules that ``sklearn.cluster`` pulls in take
+  ``rankdata``, ``spearmanr``, ``gmean`` and ``chi2`` from it at import; no clustering step
+  calls them.
 
-While genieclust is imported, a :class:`DeferredModule` stands in for ``matplotlib.pyplot``:
-it answers ``colormaps`` with ``matplotlib.colormaps`` (the very object pyplot exports) and
-imports the real pyplot the first time anything else is asked of it, so deadwood's and
-genieclust's plot helpers still work. The stand-in is removed from ``sys.modules`` as soon as
-the import is done: a later ``import matplotlib.pyplot`` (the user's, ``--plot``'s) imports
-the real module, and only deadwood's own ``plt`` name keeps pointing at the stand-in.
+While those packages are first imported, a :class:`DeferredModule` stands in for each of
+these modules (:func:`deferring`). It answers the few names the importers take with
+stand-ins (``matplotlib.colormaps``, the very object pyplot exports; :class:`LazyAttribute`
+proxies that import the real module when called or used) and imports the real module the
+moment anything else is asked of it, so nothing breaks, it only stops being free. When the
+import is done the stand-in leaves ``sys.modules`` and its parent package: the next
+``import matplotlib.pyplot`` (``--plot``'s, a user's) or ``import scipy.stats`` imports the
+real module, and only the names bound during the import keep pointing at stand-ins.
 """
 from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import sys
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 
+def real_module(name: str) -> types.ModuleType:
+    """Module ``name`` itself, imported now if need be (never a stand-in)."""
+    current = sys.modules.get(name)
+    if isinstance(current, DeferredModule):
+        del sys.modules[name]  # so that the import below runs the real module
+    return importlib.import_module(name)
+
+
+class LazyAttribute:
+    """``module.name`` before the module is imported: calling it or reading an attribute of
+    it imports the module and forwards (``chi2.isf(...)``, ``rankdata(...)``)."""
+
+    __slots__ = ("_module", "_name")
+
+    def __init__(self, module: str, name: str) -> None:
+        self._module, self._name = module, name
+
+    def _target(self) -> Any:
+        return getattr(real_module(self._module), self._name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._target()(*args, **kwargs)
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._target(), attr)
+
+    def __repr__(self) -> str:
+        return f"<deferred {self._module}.{self._name}>"
+
+
 class DeferredModule(types.ModuleType):
-    """Stands for module ``name`` until an attribute other than ``stand_ins`` is used; then
-    imports the real module (once) and forwards every access to it."""
+    """Stands for module ``name`` until a name other than its stand-ins is used; then
+    imports the real module (once) and forwards every access to it. A package's stand-in
+    carries the real ``__path__``, so that its submodules still import."""
 
-    def __init__(self, name: str, stand_ins: dict[str, Callable[[], Any]]) -> None:
+    def __init__(self, name: str, stand_ins: dict[str, Callable[[], Any]] | None = None,
+                 lazy: Iterable[str] = ()) -> None:
         super().__init__(name)
-        self.__dict__["_deferred_stand_ins"] = dict(stand_ins)
+        spec = importlib.util.find_spec(name)
+        self.__dict__["__spec__"] = spec
+        if spec is not None and spec.submodule_search_locations is not None:
+            self.__dict__["__path__"] = list(spec.submodule_search_locations)
+        answers = dict(stand_ins or {})
+        for attr in lazy:
+            answers.setdefault(attr, lambda attr=attr: LazyAttribute(name, attr))
+        self.__dict__["_deferred_stand_ins"] = answers
 
-    def _deferred_real(self) -> types.ModuleType:
-        if sys.modules.get(self.__name__) is self:
-            del sys.modules[self.__name__]  # so that the import below runs the real module
-        return importlib.import_module(self.__name__)
+    def _deferred(self) -> bool:
+        """Whether the real module is still not imported."""
+        current = sys.modules.get(self.__name__)
+        return current is None or isinstance(current, DeferredModule)
 
     def __getattr__(self, attr: str) -> Any:
         stand_in = self.__dict__["_deferred_stand_ins"].get(attr)
-        if stand_in is not None and sys.modules.get(self.__name__) in (None, self):
+        if stand_in is not None and self._deferred():
             return stand_in()  # the real module is not imported: keep it so
-        return getattr(self._deferred_real(), attr)
+        if "__path__" in self.__dict__ and self._deferred() and not attr.startswith("__") and \
+                importlib.util.find_spec(f"{self.__name__}.{attr}") is not None:
+            # a submodule (``from . import sibling`` inside the package): import just it, not
+            # the package's __init__ while one of its modules is half imported
+            return importlib.import_module(f"{self.__name__}.{attr}")
+        return getattr(real_module(self.__name__), attr)
 
     def __setattr__(self, attr: str, value: Any) -> None:
-        if attr.startswith("__") and attr.endswith("__"):
-            super().__setattr__(attr, value)
-        else:
-            setattr(self._deferred_real(), attr, value)
+        # the import system binds a submodule imported meanwhile on its parent: keep it here
+        # (importing the real package now would re-enter that submodule's import)
+        super().__setattr__(attr, value)
+        if not self._deferred() and not (attr.startswith("__") and attr.endswith("__")):
+            setattr(sys.modules[self.__name__], attr, value)
 
     def __dir__(self) -> list[str]:
-        return dir(self._deferred_real())
+        return dir(real_module(self.__name__))
 
 
 @contextlib.contextmanager
-def deferring(name: str, stand_ins: dict[str, Callable[[], Any]]) -> Iterator[None]:
+def deferring(name: str, stand_ins: dict[str, Callable[[], Any]] | None = None,
+              lazy: Iterable[str] = ()) -> Iterator[None]:
     """Within the block, ``import NAME`` finds a :class:`DeferredModule` (unless the real
     module is imported already); afterwards ``sys.modules`` and the parent package no longer
     hold it."""
-    if name in sys.modules:
+    parent_name, _, child = name.rpartition(".")
+    if name in sys.modules or (parent_name and parent_name not in sys.modules and
+                               importlib.util.find_spec(parent_name) is None):
         yield
         return
-    parent_name, _, child = name.rpartition(".")
     parent = importlib.import_module(parent_name) if parent_name else None
-    stand = DeferredModule(name, stand_ins)
+    if importlib.util.find_spec(name) is None:  # not installed: the importer's ImportError stays
+        yield
+        return
+    stand = DeferredModule(name, stand_ins, lazy)
     sys.modules[name] = stand
     if parent is not None:
         setattr(parent, child, stand)
@@ -96,10 +152,26 @@ def import_genieclust() -> types.ModuleType:
     return genieclust
 
 
+#: what scikit-learn's modules take from ``scipy.stats`` when ``sklearn.cluster`` is imported
+#: (``from scipy.stats import ...`` in metrics/_ranking, model_selection/_search, isotonic,
+#: _loss/link, covariance/_robust_covariance; scikit-learn 1.9)
+SCIPY_STATS_NAMES = ("rankdata", "spearmanr", "gmean", "chi2")
+
+
 def import_sklearn() -> None:
-    """Import scikit-learn's base (``sklearn.utils``) with ``pandas`` deferred (see the module
-    docstring); nothing changes when either is imported already."""
-    if "sklearn" in sys.modules or "pandas" in sys.modules:
+    """Import ``sklearn.cluster`` (and the base it stands on) with ``pandas`` and
+    ``scipy.stats`` deferred (see the module docstring). Once scikit-learn's base is
+    imported, both are imported with it: then nothing is imported here (a command that needs
+    no ``sklearn.cluster``, such as ``metaclust detect``, would only pay for it)."""
+    if "sklearn" in sys.modules:
         return
-    with deferring("pandas", {}):
-        import sklearn.utils  # noqa: F401
+    before = set(sys.modules)
+    try:
+        with deferring("pandas"), deferring("scipy.stats", lazy=SCIPY_STATS_NAMES):
+            import sklearn.cluster  # noqa: F401
+    except ImportError:
+        # another scikit-learn or SciPy that imports these modules in a way the stand-ins do
+        # not serve: forget the half-done import and import plainly
+        for name in set(sys.modules) - before:
+            del sys.modules[name]
+        import sklearn.cluster  # noqa: F401,F811
