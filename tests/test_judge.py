@@ -201,3 +201,33 @@ def test_train_judge_refuses_a_knowledge_base_whose_tasks_it_cannot_load(tmp_pat
     out = tmp_path / "rows.json"
     code, _, err = cli("train", "judge", "--kb", tiny_kb_dir(), "-o", out, "--no-progress")
     assert code == 2 and "could be loaded" in err and not out.exists()
+
+
+def test_a_configuration_probed_on_a_sample_of_a_bigger_table_runs_with_the_k_its_probe_found():
+    from types import SimpleNamespace
+
+    from sklearn.datasets import make_blobs
+
+    from metaclust_automl.recommend.ranking import TableSession
+    from metaclust_automl.running.backend_runner import BackendRunner
+
+    X, _ = make_blobs(n_samples=300, centers=4, random_state=3)
+    kb = SimpleNamespace(configs=[
+        SimpleNamespace(algorithm="kmeans", params={"k_rule": "silhouette", "n_clusters": None, "k_max": 8}),
+        SimpleNamespace(algorithm="hdbscan", params={"min_cluster_size_frac": 0.05})])
+    runner = BackendRunner(60.0)
+    for rows, sampled in ((100, True), (2000, False)):
+        session = TableSession(kb=kb, X=X, runner=runner, seed=0, probe_rows=rows, budget=2)
+        runner.new_table(X)
+        try:
+            session.probe(0)
+            session.probe(1)
+        finally:
+            runner.release()
+        k = session.resolved[0]["n_clusters"]
+        assert 2 <= k <= 8 and session.indices[0]["n_clusters"] == k
+        # a sample of a bigger table: its k is fixed for the whole table; the whole table
+        # as the sample: the scale-free parameters (the probe's run is reused as it is)
+        assert session.probed_params(0) == {**kb.configs[0].params, "n_clusters": k if sampled else None}
+        # a scale parameter resolved on the sample (HDBSCAN's cluster size) is never carried over
+        assert session.probed_params(1) == kb.configs[1].params

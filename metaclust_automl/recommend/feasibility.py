@@ -18,6 +18,24 @@ QUADRATIC_MAX_ROWS = 20_000
 K_PARAMS = ("n_clusters", "n_components")
 
 
+def fixed_k(params: dict[str, Any], resolved: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with the k that its rule chose in ``resolved`` (a run's resolved parameters)
+    fixed, so that the next run does not search k again. Stability re-runs use it (they
+    measure the partition under resampling, not the rule's search over 2..20 on every
+    subsample), and so does the ranking for a configuration probed on a sample of a bigger
+    table: the probe judge judged the partition with that k, so that k is what runs (the
+    rule's search on the whole table would look at another 1,000-row sample of it, no better,
+    at the cost of a second search: a search over 2..20 fitted mixtures is most of a k-rule
+    run). Only k is taken: scale parameters (HDBSCAN's cluster size as a share of the rows)
+    must be resolved on the table itself."""
+    out = dict(params)
+    for key in K_PARAMS:
+        if out.get(key) is None and isinstance(resolved.get(key), (int, np.integer)) \
+                and not isinstance(resolved[key], bool):
+            out[key] = int(resolved[key])
+    return out
+
+
 def n_clusters_param(params: dict[str, Any]) -> int | None:
     for key in K_PARAMS:
         v = params.get(key)

@@ -104,6 +104,8 @@ class TableSession:
     judged: list[int] = field(default_factory=list)
     #: probe runs kept when the probe sample is the whole table: the chosen one need not run twice
     runs: dict[int, Any] = field(default_factory=dict)
+    #: each probe's parameters as resolved on the sample (its k, for a k rule)
+    resolved: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = self.X.shape[0]
@@ -130,6 +132,7 @@ class TableSession:
         try:
             run = self.runner.run(cfg.algorithm, self.X, cfg.params, seed=self.seed, rows=self.sample)
             self.labels[c] = run.labels
+            self.resolved[c] = dict(run.resolved)
             if self.sample.size == self.X.shape[0]:
                 self.runs[c] = run
             idx = internal_indices(self.X[self.sample], run.labels, seed=self.seed)
@@ -151,6 +154,17 @@ class TableSession:
         except BackendError:
             out[rows] = -1
         return out
+
+    def probed_params(self, c: int) -> dict[str, Any]:
+        """Configuration c's parameters for the whole table: on a table bigger than the probe
+        sample, with the k its probe ran with (``feasibility.fixed_k``: what the judge
+        judged is what runs, without a second search over k)."""
+        params = dict(self.kb.configs[c].params)
+        if c in self.resolved and self.sample.size < self.X.shape[0]:
+            from .feasibility import fixed_k
+
+            params = fixed_k(params, self.resolved[c])
+        return params
 
     def resolve(self, algorithm: str, params: dict[str, Any]) -> dict[str, Any]:
         """Concrete parameters for this table, computed the way ``Backend.run`` will (a
@@ -301,11 +315,12 @@ def rank(X: np.ndarray, kb: KnowledgeBase, selector: Any, runner: Any, *, top: i
         if len(out) >= int(top):
             break
         cfg = kb.configs[c]
+        params = session.probed_params(c)
         try:
             # fallbacks beyond ``resolve_first`` keep their scale-free parameters: resolving a
             # k rule costs a search over k, and a fallback rarely runs (the run resolves it then)
             lazy = resolve_first is not None and len(out) >= int(resolve_first)
-            resolved = dict(cfg.params) if lazy else session.resolve(cfg.algorithm, cfg.params)
+            resolved = params if lazy else session.resolve(cfg.algorithm, params)
         except BackendError as exc:
             backend_error = exc  # cannot run on this table (or its plugin failed here)
             continue
@@ -327,7 +342,7 @@ def rank(X: np.ndarray, kb: KnowledgeBase, selector: Any, runner: Any, *, top: i
             reason += f"; the probe judge ranks it {session.judged.index(c) + 1} of the {len(session.judged)} run"
         if c in labelled:
             reason += f"; ARI {labelled[c]:.2f} on the {int(known.sum())} known labels"
-        out.append(Recommendation(rank=len(out) + 1, algorithm=cfg.algorithm, params=dict(cfg.params),
+        out.append(Recommendation(rank=len(out) + 1, algorithm=cfg.algorithm, params=params,
                                   resolved=resolved, predicted_score=float(np.clip(scores[c], -1.0, 1.0)),
                                   reason=reason, config_id=cfg.id, selector=name, probed=probed))
     session.transforms.clear()  # do not keep transformed copies of the table

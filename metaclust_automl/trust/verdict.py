@@ -18,19 +18,6 @@ def no_structure_run(n: int, verdict: StructureVerdict) -> Any:
                       fitted_rows=n, notes=[verdict.message])
 
 
-def fixed_k(params: dict[str, Any], resolved: dict[str, Any]) -> dict[str, Any]:
-    """``params`` with the k its rule chose on the whole table fixed: stability measures the
-    partition under resampling, not the rule's search over k again on every subsample (a
-    search over 2..20 fitted mixtures is most of the cost of a k-rule run)."""
-    from ..recommend.feasibility import K_PARAMS
-
-    out = dict(params)
-    for key in K_PARAMS:
-        if out.get(key) is None and isinstance(resolved.get(key), int) and not isinstance(resolved[key], bool):
-            out[key] = resolved[key]
-    return out
-
-
 def recommendation_confidence(recommender: Any, X: np.ndarray, rec: Any, run: Any, seed: int = 0) -> Any:
     """The ``Confidence`` of ``run``, made by recommendation ``rec`` of ``recommender``."""
     from .confidence import partition_confidence
@@ -44,6 +31,8 @@ def recommendation_confidence(recommender: Any, X: np.ndarray, rec: Any, run: An
         from ..recommend.ranking import metafeature_vector
 
         mf = metafeature_vector(kb, extract(X, seed=seed))[0]
+
+    from ..recommend.feasibility import fixed_k
 
     params = fixed_k(rec.params, run.resolved)
 
