@@ -98,9 +98,15 @@ def lobo_kbs(kb, batteries: set[str], tmp: Path) -> dict[str, str]:  # noqa: ANN
     return out
 
 
-def config_index(kb, algorithm: str, params: dict) -> int | None:  # noqa: ANN001
-    """The portfolio configuration the CLI ran (it reports parameters completed with defaults)."""
+def config_index(kb, algorithm: str, params: dict, config_id: str = "") -> int | None:  # noqa: ANN001
+    """The portfolio configuration the CLI ran: its ``config_id`` when it reports one (its
+    parameters may differ from the configuration's: a k probed on a sample is fixed), else
+    the configuration whose parameters, completed with defaults, are the ones it ran."""
     from metaclust_automl.plugins import get_registry
+
+    ids = [c.id for c in kb.configs]
+    if config_id in ids:
+        return ids.index(config_id)
 
     registry = get_registry()
     key = json.dumps([algorithm, params], sort_keys=True, default=str)
@@ -195,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
             row["ceiling_ari"] = float(aris[j]) if j is not None else 0.0
             row["ceiling_config"] = (f"{kb.configs[j].algorithm} {json.dumps(kb.configs[j].params, sort_keys=True)}"
                                      if j is not None else "")
-            c = config_index(kb, r.get("algorithm", ""), r.get("params", {})) if "labels" in r else None
+            c = config_index(kb, r.get("algorithm", ""), r.get("params", {}), r.get("config_id", "")) \
+                if "labels" in r else None
             row["chosen_on_sample_ari"] = float(aris[c]) if c is not None and np.isfinite(aris[c]) else 0.0
             row["regret"] = row["ceiling_ari"] - row["chosen_on_sample_ari"]
         rows.append(row)

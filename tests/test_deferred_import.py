@@ -93,6 +93,26 @@ def test_cluster_writes_labels_without_pandas_or_pyplot(tmp_path: Path) -> None:
         assert lines[0] == "label" and len(lines) == 151
 
 
+def test_detect_writes_scores_without_pandas_or_scipy_stats(tmp_path: Path) -> None:
+    """`metaclust detect` imports neither pandas nor scipy.stats (the anomaly estimator
+    imports scikit-learn through ``import_sklearn``); the scores file is complete."""
+    table = _blobs(tmp_path / "t.csv")
+    out = tmp_path / "scores.csv"
+    argv = ["detect", str(table), "-o", str(out), "--no-progress"]
+    res = _python(f"""
+        import sys, json
+        from metaclust_automl.cli import main
+        try:
+            main({argv!r})
+        except SystemExit:
+            pass
+        print(json.dumps(["pandas" in sys.modules, "scipy.stats" in sys.modules]))
+    """)
+    assert json.loads(res) == [False, False]
+    lines = out.read_text().splitlines()
+    assert lines[0] == "score,is_anomaly" and len(lines) == 151
+
+
 def test_cluster_with_genie_still_plots(tmp_path: Path) -> None:
     table = _blobs(tmp_path / "t.csv")
     png = tmp_path / "p.png"
@@ -136,7 +156,12 @@ def test_labels_csv_matches_pandas_bytes(tmp_path: Path) -> None:
     cases = [{"label": np.array([0, 1, -1, 2])},
              {"a,b": np.array([1, 2], dtype=np.int32), 'q"x': np.array([3, 4], dtype=np.uint8)},
              {"label": np.array([], dtype=np.int64)},
-             {"score": np.array([0.5, 1.25]), "is_anomaly": np.array([True, False])}]
+             {"score": np.array([0.5, 1.25]), "is_anomaly": np.array([True, False])},
+             # floats the csv module writes: shortest round-trip reprs, like pandas
+             {"score": np.array([0.0, -0.0, 1 / 3, 1e16, 1e-5, 5e-324, 1.7976931348623157e308,
+                                 123456789.123, -2.5e-12]), "is_anomaly": np.arange(9) % 2},
+             # NaN and float32 go through pandas (it writes NaN as an empty field)
+             {"score": np.array([0.5, np.nan])}, {"score": np.array([0.1, 0.2], dtype=np.float32)}]
     for cols in cases:
         write_labels_csv(tmp_path / "a.csv", cols)
         pd.DataFrame(cols, columns=list(cols)).to_csv(tmp_path / "b.csv", index=False, lineterminator="\n",

@@ -29,7 +29,11 @@ import os
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, OutlierMixin
+
+from ..backends.deferred_import import import_sklearn
+
+import_sklearn()  # without pandas and scipy.stats, which scikit-learn imports and detection never uses
+from sklearn.base import BaseEstimator, OutlierMixin  # noqa: E402
 
 from ..errors import ConfigError, DataError
 from ..validation import check_matrix
