@@ -27,11 +27,8 @@ import argparse
 import hashlib
 import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -41,36 +38,26 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from quality import dataset_root, lobo_kbs  # noqa: E402
+from quality import cluster_process, dataset_root, lobo_kbs  # noqa: E402
 
 
 def run_cli(path: str, kb: str | None, repo: Path = REPO) -> dict:
-    """One ``metaclust cluster PATH -o labels.csv --json`` in a new process (as quality.cli_cluster),
-    run from ``repo`` (``python -m`` imports the package of its working directory)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "labels.csv"
-        cmd = [sys.executable, "-m", "metaclust_automl", "cluster", path, "-o", str(out), "--json"]
-        if kb:
-            cmd += ["--kb", kb]
-        load = os.getloadavg()[0]
-        start = time.perf_counter()
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=repo)
-        secs = time.perf_counter() - start
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        row = {"seconds": round(secs, 3),
-               "cpu_seconds": round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 3),
-               "load_average_before": round(load, 2)}
-        if proc.returncode != 0:
-            return {**row, "error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
-        info = json.loads(proc.stdout)
-        row["labels_sha256"] = hashlib.sha256(out.read_bytes()).hexdigest()
-        row["choice"] = f"{info.get('algorithm', '')} {json.dumps(info.get('params', {}), sort_keys=True)}"
-        row["n_clusters"] = info.get("n_clusters")
-        s = info.get("structure") or {}
-        row["structure"] = {k: s.get(k) for k in ("has_structure", "certainty") if k in s}
-        row["confidence"] = info.get("confidence")
-        return row
+    """One ``metaclust cluster PATH -o labels.csv --json`` in a new process run from ``repo``
+    (``quality.cluster_process``), with the load average before it and what it wrote."""
+    load = os.getloadavg()[0]
+    r = cluster_process(path, kb, repo)
+    row = {"seconds": round(r["seconds"], 3), "cpu_seconds": round(r["cpu_seconds"], 3),
+           "load_average_before": round(load, 2)}
+    if "error" in r:
+        return {**row, "error": r["error"]}
+    info = r["info"]
+    row["labels_sha256"] = hashlib.sha256(r["labels_file"]).hexdigest()
+    row["choice"] = f"{info.get('algorithm', '')} {json.dumps(info.get('params', {}), sort_keys=True)}"
+    row["n_clusters"] = info.get("n_clusters")
+    s = info.get("structure") or {}
+    row["structure"] = {k: s.get(k) for k in ("has_structure", "certainty") if k in s}
+    row["confidence"] = info.get("confidence")
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,6 +30,7 @@ bench/selection_cv.py reports; see it and bench/selectors_cv.py for what did. Re
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import resource
@@ -57,8 +58,10 @@ def dataset_root() -> Path | None:
     return root if root.is_dir() else None
 
 
-def cli_cluster(path: str, kb: str | None) -> dict:
-    """``metaclust cluster PATH -o labels.csv --json`` in a new process; labels and wall time."""
+def cluster_process(path: str, kb: str | None, repo: Path = REPO) -> dict:
+    """``metaclust cluster PATH -o labels.csv --json`` in a new process run from ``repo``
+    (``python -m`` imports the package of its working directory): wall and CPU seconds of the
+    child, and its JSON report and labels file's bytes, or its last error line."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "labels.csv"
         cmd = [sys.executable, "-m", "metaclust_automl", "cluster", path, "-o", str(out), "--json"]
@@ -66,16 +69,24 @@ def cli_cluster(path: str, kb: str | None) -> dict:
             cmd += ["--kb", kb]
         start = time.perf_counter()
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=repo)
         secs = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        row = {"seconds": secs, "cpu_seconds": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)}
         if proc.returncode != 0:
-            return {"seconds": secs, "cpu_seconds": cpu, "error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
-        info = json.loads(proc.stdout)
-        return {"seconds": secs, "cpu_seconds": cpu, "labels": np.loadtxt(out, skiprows=1, dtype=np.int64),
-                "algorithm": info.get("algorithm", ""), "params": info.get("params", {}),
-                "config_id": info.get("config_id", "")}
+            return {**row, "error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
+        return {**row, "info": json.loads(proc.stdout), "labels_file": out.read_bytes()}
+
+
+def cli_cluster(path: str, kb: str | None) -> dict:
+    """``metaclust cluster PATH -o labels.csv --json`` in a new process; labels and wall time."""
+    r = cluster_process(path, kb)
+    if "error" in r:
+        return r
+    info = r.pop("info")
+    labels = np.loadtxt(io.BytesIO(r.pop("labels_file")), skiprows=1, dtype=np.int64)
+    return {**r, "labels": labels, "algorithm": info.get("algorithm", ""), "params": info.get("params", {}),
+            "config_id": info.get("config_id", "")}
 
 
 def lobo_kbs(kb, batteries: set[str], tmp: Path) -> dict[str, str]:  # noqa: ANN001

@@ -72,6 +72,19 @@ def test_deadwood_palette_and_plots_unchanged_by_the_deferral(tmp_path: Path) ->
     assert (tmp_path / "p.png").stat().st_size > 0
 
 
+def _loaded_after_cli(argv: list[str], modules: tuple[str, ...]) -> list[bool]:
+    """Run ``metaclust ARGV`` in a fresh interpreter; which of ``modules`` it had imported."""
+    return json.loads(_python(f"""
+        import sys, json
+        from metaclust_automl.cli import main
+        try:
+            main({argv!r})
+        except SystemExit:
+            pass
+        print(json.dumps([m in sys.modules for m in {list(modules)!r}]))
+    """))
+
+
 def test_cluster_writes_labels_without_pandas_or_pyplot(tmp_path: Path) -> None:
     """The plot-free path of `metaclust cluster` on a CSV (default options, and genie by name)
     imports neither pandas nor matplotlib.pyplot; the labels file is complete."""
@@ -79,16 +92,7 @@ def test_cluster_writes_labels_without_pandas_or_pyplot(tmp_path: Path) -> None:
     for extra in ([], ["-a", "genie"]):
         out = tmp_path / f"labels{len(extra)}.csv"
         argv = ["cluster", str(table), "-o", str(out), "--no-progress", *extra]
-        res = _python(f"""
-            import sys, json
-            from metaclust_automl.cli import main
-            try:
-                main({argv!r})
-            except SystemExit:
-                pass
-            print(json.dumps(["pandas" in sys.modules, "matplotlib.pyplot" in sys.modules]))
-        """)
-        assert json.loads(res) == [False, False], extra
+        assert _loaded_after_cli(argv, ("pandas", "matplotlib.pyplot")) == [False, False], extra
         lines = out.read_text().splitlines()
         assert lines[0] == "label" and len(lines) == 151
 
@@ -99,16 +103,7 @@ def test_detect_writes_scores_without_pandas_or_scipy_stats(tmp_path: Path) -> N
     table = _blobs(tmp_path / "t.csv")
     out = tmp_path / "scores.csv"
     argv = ["detect", str(table), "-o", str(out), "--no-progress"]
-    res = _python(f"""
-        import sys, json
-        from metaclust_automl.cli import main
-        try:
-            main({argv!r})
-        except SystemExit:
-            pass
-        print(json.dumps(["pandas" in sys.modules, "scipy.stats" in sys.modules]))
-    """)
-    assert json.loads(res) == [False, False]
+    assert _loaded_after_cli(argv, ("pandas", "scipy.stats")) == [False, False]
     lines = out.read_text().splitlines()
     assert lines[0] == "score,is_anomaly" and len(lines) == 151
 
