@@ -161,8 +161,9 @@ SCIPY_STATS_NAMES = ("rankdata", "spearmanr", "gmean", "chi2")
 def import_sklearn() -> None:
     """Import ``sklearn.cluster`` (and the base it stands on) with ``pandas`` and
     ``scipy.stats`` deferred (see the module docstring). Once scikit-learn's base is
-    imported, both are imported with it: then nothing is imported here (a command that needs
-    no ``sklearn.cluster``, such as ``metaclust detect``, would only pay for it)."""
+    imported, both are imported with it: then nothing is imported here. ``metaclust detect``
+    calls it too (from ``anomaly.estimator``): importing ``sklearn.cluster`` there costs less
+    than pandas and scipy.stats save (1,000 x 10: 1.5-1.8 s against 2.1-2.2 s)."""
     if "sklearn" in sys.modules:
         return
     before = set(sys.modules)
