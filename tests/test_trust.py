@@ -31,6 +31,34 @@ def test_structureless_tables_have_no_structure(make):
     assert "no cluster structure" in v.message
 
 
+def _faint_blobs():
+    return make_blobs(600, 3, centers=2, cluster_std=2.5, center_box=(-3, 3), random_state=2)[0]
+
+
+@pytest.mark.parametrize("make", [_uniform, _gaussian, lambda: _four_blobs()[0], _faint_blobs])
+def test_skipping_the_gap_statistic_changes_no_verdict(make, monkeypatch):
+    """The gap statistic runs only where the Hopkins z leaves the verdict open: the outcome
+    equals the one with the gap always computed, and a clear table skips it."""
+    import metaclust_automl.trust.structure as structure
+
+    X = make()
+    quick = structure.structure_test(X)
+    decided = structure.DECIDED
+    monkeypatch.setattr(structure, "DECIDED", np.inf)
+    full = structure.structure_test(X)
+    assert (quick.has_structure, quick.certainty, quick.closest_null) == \
+        (full.has_structure, full.certainty, full.closest_null)
+    for null, z in quick.z.items():
+        assert z["hopkins"] == full.z[null]["hopkins"]
+        assert "gap" in full.z[null]
+        if "gap" in z:
+            assert z["gap"] == full.z[null]["gap"]
+        else:
+            assert z["hopkins"] >= decided
+    if make is not _faint_blobs and quick.has_structure:
+        assert all("gap" not in z for z in quick.z.values())
+
+
 def test_separated_blobs_and_rings_have_structure():
     X, _ = _four_blobs()
     assert structure_test(X).has_structure

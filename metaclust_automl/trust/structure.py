@@ -31,8 +31,13 @@ clustered tables whose density tapers to the edges it is tighter than the table 
 sipu/flame's departure from 3.9 to 2.6 (a false "no structure"; bench/trust.py).
 
 A table has structure when it departs from *both* nulls (z > ``Z_STRUCTURE`` for at least
-one statistic against each null). It costs about a hundred k-means fits on a bounded sample
-(``SAMPLE_ROWS`` rows, at most ``MAX_DIMS`` principal components), whatever the table's size.
+one statistic against each null). It runs on a bounded sample (``SAMPLE_ROWS`` rows, at most
+``MAX_DIMS`` principal components), whatever the table's size. The cheap Hopkins-type
+statistic runs first; the gap statistic's ninety k-means fits per null run only when the
+Hopkins z leaves the verdict or its certainty open (below ``DECIDED``). On the 46 dev
+datasets and four structureless tables that skipped 87 of the 100 gap computations, with
+every verdict, certainty and computed z unchanged (17.7 -> 5.9 CPU s in all); a verdict's
+``z`` then lacks the gap entry for that null.
 """
 from __future__ import annotations
 
@@ -58,6 +63,8 @@ MAX_K = 6
 HOPKINS_K = 5
 #: a statistic this many reference standard deviations above its null mean is a departure
 Z_STRUCTURE = 3.2
+#: a departure this large decides the verdict with certainty 1 (see ``StructureVerdict``)
+DECIDED = 2 * Z_STRUCTURE
 #: far rows: beyond Tukey's outer fences, this many interquartile ranges past a quartile (the
 #: textbook "far out" value, not tuned: a Gaussian column has 2e-6 of its rows there)
 FENCE = 3.0
@@ -183,12 +190,30 @@ def _hopkins(Z: np.ndarray, probes: np.ndarray, seed: int) -> float:
     return float(np.mean(np.log(np.maximum(far, floor))) - np.mean(np.log(np.maximum(own, floor))))
 
 
-def _statistics(Z: np.ndarray, null: str, rng: np.random.Generator, seed: int, gap: bool = True
-                ) -> dict[str, float]:
-    out = {"hopkins": _hopkins(Z, _null_sampler(Z, null, rng), seed)}
-    if gap:
-        out["gap"] = float(np.max(_compression(Z, seed)))
-    return out
+def _z(value: float, ref: np.ndarray) -> float:
+    spread = max(float(ref.std(ddof=1)), 0.02 * max(abs(float(ref.mean())), 1e-3), 1e-6)
+    return round(float((value - ref.mean()) / spread), 3)
+
+
+def _against(Z: np.ndarray, null: str, rng: np.random.Generator, seed: int) -> dict[str, float]:
+    """The z of each statistic against one null. The Hopkins-type statistic comes first (a
+    few nearest-neighbour queries); the gap statistic's hundred-odd k-means fits run only
+    when they can change the verdict or its certainty: a departure of ``DECIDED`` or more
+    gives "structure" with certainty 1 whatever the gap says, since a null's departure is the
+    larger of the two z (see :func:`structure_test`). Its reference tables are kept from
+    the same draws, so a gap that runs sees exactly what it saw when it always ran."""
+    observed = _hopkins(Z, _null_sampler(Z, null, rng), seed)
+    refs, hopkins = [], []
+    for r in range(REFERENCES):
+        table = _null_sampler(Z, null, rng)
+        hopkins.append(_hopkins(table, _null_sampler(table, null, rng), seed + 1 + r))
+        if r < GAP_REFERENCES:
+            refs.append(table)
+    z = {"hopkins": _z(observed, np.array(hopkins))}
+    if z["hopkins"] < DECIDED:
+        gaps = [float(np.max(_compression(t, seed + 1 + r))) for r, t in enumerate(refs)]
+        z["gap"] = _z(float(np.max(_compression(Z, seed))), np.array(gaps))
+    return z
 
 
 def structure_test(X: Any, seed: int = 0) -> StructureVerdict:
@@ -203,14 +228,7 @@ def structure_test(X: Any, seed: int = 0) -> StructureVerdict:
     z: dict[str, dict[str, float]] = {}
     for j, null in enumerate(("uniform", "gaussian")):
         rng = np.random.default_rng([0x57A7, seed, j])  # salted: never the stream that made X
-        observed = _statistics(Z, null, rng, seed)
-        refs = [_statistics(_null_sampler(Z, null, rng), null, rng, seed + 1 + r, gap=r < GAP_REFERENCES)
-                for r in range(REFERENCES)]
-        z[null] = {}
-        for name, value in observed.items():
-            ref = np.array([r[name] for r in refs if name in r])
-            spread = max(float(ref.std(ddof=1)), 0.02 * max(abs(float(ref.mean())), 1e-3), 1e-6)
-            z[null][name] = round(float((value - ref.mean()) / spread), 3)
+        z[null] = _against(Z, null, rng, seed)
     departure = {null: max(v.values()) for null, v in z.items()}
     closest = min(departure, key=departure.get)
     has = bool(departure[closest] > Z_STRUCTURE)
