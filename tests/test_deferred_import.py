@@ -1,5 +1,5 @@
-"""What `metaclust cluster` imports: genieclust without matplotlib.pyplot, scikit-learn
-without pandas, labels written without pandas (backends/deferred_import.py, loading.py),
+"""What `metaclust cluster` imports: genieclust without matplotlib, scikit-learn
+without pandas and the SciPy subpackages it never calls, labels written without pandas (backends/deferred_import.py, loading.py),
 and that nothing a user imports afterwards sees a stand-in."""
 from __future__ import annotations
 
@@ -42,14 +42,15 @@ def test_genie_clusters_without_pyplot_and_pyplot_is_real_afterwards() -> None:
         from metaclust_automl.plugins import get_registry
         X = np.vstack([np.random.default_rng(0).normal(c, 0.2, size=(60, 2)) for c in (0, 3, 6)])
         run = get_registry().backend("genie").run(X, {"n_clusters": 3}, seed=0)
-        before = "matplotlib.pyplot" in sys.modules
+        before = ["matplotlib" in sys.modules, "matplotlib.pyplot" in sys.modules]
         import deadwood, genieclust
+        red = deadwood.plots.matplotlib.colors.to_hex((1.0, 0.0, 0.0))  # not a hex string: the real one
         import matplotlib.pyplot as plt
-        print(json.dumps([int(np.unique(run.labels).size), before, type(plt).__name__,
+        print(json.dumps([int(np.unique(run.labels).size), before, red, type(plt).__name__,
                           hasattr(plt, "figure"), deadwood.plots.plt.figure is plt.figure,
                           "matplotlib.pyplot" in sys.modules]))
     """)
-    assert json.loads(out) == [3, False, "module", True, True, True]
+    assert json.loads(out) == [3, [False, False], "#ff0000", "module", True, True, True]
 
 
 def test_deadwood_palette_and_plots_unchanged_by_the_deferral(tmp_path: Path) -> None:
@@ -85,14 +86,15 @@ def _loaded_after_cli(argv: list[str], modules: tuple[str, ...]) -> list[bool]:
     """))
 
 
-def test_cluster_writes_labels_without_pandas_or_pyplot(tmp_path: Path) -> None:
+def test_cluster_writes_labels_without_pandas_matplotlib_or_scipy_optimize(tmp_path: Path) -> None:
     """The plot-free path of `metaclust cluster` on a CSV (default options, and genie by name)
-    imports neither pandas nor matplotlib.pyplot; the labels file is complete."""
+    imports neither pandas, matplotlib nor scipy.optimize; the labels file is complete."""
     table = _blobs(tmp_path / "t.csv")
     for extra in ([], ["-a", "genie"]):
         out = tmp_path / f"labels{len(extra)}.csv"
         argv = ["cluster", str(table), "-o", str(out), "--no-progress", *extra]
-        assert _loaded_after_cli(argv, ("pandas", "matplotlib.pyplot")) == [False, False], extra
+        loaded = _loaded_after_cli(argv, ("pandas", "matplotlib", "scipy.optimize"))
+        assert loaded == [False, False, False], extra
         lines = out.read_text().splitlines()
         assert lines[0] == "label" and len(lines) == 151
 
@@ -200,6 +202,32 @@ def test_sklearn_imported_without_scipy_stats_which_still_works_when_used() -> N
                                    sys.modules["scipy.stats"] is scipy.stats]))
     """)
     assert json.loads(out) == [False, False, "LazyAttribute", [3.0, 1.0, 2.0], "module", True, True]
+
+
+def test_sklearn_imported_without_scipy_optimize_integrate_interpolate_which_still_work() -> None:
+    """The SciPy subpackages of ``SCIPY_DEFERRED`` wait too; what scikit-learn took from
+    them (names and whole modules) works when called, and later imports get real modules."""
+    out = _python("""
+        import json, sys, numpy as np
+        from metaclust_automl.threads import table_threads
+        from metaclust_automl.backends.deferred_import import SCIPY_DEFERRED
+        table_threads(100, 2)
+        import sklearn.linear_model._logistic as logistic
+        before = [name in sys.modules for name in SCIPY_DEFERRED]
+        from sklearn.metrics import auc, consensus_score
+        from sklearn.linear_model import LogisticRegression
+        X = np.random.default_rng(0).normal(size=(60, 2))
+        y = (X[:, 0] > 0).astype(int)
+        fitted = LogisticRegression().fit(X, y).score(X, y) > 0.9  # calls optimize.minimize
+        area = auc([0.0, 1.0], [0.0, 1.0])  # calls trapezoid
+        rows = np.array([[True, False], [False, True]])
+        score = consensus_score((rows, rows), (rows, rows))  # calls linear_sum_assignment
+        import scipy.optimize, scipy.interpolate
+        print(json.dumps([before, fitted, area, score, type(logistic.optimize).__name__,
+                          sys.modules["scipy.optimize"] is scipy.optimize,
+                          hasattr(scipy.interpolate, "BSpline")]))
+    """)
+    assert json.loads(out) == [[False, False, False], True, 0.5, 1.0, "DeferredModule", True, True]
 
 
 def test_a_deferred_package_still_imports_its_submodules(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
