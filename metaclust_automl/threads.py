@@ -24,10 +24,9 @@ SMALL_TABLE = 2_000_000
 
 def table_threads(n_rows: int, n_cols: int) -> Any:
     """A context manager that limits the threads for a table of this size (see above)."""
-    import scipy.linalg  # noqa: F401 - loads SciPy's BLAS, so that the limit reaches it
+    from .backends.deferred_import import import_scipy_linalg, import_sklearn
 
-    from .backends.deferred_import import import_sklearn
-
+    import_scipy_linalg()  # loads SciPy's BLAS, so that the limit reaches it
     import_sklearn()  # without pandas and scipy.stats, which it imports and the clustering never uses
     import sklearn.utils._openmp_helpers  # noqa: F401 - loads scikit-learn's OpenMP runtime
     from threadpoolctl import threadpool_limits

@@ -86,15 +86,16 @@ def _loaded_after_cli(argv: list[str], modules: tuple[str, ...]) -> list[bool]:
     """))
 
 
-def test_cluster_writes_labels_without_pandas_matplotlib_or_scipy_optimize(tmp_path: Path) -> None:
+def test_cluster_writes_labels_without_pandas_matplotlib_scipy_optimize_or_f2py(tmp_path: Path) -> None:
     """The plot-free path of `metaclust cluster` on a CSV (default options, and genie by name)
-    imports neither pandas, matplotlib nor scipy.optimize; the labels file is complete."""
+    imports neither pandas, matplotlib, scipy.optimize nor numpy.f2py; the labels file is
+    complete."""
     table = _blobs(tmp_path / "t.csv")
     for extra in ([], ["-a", "genie"]):
         out = tmp_path / f"labels{len(extra)}.csv"
         argv = ["cluster", str(table), "-o", str(out), "--no-progress", *extra]
-        loaded = _loaded_after_cli(argv, ("pandas", "matplotlib", "scipy.optimize"))
-        assert loaded == [False, False, False], extra
+        loaded = _loaded_after_cli(argv, ("pandas", "matplotlib", "scipy.optimize", "numpy.f2py"))
+        assert loaded == [False, False, False, False], extra
         lines = out.read_text().splitlines()
         assert lines[0] == "label" and len(lines) == 151
 
@@ -248,3 +249,18 @@ def test_a_deferred_package_still_imports_its_submodules(tmp_path: Path, monkeyp
     assert sys.modules["slowpkg_i16t"].INIT is True
     for name in ("slowpkg_i16t", "slowpkg_i16t.core", "slowpkg_i16t.helper"):
         sys.modules.pop(name, None)
+
+
+def test_array_api_shims_keep_a_working_f2py() -> None:
+    """SciPy's and scikit-learn's copies of numpy's namespace, made while numpy.f2py was
+    deferred, hold a stand-in that imports the real module when used."""
+    out = _python("""
+        import json, sys
+        from metaclust_automl.threads import table_threads
+        table_threads(100, 2)
+        before = "numpy.f2py" in sys.modules
+        import numpy, scipy._lib.array_api_compat.numpy as sp, sklearn.externals.array_api_compat.numpy as sk
+        works = [callable(m.f2py.run_main) for m in (sp, sk)]
+        print(json.dumps([before, works, type(numpy.f2py).__name__, "numpy.f2py" in sys.modules]))
+    """)
+    assert json.loads(out) == [False, [True, True], "module", True]

@@ -18,7 +18,9 @@ it does (``python -X importtime`` on this 2-core machine, load about 1.5):
   calls them. ``scipy.optimize``, ``scipy.integrate`` and ``scipy.interpolate`` are the same
   case on a smaller scale (0.26 s together on a ``metaclust cluster`` run, importtime, load
   about 1): metrics, linear models and spline features that ``sklearn.cluster`` imports
-  take a name or two from them for functions no clustering step calls.
+  take a name or two from them for functions no clustering step calls; and SciPy's first
+  import reads ``numpy.f2py`` (0.06 s) for its array-API shim (:func:`import_scipy_linalg`),
+  as scikit-learn's own copy of that shim does.
 
 While those packages are first imported, a :class:`DeferredModule` stands in for each of
 these modules (:func:`deferring`). It answers the few names the importers take with
@@ -206,8 +208,19 @@ SCIPY_DEFERRED = {
 }
 
 
+def import_scipy_linalg() -> None:
+    """``import scipy.linalg`` with ``numpy.f2py`` deferred: SciPy's array-API shim
+    (``scipy._lib.array_api_compat.numpy``) copies every name of numpy's namespace, and reading
+    ``numpy.f2py`` imports the Fortran wrapper generator (0.06 CPU s a process) that nothing
+    here calls; the copy keeps a stand-in that imports it when used."""
+    if "scipy.linalg" in sys.modules:
+        return
+    with deferring("numpy.f2py"):
+        import scipy.linalg  # noqa: F401
+
+
 def import_sklearn() -> None:
-    """Import ``sklearn.cluster`` (and the base it stands on) with ``pandas``,
+    """Import ``sklearn.cluster`` (and the base it stands on) with ``pandas``, ``numpy.f2py``,
     ``scipy.stats`` and the subpackages of :data:`SCIPY_DEFERRED` deferred (see the module docstring). Once scikit-learn's base is
     imported, both are imported with it: then nothing is imported here. ``metaclust detect``
     calls it too (from ``anomaly.estimator``): importing ``sklearn.cluster`` there costs less
@@ -218,6 +231,7 @@ def import_sklearn() -> None:
     try:
         with contextlib.ExitStack() as stack:
             stack.enter_context(deferring("pandas"))
+            stack.enter_context(deferring("numpy.f2py"))  # scikit-learn's array-API shim, as SciPy's
             stack.enter_context(deferring("scipy.stats", lazy=SCIPY_STATS_NAMES))
             for name, names in SCIPY_DEFERRED.items():
                 stack.enter_context(deferring(name, lazy=names))
