@@ -45,10 +45,11 @@ def test_given_k_wins_over_the_rule(algorithm):
     assert run.resolved[key] == 5 and run.n_clusters == 5
 
 
-def test_k_rule_respects_k_max_and_is_searched_not_k():
+def test_k_rule_respects_k_max_without_widening_and_is_searched_not_k():
     X, _ = make_blobs(500, centers=8, n_features=2, cluster_std=0.3, center_box=(-30, 30), random_state=0)
     backend = get_registry().backend("kmeans")
-    assert backend.run(X, {"k_max": 4}).resolved["n_clusters"] <= 4
+    assert backend.run(X, {"k_max": 4}).resolved["n_clusters"] == 4
+    assert "k_widen" not in backend.run(X, {"k_max": 4}).resolved
     searched = {p.name for p in backend.space.params if p.search}
     assert "k_rule" in searched and "n_clusters" not in searched
 
@@ -172,3 +173,25 @@ def test_extend_computes_metafeatures_installed_since_the_base(tmp_path):
     odd.metafeature_names[0] = "nobody.computes_this"
     with pytest.raises(DataError, match="no installed plugin"):
         extend_knowledge_base(odd, _tasks(), tmp_path / "kb1", storage=url, progress=False)
+
+
+@pytest.mark.parametrize("algorithm,rule", [("kmeans", "silhouette"), ("genie", "silhouette")])
+def test_a_rule_at_the_end_of_its_range_searches_on_with_k_widen(algorithm, rule):
+    """8 groups with k_max 4, and 36 well-separated groups with the default k_max 20: the
+    rule's choice is its range's end, so with k_widen it widens and finds them."""
+    grid = np.array([(i, j) for i in range(6) for j in range(6)], dtype=float) * 10
+    backend = get_registry().backend(algorithm)
+    X8, _ = make_blobs(500, centers=8, n_features=2, cluster_std=0.3, center_box=(-30, 30), random_state=0)
+    assert backend.run(X8, {"k_max": 4, "k_rule": rule, "k_widen": True}, seed=0).resolved["n_clusters"] == 8
+    X36, y36 = make_blobs(1800, centers=grid, cluster_std=0.5, random_state=0)
+    run = backend.run(X36, {"k_rule": rule, "k_widen": True}, seed=0)
+    assert run.resolved["n_clusters"] == 36 and ari(y36, run.labels) > 0.95
+    assert backend.run(X36, {"k_rule": rule}, seed=0).resolved["n_clusters"] <= 20  # off by default
+
+
+def test_widening_stops_at_a_tenth_of_the_rule_sample():
+    """On 150 rows of 30 tight groups a widened search stops at 15 (ten rows a cluster)."""
+    grid = np.array([(i, j) for i in range(6) for j in range(5)], dtype=float) * 10
+    X, _ = make_blobs(150, centers=grid, cluster_std=0.3, random_state=0)
+    run = get_registry().backend("kmeans").run(X, {"k_max": 4, "k_widen": True}, seed=0)
+    assert run.resolved["n_clusters"] == 15

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..params import Param
 from .base import Backend
-from .krule import K_MAX, K_RULES, KRuleMixin, k_rule_param, n_clusters_param
+from .krule import K_MAX, K_RULES, K_WIDEN, KRuleMixin, k_rule_param, n_clusters_param
 from .scale import knn_distance_quantile
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 N_CLUSTERS = Param("n_clusters", "int", default=8, low=1, high=100_000, search_low=2, search_high=30,
                    help="number of clusters")
 #: k, or None to choose it by the backend's k rule
-RULED_K = (n_clusters_param(), k_rule_param(), K_MAX)
+RULED_K = (n_clusters_param(), k_rule_param(), K_MAX, K_WIDEN)
 
 
 class KMeansBackend(KRuleMixin, Backend):
@@ -58,6 +58,7 @@ class GMMBackend(KRuleMixin, Backend):
         n_clusters_param("n_components", "number of mixture components (clusters)"),
         k_rule_param((*K_RULES, "bic"), default="bic"),
         K_MAX,
+        K_WIDEN,
         Param("covariance_type", "categorical", default="full",
               choices=("full", "tied", "diag", "spherical"), help="form of each component's covariance"),
     )
