@@ -58,12 +58,19 @@ def dataset_root() -> Path | None:
     return root if root.is_dir() else None
 
 
+_COMPILED: set[Path] = set()
+
+
 def compile_bytecode(repo: Path) -> None:
-    """Write the bytecode of the package's modules, as ``pip install`` does for a user. An
-    editable checkout run with PYTHONDONTWRITEBYTECODE set (as on this machine) otherwise
-    compiles all ~90 modules from source in every process (0.1-0.2 CPU s a run)."""
+    """Write the bytecode of the package's modules, as ``pip install`` does for a user (once a
+    checkout per bench run). An editable checkout run with PYTHONDONTWRITEBYTECODE set (as on
+    this machine) otherwise compiles all ~90 modules from source in every process (0.1-0.2 CPU
+    s a run)."""
     import compileall
 
+    if repo in _COMPILED:
+        return
+    _COMPILED.add(repo)
     for package in ("metaclust_automl", "plugins"):
         if (repo / package).is_dir():
             compileall.compile_dir(str(repo / package), quiet=1)

@@ -27,7 +27,7 @@ def table_threads(n_rows: int, n_cols: int) -> Any:
     from .backends.deferred_import import import_scipy_linalg, import_sklearn
 
     import_scipy_linalg()  # loads SciPy's BLAS, so that the limit reaches it
-    import_sklearn()  # without pandas and scipy.stats, which it imports and the clustering never uses
+    import_sklearn()  # without the modules it imports and the clustering never uses (pandas, scipy.stats, ...)
     import sklearn.utils._openmp_helpers  # noqa: F401 - loads scikit-learn's OpenMP runtime
     from threadpoolctl import threadpool_limits
 

@@ -1,6 +1,6 @@
 """Importing genieclust and scikit-learn without the modules they import and never use here.
 
-Three imports cost a ``metaclust cluster`` process more than half a second and serve nothing
+These imports cost a ``metaclust cluster`` process more than half a second and serve nothing
 it does (``python -X importtime`` on this 2-core machine, load about 1.5):
 
 - ``genieclust`` imports ``deadwood``, whose ``deadwood/plots.py`` runs ``import
@@ -221,8 +221,9 @@ def import_scipy_linalg() -> None:
 
 def import_sklearn() -> None:
     """Import ``sklearn.cluster`` (and the base it stands on) with ``pandas``, ``numpy.f2py``,
-    ``scipy.stats`` and the subpackages of :data:`SCIPY_DEFERRED` deferred (see the module docstring). Once scikit-learn's base is
-    imported, both are imported with it: then nothing is imported here. ``metaclust detect``
+    ``scipy.stats`` and the subpackages of :data:`SCIPY_DEFERRED` deferred (see the module
+    docstring). Once scikit-learn's base is imported, they were imported with it: then nothing
+    is imported here. ``metaclust detect``
     calls it too (from ``anomaly.estimator``): importing ``sklearn.cluster`` there costs less
     than pandas and scipy.stats save (1,000 x 10: 1.5-1.8 s against 2.1-2.2 s)."""
     if "sklearn" in sys.modules:
