@@ -1,6 +1,7 @@
 """What `metaclust cluster` imports: genieclust without matplotlib, scikit-learn
-without pandas and the SciPy subpackages it never calls, labels written without pandas (backends/deferred_import.py, loading.py),
-and that nothing a user imports afterwards sees a stand-in."""
+without pandas and the SciPy subpackages it never calls, labels written without pandas
+(backends/deferred_import.py, loading.py), and that nothing a user imports afterwards sees
+a stand-in."""
 from __future__ import annotations
 
 import json

@@ -48,8 +48,9 @@ def test_given_k_wins_over_the_rule(algorithm):
 def test_k_rule_respects_k_max_without_widening_and_is_searched_not_k():
     X, _ = make_blobs(500, centers=8, n_features=2, cluster_std=0.3, center_box=(-30, 30), random_state=0)
     backend = get_registry().backend("kmeans")
-    assert backend.run(X, {"k_max": 4}).resolved["n_clusters"] == 4
-    assert "k_widen" not in backend.run(X, {"k_max": 4}).resolved
+    resolved = backend.run(X, {"k_max": 4}).resolved
+    assert resolved["n_clusters"] == 4
+    assert "k_widen" not in resolved
     searched = {p.name for p in backend.space.params if p.search}
     assert "k_rule" in searched and "n_clusters" not in searched
 
