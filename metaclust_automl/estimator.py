@@ -16,6 +16,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from .backend_estimator import BackendClusterer, check_X
+from .backends.noise import DEFAULT_NOISE, check_policy
 from .errors import DataError
 from .running.worker import check_time_limit
 from .running.backend_runner import DEFAULT_TIME_LIMIT
@@ -105,11 +106,15 @@ class MetaClusterer(ClusterMixin, BaseEstimator):
         without any gets one cluster (every row 0) and ``recommendation_`` None, instead of
         the partition some backend would always find. False = always cluster (the CLI's
         ``--force``).
+    noise : {"assign", "keep"}
+        Rows a density method leaves as noise: "assign" (default, as ``metaclust cluster``)
+        gives each the label of its nearest clustered row, which is what the knowledge base's
+        rows score; "keep" leaves them -1.
 
     Attributes
     ----------
     labels_ : ndarray of shape (n_samples,)
-        Cluster of each row, 0..k-1; -1 = noise.
+        Cluster of each row, 0..k-1; -1 = noise (only with ``noise="keep"``).
     recommendation_ : Recommendation
         The configuration that produced ``labels_``.
     recommendations_ : list of Recommendation
@@ -122,7 +127,8 @@ class MetaClusterer(ClusterMixin, BaseEstimator):
 
     def __init__(self, selector: str | None = None, top: int = 5, budget: int = DEFAULT_BUDGET,
                  kb: str | os.PathLike | None = None, random_state: int = 0,
-                 time_limit: float | None = DEFAULT_TIME_LIMIT, structure_test: bool = True) -> None:
+                 time_limit: float | None = DEFAULT_TIME_LIMIT, structure_test: bool = True,
+                 noise: str = DEFAULT_NOISE) -> None:
         self.selector = selector
         self.top = top
         self.budget = budget
@@ -130,6 +136,7 @@ class MetaClusterer(ClusterMixin, BaseEstimator):
         self.random_state = random_state
         self.time_limit = time_limit
         self.structure_test = structure_test
+        self.noise = noise
 
     def fit(self, X: Any, y: Any = None) -> MetaClusterer:  # noqa: ARG002 - unsupervised
         """Recommend a configuration for X and run it. A pandas DataFrame with text, boolean or
@@ -153,6 +160,7 @@ class MetaClusterer(ClusterMixin, BaseEstimator):
         from .saved_model import SavedModel
 
         seed = 0 if self.random_state is None else int(self.random_state)
+        check_policy(self.noise)
         rec = _recommender(self.selector, self.kb)  # a wrong selector or base fails on any table
         rec.runner.time_limit = check_time_limit(self.time_limit)
         self.structure_ = None
@@ -163,13 +171,13 @@ class MetaClusterer(ClusterMixin, BaseEstimator):
             if not self.structure_.has_structure:
                 return self._fit_one_cluster(X, columns, schema, seed)
         chosen, run, recs = rec.cluster(X, budget=int(self.budget), seed=seed,
-                                        fallbacks=max(2, int(self.top) - 1))
+                                        fallbacks=max(2, int(self.top) - 1), noise=self.noise)
         self.recommendations_ = recs[: max(1, int(self.top))]
         self.recommendation_ = chosen
         self.labels_ = run.labels
         self.n_clusters_ = run.n_clusters
         self.model_ = SavedModel.from_run(X, run.labels, chosen.algorithm, run.params, run.resolved,
-                                          columns, schema, seed=seed)
+                                          columns, schema, seed=seed, noise_assigned=bool(run.noise_assigned))
         return self
 
     def _fit_one_cluster(self, X: np.ndarray, columns: list[str], schema: Any, seed: int) -> MetaClusterer:

@@ -69,9 +69,12 @@ class SavedModel:
     # -- building -------------------------------------------------------------------------
     @classmethod
     def from_run(cls, X: np.ndarray, labels: np.ndarray, algorithm: str, params: dict[str, Any],
-                 resolved: dict[str, Any], columns: list[str], schema: Any = None, seed: int = 0
-                 ) -> SavedModel:
-        """The model of a finished run: ``X`` the (encoded) table it ran on, ``labels`` its labels."""
+                 resolved: dict[str, Any], columns: list[str], schema: Any = None, seed: int = 0,
+                 noise_assigned: bool = False) -> SavedModel:
+        """The model of a finished run: ``X`` the (encoded) table it ran on, ``labels`` its labels.
+        ``noise_assigned``: the run's noise rows were given their nearest cluster
+        (``backends.noise``), so a new row is too: a density backend's new rows then take the
+        nearest fitted row's label, without the reach test that would call them noise."""
         from .backends.assignment import stratified_pool
         from .encoding import keep_layout
 
@@ -80,6 +83,8 @@ class SavedModel:
         Xp = keep_layout(preprocess.transform(X, method, stats), X)
         labels = np.asarray(labels, dtype=np.int64)
         rule = PREDICT_RULES.get(algorithm, "nearest_row")
+        if noise_assigned and rule == "core":
+            rule = "nearest_row"
         state: dict[str, np.ndarray] = {f"pre_{k}": np.asarray(v) for k, v in stats.items()}
         pool = stratified_pool(labels, POOL_ROWS, np.random.default_rng(seed))
         state["pool"], state["pool_labels"] = np.ascontiguousarray(Xp[pool]), labels[pool]

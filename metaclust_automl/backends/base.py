@@ -38,6 +38,15 @@ class ClusterRun:
     fitted_rows: int
     assigned_rows: int = 0
     notes: list[str] = field(default_factory=list)
+    #: noise rows that were given their nearest cluster's label (``backends.noise``), and the
+    #: method's own partition, with its noise, when they were (None otherwise)
+    noise_assigned: int = 0
+    method_labels: np.ndarray | None = None
+
+    @property
+    def partition(self) -> np.ndarray:
+        """The method's own labels (noise as -1): what internal indices and stability describe."""
+        return self.labels if self.method_labels is None else self.method_labels
 
     @property
     def n_clusters(self) -> int:

@@ -8,6 +8,7 @@ import numpy as np
 import typer
 from rich.table import Table as RichTable
 
+from ..backends.noise import DEFAULT_NOISE, apply_policy, check_policy
 from ..running.backend_runner import DEFAULT_TIME_LIMIT
 from ..selectors.judge import DEFAULT_BUDGET
 from .app import (CategoricalOpt, NumericOpt, ColumnsOpt, DropOpt, ImputeOpt, JsonOpt, LabelColumnOpt, OutAliasOpt, ProgressOpt, SeedOpt,
@@ -43,7 +44,8 @@ def print_run(algorithm: str, run, as_json: bool, extra: dict | None = None,  # 
     sizes = cluster_sizes(run.labels)
     payload = {"algorithm": algorithm, "params": run.params, "resolved": run.resolved,
                "n_rows": int(run.labels.size), "n_clusters": run.n_clusters,
-               "noise": sizes.get("noise", 0), "cluster_sizes": sizes,
+               "noise": sizes.get("noise", 0), "noise_assigned": int(getattr(run, "noise_assigned", 0)),
+               "cluster_sizes": sizes,
                "seconds": round(run.seconds, 4), "notes": run.notes, **(extra or {})}
     if scores is not None:
         payload["scores"] = scores
@@ -54,7 +56,8 @@ def print_run(algorithm: str, run, as_json: bool, extra: dict | None = None,  # 
 
     console.print(f"[bold]{algorithm}[/bold] {shown_params(run.resolved)}", highlight=False)
     # the summary is a line of its own (a table title wraps with the table's width)
-    console.print(f"{run.n_clusters} clusters, {payload['noise']} noise rows, {run.seconds:.2f} s",
+    assigned = f" ({payload['noise_assigned']} given their nearest cluster)" if payload["noise_assigned"] else ""
+    console.print(f"{run.n_clusters} clusters, {payload['noise']} noise rows{assigned}, {run.seconds:.2f} s",
                   highlight=False)
     t = RichTable()
     t.add_column("cluster", justify="right")
@@ -130,8 +133,11 @@ def cluster(
     save_model: Annotated[Optional[str], typer.Option("--save-model", metavar="DIR", help="Also save the fitted model (plain files) to this directory, for `metaclust predict`.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Cluster even when the structure test finds no cluster structure.")] = False,
     explain_: Annotated[bool, typer.Option("--explain", help="Also print what sets each cluster apart (as metaclust explain).")] = False,
+    noise: Annotated[str, typer.Option(
+        "--noise", metavar="assign|keep", help="Rows a density method leaves as noise: 'assign' gives each "
+        "its nearest cluster's label (what the knowledge base scores), 'keep' writes them as -1.")] = DEFAULT_NOISE,
 ) -> None:
-    """Cluster a table and write one label per input row (noise = -1).
+    """Cluster a table and write one label per input row (with --noise keep, noise = -1).
 
     With reference labels (a column named 'label', or --label-column), also prints ARI,
     NMI and clustering accuracy against them.
@@ -152,19 +158,20 @@ def cluster(
         check_model_dir(save_model)
     check_distinct({"--output": output, "--plot": plot}, {"DATA": data, "--labels": labels})
     params = parse_assignments(set_ or [])
+    check_policy(noise)
     if algorithm is None:
         if params:
             raise ConfigError("--set needs --algorithm; without it the recommended configuration runs")
         _cluster_recommended(data, output, seed, columns, drop, label_column, impute, as_json,
                              budget, selector, kb, selectors_dir, labels, plot, time_limit, progress,
-                             categorical, numeric, save_model, force, explain_)
+                             categorical, numeric, save_model, force, explain_, noise)
         return
     validate_params(algorithm, params, time_limit)  # a bad parameter fails before a big file is read
     table = load_for_cli(data, columns, drop, label_column, impute, categorical, numeric)
     with status(f"running {algorithm} on {table.X.shape[0]} x {table.X.shape[1]}", progress), \
             BackendRunner(time_limit) as runner:  # a plugin's backend runs guarded
         runner.new_table(table.X)
-        run = runner.run(algorithm, table.X, params, seed=seed)
+        run = apply_policy(runner.run(algorithm, table.X, params, seed=seed), table.X, noise, seed)
     scores = reference_scores(table, run.labels)
     _write_outputs(output, run, as_json, lambda: print_run(algorithm, run, as_json, scores=scores))
     if plot:
@@ -196,7 +203,7 @@ def write_model(path: str, table, algorithm: str, run, seed: int) -> None:  # no
     from ..saved_model import SavedModel
 
     model = SavedModel.from_run(table.X, run.labels, algorithm, run.params, run.resolved,
-                                table.columns, table.schema, seed=seed)
+                                table.columns, table.schema, seed=seed, noise_assigned=bool(run.noise_assigned))
     model.save(path)
     err_console.print(f"saved the model to {path} (label new rows with `metaclust predict {path} NEW`)",
                       highlight=False, soft_wrap=True)
@@ -214,7 +221,8 @@ def print_explanation(table, labels: np.ndarray, as_json: bool) -> None:  # noqa
 
 def _cluster_recommended(data, output, seed, columns, drop, label_column, impute, as_json,  # noqa: ANN001
                          budget, selector, kb, selectors_dir, labels, plot, time_limit, progress,
-                         categorical=None, numeric=None, save_model=None, force=False, explain_=False) -> None:
+                         categorical=None, numeric=None, save_model=None, force=False, explain_=False,
+                         noise=DEFAULT_NOISE) -> None:
     """The no-``--algorithm`` path: recommend (running up to ``budget`` configurations on a
     sample of the table first), then run the chosen configuration on every row."""
     from .recommend_cmd import build_recommender, check_choice, few_shot_labels, probe_lines
@@ -241,7 +249,7 @@ def _cluster_recommended(data, output, seed, columns, drop, label_column, impute
         algorithm = "none"
     else:
         with status(f"choosing a configuration for {n} x {d} and running it", progress):
-            best, run, _ = rec.cluster(table.X, budget=budget, labels=known, seed=seed)
+            best, run, _ = rec.cluster(table.X, budget=budget, labels=known, seed=seed, noise=noise)
         with status("measuring the partition's confidence", progress):
             conf = recommendation_confidence(rec, table.X, best, run, seed=seed)
         probes = probe_lines(rec)

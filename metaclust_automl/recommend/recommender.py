@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..backends.noise import DEFAULT_NOISE, apply_policy, check_policy
 from ..errors import BackendError, KnowledgeBaseError
 from ..running.backend_runner import DEFAULT_TIME_LIMIT, BackendRunner
 from ..knowledge_base import KnowledgeBase
@@ -81,11 +82,14 @@ class Recommender:
         return ranking.recommendations
 
     def cluster(self, X: Any, *, budget: int = 0, labels: Any = None, seed: int = 0, fallbacks: int = 2,
-                metafeatures: dict[str, float] | None = None) -> tuple[Recommendation, Any, list[Recommendation]]:
+                metafeatures: dict[str, float] | None = None,
+                noise: str = DEFAULT_NOISE) -> tuple[Recommendation, Any, list[Recommendation]]:
         """Recommend, then run the best configuration on the whole table; when it fails there
         (out of memory, a degenerate table, a plugin's backend that raises or hangs), run the
         next one. Returns (the recommendation that ran, its ``ClusterRun``, the ranked
-        recommendations); the run's notes say what failed.
+        recommendations); the run's notes say what failed. ``noise``: "assign" gives the rows
+        the method left as noise their nearest cluster's label (``backends.noise``: what the
+        knowledge base's rows score), "keep" leaves them -1.
 
         A plugin's backend that hung or crashed is not started again on this table; when that
         leaves no candidate, the ranking is made once more without it and its next candidates
@@ -95,10 +99,12 @@ class Recommender:
         X = check_matrix(X)
         if not X.flags.writeable:
             X = np.array(X)  # one array for every step: the runner sees one table
+        check_policy(noise)
         try:
-            return self._cluster(X, budget, labels, seed, 1 + max(0, int(fallbacks)), metafeatures)
+            rec, run, recs = self._cluster(X, budget, labels, seed, 1 + max(0, int(fallbacks)), metafeatures)
         finally:
             self.runner.release()
+        return rec, apply_policy(run, X, noise, seed), recs
 
     def _cluster(self, X: np.ndarray, budget: int, labels: Any, seed: int, top: int,
                  metafeatures: dict[str, float] | None) -> tuple[Recommendation, Any, list[Recommendation]]:

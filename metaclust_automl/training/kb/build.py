@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ...backends.noise import DEFAULT_NOISE
 from ...errors import ConfigError, DataError
 from ...knowledge_base import STATUS, Config, KnowledgeBase, Task
 from .portfolio import Candidate, portfolio_digest, portfolio_phase, select_portfolio
@@ -31,6 +32,10 @@ from .samplers import SAMPLERS
 from .slots import OUTCOME, RESULT, finished_by_slot
 from .studies import PREFIX, collect_search, search_phase, study_summaries
 from .tasks import PreparedTask, prepare_tasks, set_tasks, task_arrays
+
+#: how a knowledge base's rows score a configuration (what ``metaclust cluster`` delivers)
+SCORING = ("reference label -1 not scored; predicted noise rows take their nearest cluster's label "
+           "(noise=assign) before scoring; internal indices describe the partition with its noise")
 
 #: backends searched when none are named: cheap enough for the shipped build
 DEFAULT_BACKENDS = ("kmeans", "gmm", "agglomerative", "dbscan", "hdbscan", "birch")
@@ -280,7 +285,8 @@ def assemble(tasks: list[PreparedTask], portfolio: list[Candidate], mf_names: li
         "portfolio_size": settings.portfolio_size, "max_rows": settings.max_rows,
         "index_sample": settings.index_sample,
         "index_space": "each task's rows as given, before the configuration's preprocess",
-        "scoring": "reference label -1 not scored; predicted noise counts as one cluster",
+        "scoring": SCORING,
+        "noise": DEFAULT_NOISE,
         "portfolio_digest": portfolio_digest(portfolio),
         "portfolio_origin": {c.id: {"task": c.origin, "ari": round(c.ari, 6)} for c in portfolio},
         "metafeature_failures": mf_failed,

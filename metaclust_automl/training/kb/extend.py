@@ -29,8 +29,10 @@ from typing import Any
 
 import numpy as np
 
+from ...backends.noise import DEFAULT_NOISE
 from ...errors import ConfigError, DataError
 from ...knowledge_base import STATUS, Config, KnowledgeBase, Task
+from .build import SCORING
 from .portfolio import Candidate, portfolio_phase
 from .runner import Reporter, Settings, run_phase
 from .tasks import prepare_tasks, set_tasks
@@ -116,6 +118,27 @@ def _rows(storage: Any, phase: Any, n_configs: int) -> dict[int, dict[str, Any]]
     return out
 
 
+def noise_columns(base: KnowledgeBase) -> list[int]:
+    """The base's configurations to score again because its rows counted noise as one cluster
+    (built before ``noise=assign``): those of backends that find noise, and any that left
+    noise on some task; none when the base already scores as this version does."""
+    from ...plugins import get_registry
+
+    if base.info.get("noise", "keep") == DEFAULT_NOISE:
+        return []
+    share = list(base.index_names).index("noise_share") if "noise_share" in base.index_names else None
+    out = []
+    for j, c in enumerate(base.configs):
+        try:
+            finds = bool(getattr(get_registry().backend(c.algorithm), "finds_noise", False))
+        except ConfigError:  # an uninstalled plugin: judged by its rows alone
+            finds = False
+        left = share is not None and bool(np.nan_to_num(base.C[:, j, share]).max() > 0)
+        if finds or left:
+            out.append(j)
+    return out
+
+
 def extend_knowledge_base(base: KnowledgeBase, tasks: Sequence[Any], out_dir: str | os.PathLike, *,
                           add: Sequence[Candidate] = (), storage: str | None = None, jobs: int = 1,
                           seed: int = 0, time_limit: float | None = 60.0, max_rows: int | None = None,
@@ -158,6 +181,12 @@ def extend_knowledge_base(base: KnowledgeBase, tasks: Sequence[Any], out_dir: st
     old_keys = {json.dumps([c.algorithm, c.params], sort_keys=True) for c in base.configs}
     new = [c for c in add if c.key() not in old_keys]
     new = list({c.key(): c for c in new}.values())
+    absent_rescore = [t for t in base.task_ids if t not in by_id] if noise_columns(base) else []
+    if absent_rescore:
+        raise DataError(f"the base knowledge base scored noise as one cluster, and {len(absent_rescore)} of its "
+                        f"tasks (e.g. {absent_rescore[0]}) are not in the corpus, so their rows cannot be scored "
+                        f"again with noise={DEFAULT_NOISE}: pass every corpus the base was built from "
+                        "(CORPUS paths and --builtin)")
     if new and not set(base.task_ids) & set(by_id):
         raise DataError("the corpus holds none of the base knowledge base's tasks, so the new configurations "
                         "cannot run on them; extend it with the corpus it was built from")
@@ -199,6 +228,12 @@ def extend_knowledge_base(base: KnowledgeBase, tasks: Sequence[Any], out_dir: st
                  f"built (run again), {len(absent)} not in the corpus ("
                  f"{'dropped' if new else 'kept as they are'}), {len(fresh_idx) - len(changed)} new")
         phases = []
+        rescore = noise_columns(base)
+        if rescore and base_idx:
+            rep.line(f"the base scored noise as one cluster: {len(rescore)} configurations that leave noise run "
+                     f"again on its {len(base_idx)} tasks, scored with noise={DEFAULT_NOISE}")
+            phases.append((portfolio_phase([prepared[i] for i in base_idx], [all_configs[j] for j in rescore],
+                                           settings), base_idx, rescore))
         if new and base_idx:
             phases.append((portfolio_phase([prepared[i] for i in base_idx], new, settings), base_idx,
                            list(range(Kb, len(all_configs)))))
@@ -237,6 +272,7 @@ def extend_knowledge_base(base: KnowledgeBase, tasks: Sequence[Any], out_dir: st
 
     info = dict(base.info)
     info.update({
+        "scoring": SCORING, "noise": DEFAULT_NOISE,
         "package_version": __version__,
         "extended": {
             "base": {"tasks": len(base.tasks), "configs": len(base.configs),
@@ -244,6 +280,7 @@ def extend_knowledge_base(base: KnowledgeBase, tasks: Sequence[Any], out_dir: st
             "added_configs": [{"algorithm": c.algorithm, "params": c.params} for c in new],
             "added_tasks": len(fresh_idx) - len(changed), "rerun_changed_tasks": changed,
             "added_metafeatures": added_mf,
+            "rescored_noise_configs": [base.configs[j].id for j in rescore],
             "dropped_tasks": dropped, "portfolio_size": portfolio_size, "max_rows": max_rows,
             "corpus": corpus or {}, "metafeature_failures": mf_failed,
             "build": {"storage": redact(url), "jobs": jobs,

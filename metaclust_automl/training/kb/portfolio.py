@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ...backends.noise import DEFAULT_NOISE
 from .runner import Phase, Settings, StudyJob, WorkerContext, record
 from .studies import PREFIX, SearchRecord
 from .tasks import PreparedTask, task_arrays
@@ -193,7 +194,8 @@ def portfolio_phase(tasks: list[PreparedTask], portfolio: list[Candidate], setti
     configs = [{"algorithm": c.algorithm, "params": c.params} for c in portfolio]
     jobs = [StudyJob(name=f"{PREFIX}/portfolio/{digest}/{t.id}",
                      attrs={"kind": "portfolio", "task": t.id, "task_digest": t.digest, "portfolio": digest,
-                            "seed": settings.seed, "index_sample": settings.index_sample},
+                            "seed": settings.seed, "index_sample": settings.index_sample,
+                            "noise": DEFAULT_NOISE},
                      n_slots=1, task=i, payload={"configs": configs})
             for i, t in enumerate(tasks)]
     return Phase("portfolio", "portfolio", jobs, run_portfolio_slot, time_limit=settings.time_limit,

@@ -185,6 +185,11 @@ def claim(storage: Any, study_id: int, n_slots: int, lease_s: float | None,
 SPEC = "spec"
 
 
+#: what a study written before a setting existed was made with: a storage of runs scored
+#: with noise as one cluster must not be reused for a build that assigns it
+LEGACY_ATTRS = {"noise": "keep"}
+
+
 def ensure_study(storage: Any, name: str, attrs: Mapping[str, Any],
                  known: Mapping[str, Any] | None = None) -> tuple[int, bool]:
     """The id of study ``name``, created (maximising) with ``attrs`` if new, and whether
@@ -210,6 +215,8 @@ def ensure_study(storage: Any, name: str, attrs: Mapping[str, Any],
     spec = stored.get(SPEC)
     have = spec if isinstance(spec, dict) else stored
     for key, value in attrs.items():
+        if key not in have and key in LEGACY_ATTRS:
+            have = {**have, key: LEGACY_ATTRS[key]}
         if key in have and have[key] != value:
             raise ConfigError(
                 f"the storage already holds study {name!r} made with {key}={have[key]!r}, not {value!r}; "

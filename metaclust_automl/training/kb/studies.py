@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ...backends.noise import DEFAULT_NOISE
 from .runner import Phase, Settings, StudyJob, WorkerContext, record
 from .samplers import make_sampler
 from .slots import OUTCOME, RESULT, finished_by_slot
@@ -37,7 +38,8 @@ def search_phase(tasks: list[PreparedTask], settings: Settings) -> Phase:
             jobs.append(StudyJob(
                 name=f"{PREFIX}/search/{task.id}/{name}",
                 attrs={"kind": "search", "task": task.id, "task_digest": task.digest, "algorithm": name,
-                       "space": space_digest(backend), "sampler": settings.sampler, "seed": settings.seed},
+                       "space": space_digest(backend), "sampler": settings.sampler, "seed": settings.seed,
+                       "noise": DEFAULT_NOISE},
                 n_slots=settings.trials, task=i, payload={"algorithm": name}))
     return Phase("search", "search", jobs, run_search_slot, time_limit=settings.time_limit)
 

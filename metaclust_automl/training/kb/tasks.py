@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ...backends.noise import DEFAULT_NOISE
 from ...corpus.tasks import LabelledTask
 from ...encoding import keep_layout
 from ...errors import DataError
@@ -113,18 +114,23 @@ def _task_xy(arrays: dict[str, np.ndarray], index: int) -> tuple[np.ndarray, np.
 
 
 def evaluate_job(arrays: dict[str, np.ndarray], task: int, algorithm: str, params: dict[str, Any],
-                 seed: int, indices: bool = False, index_sample: int = 2000) -> tuple[dict[str, Any], dict]:
+                 seed: int, indices: bool = False, index_sample: int = 2000,
+                 noise: str = DEFAULT_NOISE) -> tuple[dict[str, Any], dict]:
     """Guarded job: run one configuration on one task and score it.
 
-    Returns ARI/NMI/ACC against the reference labels (label -1 unscored), the backend's
-    run time, and, if asked, the internal indices (``metrics.INDEX_NAMES``) of the
-    clustering, computed on the task's rows as given."""
+    Returns ARI/NMI/ACC against the reference labels (label -1 unscored) of the labels as
+    ``metaclust cluster`` delivers them (``noise``: the run's noise rows assigned to their
+    nearest cluster, ``backends.noise``), the backend's run time, and, if asked, the internal
+    indices (``metrics.INDEX_NAMES``) of the method's own partition (noise kept: its share is
+    one of them), computed on the task's rows as given."""
+    from ...backends.noise import apply_policy
     from ...metrics import INDEX_NAMES, external_scores, internal_indices
     from ...plugins import get_registry
 
     X, y = _task_xy(arrays, task)
     run = get_registry().backend(algorithm).run(X, params, seed=seed)
-    scores = external_scores(y, run.labels, ignore_label=-1)
+    delivered = apply_policy(run, X, noise, seed)
+    scores = external_scores(y, delivered.labels, ignore_label=-1)
     if not all(np.isfinite(v) for v in scores.values()):
         raise DataError("scores are undefined on this task")
     out: dict[str, Any] = {"ari": scores["ari"], "nmi": scores["nmi"], "acc": scores["acc"],
