@@ -124,6 +124,9 @@ def test_a_storage_scored_with_noise_kept_is_not_reused(tmp_path):
     with pytest.raises(ConfigError, match="noise='keep'"):
         ensure_study(storage, "old", {"seed": 0, "noise": "assign"})
     assert ensure_study(storage, "old", {"seed": 0})[1] is False  # a study without the setting is fine
+    # a study whose creator (another worker) has not written its settings yet is not an old one
+    storage.create_new_study([optuna.study.StudyDirection.MAXIMIZE], "racing")
+    assert ensure_study(storage, "racing", {"seed": 0, "noise": "assign"})[1] is False
 
 
 def test_extend_scores_again_the_noise_columns_of_a_base_that_kept_noise(tmp_path):

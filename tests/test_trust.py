@@ -59,6 +59,35 @@ def test_skipping_the_gap_statistic_changes_no_verdict(make, monkeypatch):
         assert all("gap" not in z for z in quick.z.values())
 
 
+def test_two_overlapping_groups_in_many_dimensions_have_structure():
+    """Tables of the corpus's two-groups family: their nearest-neighbour distances and k-means
+    compression are the noise dimensions', so the two older statistics called both
+    structureless; the two-Gaussian mixture statistic sees the groups k-means can find."""
+    from sklearn.cluster import KMeans
+
+    from metaclust_automl.corpus.builtin import load_builtin_task
+
+    for tid in ("syn/two-groups/n800-d8-k2-sep1.2-s0", "syn/two-groups/n800-d32-k2-sep2-s0"):
+        task = load_builtin_task(tid)
+        v = structure_test(task.X)
+        assert v.has_structure and v.z["gaussian"]["mixture"] > 3.2, (tid, v.z)
+        assert max(v.z["gaussian"]["hopkins"], v.z["gaussian"]["gap"]) < 3.2  # what the others saw
+        km = KMeans(2, n_init=4, random_state=0).fit_predict(task.X)
+        assert adjusted_rand_score(task.y, km) > 0.5
+
+
+@pytest.mark.parametrize("make", [lambda: np.random.default_rng(5).standard_t(4, size=(2000, 4)),
+                                  lambda: np.random.default_rng(6).normal(size=(1000, 12)),
+                                  lambda: np.random.default_rng(7).normal(size=(2000, 2))
+                                  + np.repeat([[0.0, 0.0], [0.6, 0.0]], 1000, axis=0)])
+def test_the_mixture_statistic_does_not_split_one_blob(make):
+    """A heavy-tailed blob, a Gaussian in twelve columns, and two groups so close that they are
+    one: the mixture statistic stays below the threshold (shared covariance: a narrow plus a
+    wide Gaussian cannot explain heavy tails)."""
+    z = structure_test(make()).z["gaussian"]
+    assert z.get("mixture", 0.0) < 3.2, z
+
+
 def test_separated_blobs_and_rings_have_structure():
     X, _ = _four_blobs()
     assert structure_test(X).has_structure

@@ -215,7 +215,9 @@ def ensure_study(storage: Any, name: str, attrs: Mapping[str, Any],
     spec = stored.get(SPEC)
     have = spec if isinstance(spec, dict) else stored
     for key, value in attrs.items():
-        if key not in have and key in LEGACY_ATTRS:
+        # a spec written before the key existed (not an empty one: a racing creator's study
+        # whose spec is not written yet says nothing)
+        if have and key not in have and key in LEGACY_ATTRS:
             have = {**have, key: LEGACY_ATTRS[key]}
         if key in have and have[key] != value:
             raise ConfigError(
