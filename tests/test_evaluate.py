@@ -15,6 +15,7 @@ import pytest
 from sklearn.datasets import make_blobs, make_moons
 
 from metaclust_automl import metafeatures
+from metaclust_automl.backends.noise import apply_policy
 from metaclust_automl.corpus import LabelledTask, load_corpus
 from metaclust_automl.errors import ConfigError, KnowledgeBaseError
 from metaclust_automl.evaluation import leave_one_out as loo
@@ -22,7 +23,6 @@ from metaclust_automl.evaluation import report, runner
 from metaclust_automl.knowledge_base import STATUS, Config, KnowledgeBase, Task
 from metaclust_automl.metrics import INDEX_NAMES, external_scores, internal_indices
 from metaclust_automl.plugins import get_registry
-from metaclust_automl.backends.noise import apply_policy
 from metaclust_automl.selectors.base import Query, Selector
 
 GRID = [("kmeans", {"n_clusters": k}) for k in (2, 3, 4, 5)] + [

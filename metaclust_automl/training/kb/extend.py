@@ -181,7 +181,8 @@ def extend_knowledge_base(base: KnowledgeBase, tasks: Sequence[Any], out_dir: st
     old_keys = {json.dumps([c.algorithm, c.params], sort_keys=True) for c in base.configs}
     new = [c for c in add if c.key() not in old_keys]
     new = list({c.key(): c for c in new}.values())
-    absent_rescore = [t for t in base.task_ids if t not in by_id] if noise_columns(base) else []
+    rescore = noise_columns(base)
+    absent_rescore = [t for t in base.task_ids if t not in by_id] if rescore else []
     if absent_rescore:
         raise DataError(f"the base knowledge base scored noise as one cluster, and {len(absent_rescore)} of its "
                         f"tasks (e.g. {absent_rescore[0]}) are not in the corpus, so their rows cannot be scored "
@@ -228,7 +229,6 @@ def extend_knowledge_base(base: KnowledgeBase, tasks: Sequence[Any], out_dir: st
                  f"built (run again), {len(absent)} not in the corpus ("
                  f"{'dropped' if new else 'kept as they are'}), {len(fresh_idx) - len(changed)} new")
         phases = []
-        rescore = noise_columns(base)
         if rescore and base_idx:
             rep.line(f"the base scored noise as one cluster: {len(rescore)} configurations that leave noise run "
                      f"again on its {len(base_idx)} tasks, scored with noise={DEFAULT_NOISE}")
