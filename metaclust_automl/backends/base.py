@@ -38,10 +38,14 @@ class ClusterRun:
     fitted_rows: int
     assigned_rows: int = 0
     notes: list[str] = field(default_factory=list)
-    #: noise rows that were given their nearest cluster's label (``backends.noise``), and the
-    #: method's own partition, with its noise, when they were (None otherwise)
-    noise_assigned: int = 0
+    #: the method's own partition, with its noise, when its noise rows were given their nearest
+    #: cluster's label (``backends.noise``); None otherwise
     method_labels: np.ndarray | None = None
+
+    @property
+    def noise_assigned(self) -> int:
+        """How many noise rows were given their nearest cluster's label."""
+        return 0 if self.method_labels is None else int(np.sum(self.method_labels < 0))
 
     @property
     def partition(self) -> np.ndarray:

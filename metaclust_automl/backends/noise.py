@@ -58,7 +58,7 @@ def assign_noise(X: np.ndarray, labels: np.ndarray, preprocess: str = "none", se
 
 def apply_policy(run: Any, X: np.ndarray, policy: str = DEFAULT_NOISE, seed: int = 0) -> Any:
     """The ``ClusterRun`` as delivered under ``policy``: with ``"assign"``, a copy whose noise
-    rows carry their nearest cluster's label, ``noise_assigned`` counting them and a note
+    rows carry their nearest cluster's label, ``method_labels`` the partition it ran from and a note
     saying so; the run itself otherwise (or when it has no noise to assign)."""
     check_policy(policy)
     noise = int(np.sum(run.labels < 0))
@@ -67,4 +67,4 @@ def apply_policy(run: Any, X: np.ndarray, policy: str = DEFAULT_NOISE, seed: int
     labels = assign_noise(X, run.labels, str(run.params.get("preprocess", "none")), seed)
     note = (f"{noise:,} rows the method left as noise took the label of their nearest clustered row "
             "(--noise keep writes them as -1)")
-    return replace(run, labels=labels, noise_assigned=noise, method_labels=run.labels, notes=[*run.notes, note])
+    return replace(run, labels=labels, method_labels=run.labels, notes=[*run.notes, note])

@@ -44,7 +44,7 @@ def print_run(algorithm: str, run, as_json: bool, extra: dict | None = None,  # 
     sizes = cluster_sizes(run.labels)
     payload = {"algorithm": algorithm, "params": run.params, "resolved": run.resolved,
                "n_rows": int(run.labels.size), "n_clusters": run.n_clusters,
-               "noise": sizes.get("noise", 0), "noise_assigned": int(getattr(run, "noise_assigned", 0)),
+               "noise": sizes.get("noise", 0), "noise_assigned": run.noise_assigned,
                "cluster_sizes": sizes,
                "seconds": round(run.seconds, 4), "notes": run.notes, **(extra or {})}
     if scores is not None:
